@@ -213,3 +213,16 @@ def test_image_catalog_roundtrip(workspace: Workspace) -> None:
     cat.upsert([rec, rec])
     assert len(cat) == 1 and cat.get("c" * 64) == rec
     assert cat.file_path(rec) == workspace.root / "images/files/c.jpg"
+
+
+def test_mmra_subtask_table() -> None:
+    from mmrakit.subtasks import mmra_subtasks, normalise_task_name
+
+    table = mmra_subtasks()
+    assert len(table) == 11
+    assert sum(s.mmra_count for s in table.values()) == 1024
+    assert sum(s.mmra_count for s in table.values() if s.granularity == "entity") == 528
+    assert normalise_task_name("Environments") == "Environment"
+    assert normalise_task_name("SimE") == "SimilarEvent"
+    assert normalise_task_name("sub_event") == "SubEvent"
+    assert normalise_task_name("Counting") is None
