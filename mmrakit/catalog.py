@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS stage_runs (
     inputs       TEXT NOT NULL DEFAULT '[]',
     settings     TEXT NOT NULL DEFAULT '{}',
     code_version TEXT NOT NULL,
-    status       TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+    status       TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted', 'waiting')),
     counts       TEXT NOT NULL DEFAULT '{}',
     outputs      TEXT NOT NULL DEFAULT '{}',
     error        TEXT,

@@ -170,7 +170,9 @@ class StageRuns:
         try:
             yield handle
         except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            # an exception may name its own status (the pipeline's "waiting for reviews")
+            status = getattr(exc, "stage_status", None) or (
+                "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
             self._finish(handle, status, started, error=f"{type(exc).__name__}: {exc}")
             raise
         self._finish(handle, "done", started)
