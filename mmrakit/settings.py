@@ -103,6 +103,14 @@ class ReviewSettings(Section):
     project_title: str = "mmrakit review"
     reviewers: int = Field(3, ge=1, description="Annotations collected per task from different people.")
     min_accept: int = Field(2, ge=1, description="Consensus: at least this many accept with the same answer.")
+    min_reject: int | None = Field(None, ge=1, description="Rejected when at least this many reject; null = min_accept.")
+    password_env: str = Field("MMRAKIT_LS_ADMIN_PASSWORD", description="Environment variable with the local admin's password (generated and kept in the data dir when unset).")
+    files_root: str | None = Field(None, description="Local-files document root of an existing server (`url`); null = images' common root for `review serve`.")
+    reviewer_emails: list[str] = Field(default_factory=list, description="Reviewer accounts to create with `review users create` (default: reviewer1..K@mmrakit.local).")
+    batch_size: int = Field(500, gt=0, description="Tasks per import call and per page when pulling.")
+    timeout_s: float = Field(60.0, gt=0, description="HTTP timeout per Label Studio call.")
+    max_retries: int = Field(5, ge=0, description="Retries (with exponential backoff) on connection errors, timeouts and 5xx.")
+    backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry (capped at 10 s).")
 
     @model_validator(mode="after")
     def _consensus_possible(self) -> "ReviewSettings":
