@@ -39,6 +39,14 @@ class ImagesSettings(Section):
     min_side: int = Field(32, gt=0, description="Images with a side shorter than this are quarantined as too small.")
     max_aspect: float = Field(8.0, gt=1.0, description="Images with a longer/shorter side ratio above this are quarantined.")
     ngram_max: int = Field(3, ge=1, le=5, description="Longest caption n-gram grounded to a concept.")
+    allowed_formats: list[str] = Field(
+        default_factory=lambda: ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO"],
+        description="PIL formats accepted into the pool; other decodable formats are quarantined as unsupported.",
+    )
+    folder_ignore_suffixes: list[str] = Field(
+        default_factory=lambda: [".txt", ".json", ".jsonl", ".md", ".csv", ".tsv", ".toml", ".yaml", ".yml"],
+        description="`--format folder`: files with these suffixes are sidecars, not images.",
+    )
 
 
 class ClipSettings(Section):
@@ -54,6 +62,7 @@ class ClipSettings(Section):
     num_workers: int = Field(2, ge=0, description="DataLoader worker processes decoding images.")
     text_template: str = Field("a photo of a {}", description="Prompt used to embed concept names.")
     shard_size: int = Field(4096, gt=0, description="Embeddings per cache shard (a kill loses at most one shard).")
+    draft_decode: bool = Field(True, description="Let JPEG decode at a reduced scale (PIL draft) no smaller than the model input.")
 
 
 class CaptionsSettings(Section):
@@ -73,8 +82,10 @@ class IndexSettings(Section):
 class DedupSettings(Section):
     hamming_threshold: int = Field(6, ge=0, le=32, description="Near duplicates: 64-bit pHash Hamming distance <= this.")
     semantic_epsilon: float = Field(0.04, gt=0, lt=1, description="Semantic duplicates: CLIP cosine >= 1 - epsilon.")
-    semantic_clusters: int | None = Field(None, description="k-means clusters for semantic dedup; null = about sqrt(n).")
+    semantic_clusters: int | None = Field(None, description="k-means clusters for semantic dedup; null = n / semantic_cluster_size.")
     keep_policy: Literal["resolution-then-first", "first"] = "resolution-then-first"
+    semantic_cluster_size: int = Field(1000, gt=1, description="Target k-means cluster size when semantic_clusters is null (k = n / size).")
+    contact_sheet_groups: int = Field(12, ge=0, description="Duplicate groups drawn on the report's contact sheet.")
 
 
 class BuildersSettings(Section):

@@ -1,0 +1,114 @@
+"""Ground concepts in an image from its captions (n-grams) and object annotations.
+
+Concept URIs come from the relation layer's :func:`normalize_concept`, so an image's
+"Dining Tables" meets ConceptNet's ``/c/en/dining_table``. When a relation store has been
+ingested, caption n-grams are kept only if the store knows the concept; without one, every
+n-gram that passes the stop-word filter is kept and marked unchecked (``validated`` NULL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from mmrakit.models import EntityGrounding, ObjectAnnotation
+
+try:  # the relation layer's public contract
+    from mmrakit.relations import normalize_concept
+except ImportError:  # pragma: no cover - while the package __init__ does not re-export it yet
+    from mmrakit.relations.normalize import normalize_concept
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    text = resources.files(__package__).joinpath("data", "stopwords.txt").read_text("utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+def _words(text: str) -> list[str]:
+    try:
+        from mmrakit.relations.normalize import tokens
+    except ImportError:  # pragma: no cover
+        return text.lower().split()
+    return tokens(text)
+
+
+def caption_ngrams(caption: str, n_max: int) -> list[str]:
+    """Distinct n-grams (n <= n_max) that neither start nor end with a stop word, in caption order."""
+    words, stop, seen, out = _words(caption), stopwords(), set(), []
+    for i in range(len(words)):
+        for n in range(1, n_max + 1):
+            gram = words[i:i + n]
+            if len(gram) < n or gram[0] in stop or gram[-1] in stop or not any(c.isalpha() for c in gram[-1]):
+                continue
+            phrase = " ".join(gram)
+            if phrase not in seen:
+                seen.add(phrase)
+                out.append(phrase)
+    return out
+
+
+class ConceptChecker:
+    """Answers "is this a concept the relation store knows?"; ``None`` when no store is ingested."""
+
+    def __init__(self, store: Any | None) -> None:
+        self.store = store
+        self._cache: dict[str, bool] = {}
+
+    @classmethod
+    def open(cls, ws) -> "ConceptChecker":
+        try:
+            from mmrakit.relations import RelationStore  # type: ignore[attr-defined]
+
+            store = RelationStore.open(ws)
+        except Exception:  # noqa: BLE001 - no relation layer / nothing ingested: grounding stays unchecked
+            store = None
+        return cls(store)
+
+    @property
+    def available(self) -> bool:
+        return self.store is not None
+
+    def known(self, uri: str) -> bool | None:
+        if self.store is None:
+            return None
+        if uri not in self._cache:
+            try:
+                self._cache[uri] = bool(self.store.is_known(uri))
+            except Exception:  # noqa: BLE001 - a broken store must not stop an import
+                self._cache[uri] = False
+        return self._cache[uri]
+
+
+def _uri(text: str) -> str | None:
+    try:
+        return normalize_concept(text)
+    except ValueError:
+        return None
+
+
+def ground(captions: Iterable[str], objects: Iterable[ObjectAnnotation], checker: ConceptChecker, n_max: int = 3
+           ) -> tuple[list[EntityGrounding], list[bool | None]]:
+    """Entities (and whether each concept was confirmed by the store: True/False/None=unchecked)."""
+    out: list[EntityGrounding] = []
+    validated: list[bool | None] = []
+    for obj in objects:  # annotations are trusted: kept even when the store lacks the concept
+        uri = _uri(obj.category)
+        if uri:
+            out.append(EntityGrounding(concept=uri, text=obj.category, source="object", box=obj.box))
+            validated.append(checker.known(uri))
+    seen: set[str] = set()
+    for caption in captions:
+        for phrase in caption_ngrams(caption, n_max):
+            uri = _uri(phrase)
+            if uri is None or uri in seen:
+                continue
+            ok = checker.known(uri)
+            if ok is False:
+                continue
+            seen.add(uri)
+            out.append(EntityGrounding(concept=uri, text=phrase, source="caption"))
+            validated.append(ok)
+    return out, validated
