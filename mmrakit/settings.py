@@ -135,6 +135,14 @@ class ExportSettings(Section):
     seed: int = 0
     row_group_size: int = Field(100, gt=0, description="Parquet rows per row group (the Hub viewer handles ~100 image rows).")
     license: str = "cc-by-sa-4.0"
+    formats: list[str] = Field(default_factory=lambda: ["hf", "parquet"], description="Default --format: any of hf, parquet, lmms-eval, vlmevalkit.")
+    max_shard_size_mb: int = Field(500, gt=0, description="Parquet shard size limit (image bytes per shard, MiB).")
+    pretty_name: str = Field("mmrakit MMRA-style benchmark", description="Dataset card title.")
+    hub_repo: str | None = Field(None, description="Default Hub dataset repo for --push-to-hub (owner/name).")
+    hub_private: bool = Field(True, description="Create Hub repos private (pass --public to override).")
+    token_env: str = Field("HF_TOKEN", description="Environment variable holding the Hub token (never stored).")
+    lmms_task_name: str = Field("mmrakit_mmra", description="lmms-eval task name (dev split gets a _dev suffix).")
+    vlmevalkit_name: str = Field("MMRA_mmrakit", description="VLMEvalKit dataset name (TSV file stem).")
 
 
 class EvalSettings(Section):

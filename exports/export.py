@@ -1,0 +1,180 @@
+"""``mmrakit export``: validated candidates -> HF dataset, parquet, card, runner task packs.
+
+Everything is written into a temporary sibling of the output folder and moved into place only when
+complete (``atomic_dir``): an interrupted or failed export leaves the previous export (or nothing),
+never half of one. ``export.json`` in the folder records what was exported and how.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ..atomic import atomic_dir
+from ..errors import InputError
+from ..workspace import Workspace
+from .card import image_licences, render_card, restricted_terms
+from .rows import ExportRow, collect_rows
+from .splits import assign_splits
+
+FORMATS = ("hf", "parquet", "lmms-eval", "vlmevalkit")
+DEFAULT_FORMATS = ("hf", "parquet")
+MANIFEST = "export.json"
+CODE_VERSION = "exports-1"
+
+
+class ExportReport(BaseModel):
+    out: str
+    formats: list[str]
+    splits: dict[str, int]
+    per_task: dict[str, dict[str, int]]
+    validated: int
+    unreviewed: int
+    with_provenance: bool
+    include_unreviewed: bool
+    seed: int
+    dev_fraction: float
+    files: list[str] = Field(default_factory=list)
+    image_licences: dict[str, int] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    lmms_tasks: dict[str, str] = Field(default_factory=dict)
+    vlmevalkit_files: dict[str, int] = Field(default_factory=dict)
+    pushed_to: str | None = None
+    up_to_date: bool = False
+
+
+def parse_formats(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return list(DEFAULT_FORMATS)
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = []
+    for item in (i.strip().lower() for i in items):
+        if not item:
+            continue
+        if item not in FORMATS:
+            raise InputError(f"unknown export format {item!r}", hint=f"choose from: {', '.join(FORMATS)}")
+        if item not in out:
+            out.append(item)
+    return out or list(DEFAULT_FORMATS)
+
+
+def _readable(path: Path) -> None:
+    """mkdtemp makes 0700 folders; an export is meant to be shared, so honour the umask instead."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
+
+
+def rows_digest(rows: Sequence[ExportRow]) -> str:
+    """Changes when any exported row, its review or its images change."""
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(json.dumps([r.candidate.model_dump(mode="json"), r.question, r.answer, r.review_status,
+                             r.review_agreement, r.image1.sha256, r.image2.sha256, r.image1.license,
+                             r.image2.license], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def run_export(
+    ws: Workspace,
+    out: str | Path,
+    *,
+    formats: str | Iterable[str] | None = None,
+    with_provenance: bool = False,
+    include_unreviewed: bool = False,
+    dev_fraction: float | None = None,
+    seed: int | None = None,
+    force: bool = False,
+    _after_write=None,
+) -> ExportReport:
+    """Export the workspace's validated candidates into ``out`` (replaced atomically)."""
+    from .hf import build_dataset, shard_count, write_parquet_shards
+    from .schema import features as export_features
+
+    cfg = ws.settings.export
+    fmts = parse_formats(formats or cfg.formats)
+    dev_fraction = cfg.dev_fraction if dev_fraction is None else dev_fraction
+    seed = cfg.seed if seed is None else seed
+    out = Path(out).resolve()
+    rows = collect_rows(ws, include_unreviewed=include_unreviewed)
+    if not rows:
+        raise InputError(
+            f"nothing to export from {ws.root}: no kept candidate is "
+            + ("validated or unreviewed" if include_unreviewed else "validated by review"),
+            hint="run `mmrakit review pull` after reviewing, or preview with --include-unreviewed",
+        )
+    splits = assign_splits(rows, dev_fraction=dev_fraction, seed=seed)
+    settings = {"formats": fmts, "with_provenance": with_provenance, "include_unreviewed": include_unreviewed,
+                "dev_fraction": dev_fraction, "seed": seed, **cfg.model_dump(mode="json", exclude={"formats"})}
+    report = ExportReport(
+        out=str(out), formats=fmts, splits={s: len(v) for s, v in splits.items()},
+        per_task={s: dict(sorted(Counter(r.task for r in v).items())) for s, v in splits.items()},
+        validated=sum(r.validated for r in rows), unreviewed=sum(not r.validated for r in rows),
+        with_provenance=with_provenance, include_unreviewed=include_unreviewed, seed=seed, dev_fraction=dev_fraction,
+        image_licences=image_licences(rows),
+    )
+    bad = {k: restricted_terms(k) for k in report.image_licences if restricted_terms(k)}
+    if bad:
+        n = sum(report.image_licences[k] for k in bad)
+        report.warnings.append(f"{n} exported images are {'/'.join(sorted({t for v in bad.values() for t in v}))} "
+                               f"licensed ({', '.join(sorted(bad))}); see the card's licence section")
+    if report.unreviewed:
+        report.warnings.append(f"{report.unreviewed} rows are NOT validated (preview export); "
+                               "they are marked in the review_status column and the card")
+
+    with ws.stage_run("export", key=str(out), inputs=[{"rows": rows_digest(rows)}], settings=settings,
+                      code_version=CODE_VERSION, force=force) as run:
+        if run.up_to_date and (out / MANIFEST).is_file():
+            report.up_to_date = True
+            report.files = json.loads((out / MANIFEST).read_text("utf-8")).get("files", [])
+            return report
+        with atomic_dir(out) as tmp:
+            _readable(tmp)
+            feats = export_features(with_provenance=with_provenance, include_unreviewed=include_unreviewed)
+            datasets_by_split = {s: build_dataset(v, with_provenance=with_provenance,
+                                                  include_unreviewed=include_unreviewed) for s, v in splits.items()}
+            shards: dict[str, list[Path]] = {}
+            need_parquet = "parquet" in fmts or "lmms-eval" in fmts
+            if need_parquet:
+                data_dir = tmp / "data" if "parquet" in fmts else tmp / ".pack-data"
+                for s, ds in datasets_by_split.items():
+                    shards[s] = write_parquet_shards(
+                        ds, data_dir, s, num_shards=shard_count(splits[s], cfg.max_shard_size_mb * 2**20),
+                        row_group_size=cfg.row_group_size)
+            if "hf" in fmts:
+                from datasets import DatasetDict
+
+                DatasetDict(datasets_by_split).save_to_disk(str(tmp / "hf"))
+            if "lmms-eval" in fmts:
+                from .lmms_pack import write_lmms_pack
+                from ..evaluation.prompts import PROMPT_TEMPLATES
+
+                report.lmms_tasks = write_lmms_pack(
+                    tmp / "lmms-eval", shards, sorted({r.task for r in rows}), task_prefix=cfg.lmms_task_name,
+                    max_new_tokens=int(PROMPT_TEMPLATES["mmra"].get("max_new_tokens", 16)))
+                if "parquet" not in fmts:
+                    import shutil
+
+                    shutil.rmtree(tmp / ".pack-data")
+            if "vlmevalkit" in fmts:
+                from .vlmevalkit import write_vlmevalkit
+
+                report.vlmevalkit_files = write_vlmevalkit(tmp / "vlmevalkit", splits, name=cfg.vlmevalkit_name)
+            card = render_card(splits, feats, dataset_license=cfg.license, pretty_name=cfg.pretty_name,
+                               load_id=cfg.hub_repo or str(out), include_unreviewed=include_unreviewed,
+                               with_provenance=with_provenance)
+            (tmp / "README.md").write_text(card, encoding="utf-8")
+            report.files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+            (tmp / MANIFEST).write_text(report.model_dump_json(indent=2), encoding="utf-8")
+            if _after_write is not None:  # test hook: fail after everything is written, before the swap
+                _after_write(tmp)
+        run.counts = {"rows": len(rows), **{f"split_{s}": n for s, n in report.splits.items()},
+                      "validated": report.validated, "unreviewed": report.unreviewed}
+        run.outputs = {"out": str(out), "formats": fmts}
+    return report

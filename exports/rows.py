@@ -1,0 +1,115 @@
+"""Which candidates become exported rows, and what each row says.
+
+Review consensus decides membership (validated only, unless previews ask for unreviewed items too);
+reviewer corrections override the builder's answer/question. Everything the writers need is gathered
+here once, so the HF, parquet and task-pack writers all see the same rows.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import InputError
+from ..models import Candidate, ImageRecord
+from ..records import CandidateStore, ImageCatalog
+from ..workspace import Workspace
+
+#: Review statuses that may appear in an export; 'validated' is the only one presented as reviewed.
+VALIDATED = "validated"
+PREVIEW_STATUSES = ("validated", "unreviewed", "pending")
+
+
+class ExportRow(BaseModel):
+    """One exported item: the candidate as reviewed, plus its two images' records and files."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    candidate: Candidate
+    question: str
+    answer: str
+    review_status: str
+    review_agreement: float | None = None
+    origin: str = "builder"
+    image1: ImageRecord
+    image2: ImageRecord
+    image1_file: Path
+    image2_file: Path
+
+    @property
+    def id(self) -> str:
+        return self.candidate.id
+
+    @property
+    def task(self) -> str:
+        return self.candidate.task
+
+    @property
+    def validated(self) -> bool:
+        return self.review_status == VALIDATED
+
+
+def options_literal(options: dict[str, str] | None) -> str | None:
+    """MMRA's `options` cell: a Python dict literal string (``ast.literal_eval`` gives the dict back)."""
+    if not options:
+        return None
+    text = repr(dict(options))
+    assert ast.literal_eval(text) == dict(options)
+    return text
+
+
+def collect_rows(ws: Workspace, *, include_unreviewed: bool = False) -> list[ExportRow]:
+    """Kept candidates with review consensus 'validated' (plus not-yet-reviewed ones for previews)."""
+    store, catalog = CandidateStore(ws), ImageCatalog(ws)
+    statuses = PREVIEW_STATUSES if include_unreviewed else (VALIDATED,)
+    rows: list[ExportRow] = []
+    for raw in store.rows(status="kept", review_status=statuses):
+        cand: Candidate = raw["candidate"]
+        images = []
+        for slot in ("image1", "image2"):
+            sha = getattr(cand, slot)
+            record = catalog.get(sha)
+            if record is None:
+                raise InputError(
+                    f"candidate {cand.id} ({cand.task}): {slot} {sha} is not in the image catalogue",
+                    hint="re-run `mmrakit images import` for its source, or remove the candidate",
+                )
+            try:
+                path = catalog.file_path(record)
+            except FileNotFoundError as exc:
+                raise InputError(f"candidate {cand.id}: {exc}", hint="export needs local image files") from None
+            if not path.is_file():
+                raise InputError(
+                    f"candidate {cand.id}: {slot} file {path} is missing",
+                    hint="restore the file or re-import the image source",
+                )
+            images.append((record, path))
+        answer = raw.get("review_answer") or cand.answer
+        _check_answer(cand, answer)
+        rows.append(ExportRow(
+            candidate=cand,
+            question=raw.get("review_question") or cand.question,
+            answer=answer,
+            review_status=raw["review_status"],
+            review_agreement=raw.get("review_agreement"),
+            origin=raw.get("origin") or "builder",
+            image1=images[0][0], image2=images[1][0],
+            image1_file=images[0][1], image2_file=images[1][1],
+        ))
+    return rows
+
+
+def _check_answer(cand: Candidate, answer: str) -> None:
+    valid = list(cand.options) if cand.options else ["Yes", "No"]
+    if answer not in valid:
+        raise InputError(
+            f"candidate {cand.id}: reviewed answer {answer!r} is not one of {valid}",
+            hint="fix the review consensus (mmrakit review pull) before exporting",
+        )
+
+
+def evidence_json(cand: Candidate) -> str:
+    return json.dumps(cand.evidence.model_dump(mode="json", exclude_defaults=True), sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,80 @@
+"""VLMEvalKit TSVs: drop them into ``$LMUData`` and run ``python run.py --data <name>``.
+
+VLMEvalKit's conventions (its docs/en/Development.md and ``ImageBaseDataset``): one TSV per dataset;
+``index`` unique; ``image`` is base64, or for several images a list literal of base64 strings, which
+then needs ``image_path`` (a list of file names to decode them to); ``question``; options as ``A``..``D``
+columns (empty when an item has fewer options); ``answer``; ``category`` (here the MMRA subtask) and
+``l2-category`` (entity/image level). A TSV with ``A``/``B`` columns and images is treated as a custom MCQ
+dataset, so Choice QA items go to ``<name>.tsv``. Yes/no items have no options: they go to
+``<name>_YN.tsv`` (answer Yes/No), which VLMEvalKit's ImageYORNDataset evaluation fits.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..models import OPTION_LETTERS
+from .hf import _EXT
+from .rows import ExportRow
+
+MCQ_COLUMNS = ["index", "image", "image_path", "question", *OPTION_LETTERS, "answer", "category", "l2-category", "split"]
+YN_COLUMNS = ["index", "image", "image_path", "question", "answer", "category", "l2-category", "split"]
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _image_names(row: ExportRow) -> list[str]:
+    out = []
+    for rec, f in ((row.image1, row.image1_file), (row.image2, row.image2_file)):
+        ext = _EXT.get((rec.format or "").upper(), f.suffix.lstrip(".").lower() or "jpg")
+        out.append(f"{rec.sha256[:24]}.{ext}")
+    return out
+
+
+def tsv_record(row: ExportRow, index: int, split: str) -> dict[str, object]:
+    c = row.candidate
+    rec: dict[str, object] = {
+        "index": index,
+        # a JSON list of strings is also a valid Python list literal (VLMEvalKit's toliststr uses eval)
+        "image": json.dumps([_b64(row.image1_file), _b64(row.image2_file)]),
+        "image_path": json.dumps(_image_names(row)),
+        "question": row.question,
+        "answer": row.answer,
+        "category": c.task,
+        "l2-category": c.granularity,
+        "split": split,
+    }
+    if c.options:
+        for letter in OPTION_LETTERS:
+            rec[letter] = c.options.get(letter, "")
+    return rec
+
+
+def write_vlmevalkit(directory: Path, splits: Mapping[str, Sequence[ExportRow]], *, name: str = "MMRA_mmrakit") -> dict[str, int]:
+    """Write ``<name>.tsv`` (Choice QA) and ``<name>_YN.tsv`` (yes/no); returns rows per file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {f"{name}.tsv": MCQ_COLUMNS, f"{name}_YN.tsv": YN_COLUMNS}
+    handles = {fn: open(directory / fn, "w", encoding="utf-8", newline="") for fn in files}
+    counts = dict.fromkeys(files, 0)
+    try:
+        writers = {fn: csv.DictWriter(handles[fn], fieldnames=cols, delimiter="\t", quoting=csv.QUOTE_MINIMAL,
+                                      lineterminator="\n") for fn, cols in files.items()}
+        for w in writers.values():
+            w.writeheader()
+        index = 0
+        for split, rows in splits.items():
+            for row in rows:
+                fn = f"{name}.tsv" if row.candidate.options else f"{name}_YN.tsv"
+                writers[fn].writerow(tsv_record(row, index, split))
+                counts[fn] += 1
+                index += 1
+    finally:
+        for h in handles.values():
+            h.close()
+    return counts
