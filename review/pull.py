@@ -1,0 +1,194 @@
+"""Incremental pull: tasks whose ``updated_at`` moved since the last pull, their annotations -> verdicts.
+
+Keyset pagination: each request asks for tasks updated after the cursor, oldest first, and the
+cursor (kept in the workspace) advances after each stored page. A pull stopped half-way (server
+down, Ctrl-C) resumes from the last stored page; each task's verdicts are *replaced* by what the
+server holds, so re-fetching a task never double-counts and a deleted annotation disappears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from pydantic import BaseModel
+
+from ..models import ReviewVerdict
+from ..records import CandidateStore
+from ..workspace import Workspace
+from .client import LS_DATETIME, LabelStudioClient, updated_filter
+from .config import review_form
+from .consensus import decide
+from .push import ADJUDICATION, MAIN
+from .server import Connection
+from .store import ReviewStore
+
+EPOCH = "1970-01-01T00:00:00.000000Z"
+
+
+class PullReport(BaseModel):
+    project_id: int | None
+    kind: str
+    tasks_fetched: int = 0
+    verdicts_written: int = 0
+    verdicts_removed: int = 0
+    unparsable: int = 0
+    candidates_updated: int = 0
+    pages: int = 0
+    cursor: str | None = None
+
+
+def _parse_dt(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _fmt(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime(LS_DATETIME)
+
+
+def _values(result: list[dict], name: str, key: str) -> list:
+    for r in result or []:
+        if r.get("from_name") == name:
+            return list((r.get("value") or {}).get(key) or [])
+    return []
+
+
+def annotation_verdict(ann: dict, data: dict, reviewer: str, *, adjudication: bool) -> ReviewVerdict | None:
+    """One Label Studio annotation -> a verdict (None when it carries no verdict, e.g. a skipped task)."""
+    if ann.get("was_cancelled"):
+        return None
+    result = ann.get("result") or []
+    verdict = (_values(result, "verdict", "choices") or [None])[0]
+    if verdict not in ("accept", "reject", "correct"):
+        return None
+    proposed = data.get("proposed_answer")
+    valid = data.get("valid_answers") or []
+    picked = (_values(result, "answer", "choices") or [None])[0]
+    answer: str | None = None
+    if verdict != "reject":
+        answer = picked if picked is not None else (proposed if verdict == "accept" else None)
+        if answer is not None and valid and answer not in valid:
+            answer = None  # e.g. "Yes" on a Choice QA item: endorses nothing
+        if answer is not None and answer != proposed:
+            verdict = "correct"   # accept with another answer selected means a correction
+        elif answer is not None:
+            verdict = "accept"    # "correct" to the proposed answer is an accept
+    by_display = {r["value"]: r["alias"] for r in review_form()["reasons"]}
+    aliases = set(by_display.values())
+    reasons = [by_display.get(x, x) for x in _values(result, "reasons", "choices")]
+    reasons = [x for x in reasons if x in aliases] if verdict == "reject" else []
+    text = " ".join(_values(result, "corrected_question", "text")).strip() or None
+    return ReviewVerdict(
+        candidate_id=data["candidate_id"], reviewer=reviewer, choice=verdict, answer=answer, reasons=reasons,
+        corrected_question=text, lead_time_s=ann.get("lead_time"), adjudication=adjudication,
+        annotation_id=ann["id"], updated_at=_parse_dt(ann.get("updated_at") or ann.get("created_at")))
+
+
+class _Reviewers:
+    """Label Studio user id -> email (fetched once, refreshed when an unknown id appears)."""
+
+    def __init__(self, client: LabelStudioClient) -> None:
+        self.client = client
+        self.emails: dict[int, str] = {}
+
+    def __call__(self, completed_by) -> str:
+        if isinstance(completed_by, dict):
+            return completed_by.get("email") or str(completed_by.get("id"))
+        if completed_by not in self.emails:
+            self.emails = {u["id"]: u.get("email") or str(u["id"]) for u in self.client.users()}
+        return self.emails.get(completed_by, str(completed_by))
+
+
+def pull_project(ws: Workspace, conn: Connection, client: LabelStudioClient, kind: str,
+                 on_page: Callable[[int], None] | None = None) -> PullReport:
+    store = ReviewStore(ws)
+    pid = store.project_id(conn.url, kind)
+    report = PullReport(project_id=pid, kind=kind)
+    if pid is None:
+        return report
+    reviewers = _Reviewers(client)
+    page_size = ws.settings.review.batch_size
+    since = store.cursor(conn.url, pid) or EPOCH
+    touched: set[str] = set()
+    while True:
+        body = client.tasks_page(pid, query=updated_filter(since), page=1, page_size=page_size)
+        tasks = body.get("tasks", [])
+        if not tasks:
+            break
+        per_task: dict[int, list[ReviewVerdict]] = {}
+        proposed: dict[int, str | None] = {}
+        for t in tasks:
+            data = t.get("data") or {}
+            if not data.get("candidate_id"):
+                continue
+            vs = []
+            for ann in t.get("annotations") or []:
+                v = annotation_verdict(ann, data, reviewers(ann.get("completed_by")), adjudication=kind == ADJUDICATION)
+                if v is None:
+                    report.unparsable += not ann.get("was_cancelled")
+                else:
+                    vs.append(v)
+            per_task[t["id"]] = vs
+            proposed[t["id"]] = data.get("proposed_answer")
+            touched.add(data["candidate_id"])
+        written, removed = store.replace_task_verdicts(conn.url, pid, per_task, proposed)
+        report.verdicts_written += written
+        report.verdicts_removed += removed
+        report.tasks_fetched += len(tasks)
+        report.pages += 1
+        last = _parse_dt(tasks[-1]["updated_at"])
+        if len(tasks) < page_size:
+            since = _fmt(last)
+            store.set_cursor(conn.url, pid, since)
+            if on_page:
+                on_page(report.pages)
+            break
+        # Full page: tasks sharing the last timestamp may continue on the next page; re-read them.
+        nxt = _fmt(last - timedelta(microseconds=1))
+        if nxt <= since:
+            page_size *= 2  # a whole page shares one timestamp: widen instead of looping
+        else:
+            since = nxt
+            store.set_cursor(conn.url, pid, since)
+        if on_page:
+            on_page(report.pages)
+    report.cursor = since
+    report.candidates_updated = apply_consensus(ws, touched)
+    return report
+
+
+def apply_consensus(ws: Workspace, candidate_ids: set[str] | None = None) -> int:
+    """Write the consensus of each candidate's verdicts back to the candidate store (exports read it)."""
+    store, cstore = ReviewStore(ws), CandidateStore(ws)
+    by_candidate: dict[str, list[ReviewVerdict]] = {}
+    for v in store.verdicts(candidate_ids=candidate_ids):
+        by_candidate.setdefault(v.candidate_id, []).append(v)
+    changed = 0
+    rows = {r["id"]: r for r in cstore.rows(status=None)} if candidate_ids is None or len(candidate_ids) > 200 else {
+        cid: r for cid in candidate_ids for r in [_row(cstore, cid)] if r is not None}
+    for cid in (candidate_ids if candidate_ids is not None else by_candidate):
+        row = rows.get(cid)
+        if row is None:
+            continue
+        c = decide(by_candidate.get(cid, []), ws.settings.review)
+        agreement = None if c.agreement is None else round(c.agreement, 6)
+        current = (row["review_status"], row["review_answer"], row["review_question"], row["review_agreement"])
+        if current != (c.status, c.answer, c.question, agreement):
+            cstore.set_review(cid, c.status, answer=c.answer, question=c.question, agreement=agreement)
+            changed += 1
+    return changed
+
+
+def _row(cstore: CandidateStore, cid: str) -> dict | None:
+    r = cstore.ws.db.execute("SELECT id, review_status, review_answer, review_question, review_agreement "
+                             "FROM candidates WHERE id = ?", (cid,)).fetchone()
+    return dict(r) if r else None
+
+
+def pull(ws: Workspace, conn: Connection, *, on_page: Callable[[int], None] | None = None) -> list[PullReport]:
+    """`review pull`: main project, then the adjudication project; recorded as stage review.pull."""
+    with conn.client(ws) as client, ws.stage_run("review.pull", settings=ws.settings.review, force=True) as run:
+        reports = [pull_project(ws, conn, client, MAIN, on_page), pull_project(ws, conn, client, ADJUDICATION, on_page)]
+        for r in reports:
+            run.counts[r.kind] = r.model_dump(exclude={"kind"})
+    return reports

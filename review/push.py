@@ -1,0 +1,235 @@
+"""Push kept candidates to Label Studio: one task per candidate, keyed by the candidate id in task data.
+
+Pushing again imports only new candidates, updates the tasks whose content changed (data and
+the prediction), and never duplicates: the map candidate -> task lives in the workspace, and is
+rebuilt from the server's task data when it is missing (a new workspace, a lost catalogue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import BaseModel
+
+from ..errors import InputError
+from ..models import Candidate
+from ..records import CandidateStore, ImageCatalog
+from ..workspace import Workspace
+from .client import LabelStudioClient
+from .config import answer_result, label_config, validate_prediction
+from .server import Connection
+from .store import ReviewStore
+
+MAIN, ADJUDICATION = "main", "adjudication"
+
+
+class PushReport(BaseModel):
+    project_id: int
+    url: str
+    kind: str
+    candidates: int
+    created: int
+    updated: int
+    unchanged: int
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+class ImageUrls:
+    """sha256 -> URL Label Studio can show: a local-files URL inside ``root``, else the record's http URL."""
+
+    def __init__(self, ws: Workspace, root: Path | None) -> None:
+        self.catalog = ImageCatalog(ws)
+        self.root = root.resolve() if root else None
+        self._cache: dict[str, str] = {}
+        self.storage_dirs: set[Path] = set()  # first-level folders under root that hold served images
+
+    def __call__(self, sha: str, candidate_id: str) -> str:
+        if sha in self._cache:
+            return self._cache[sha]
+        rec = self.catalog.get(sha)
+        if rec is None:
+            raise InputError(f"candidate {candidate_id}: image {sha} is not in the image catalogue",
+                             hint="re-run `mmrakit images import` or rebuild the candidates")
+        url = None
+        if rec.path and self.root is not None:
+            path = self.catalog.file_path(rec).resolve()  # resolves symlinks: no escaping the root through them
+            if not path.is_file():
+                raise InputError(f"candidate {candidate_id}: image file {path} is missing")
+            if not path.is_relative_to(self.root):
+                if not rec.url:
+                    raise InputError(
+                        f"candidate {candidate_id}: image {path} is outside the served local-files root {self.root}",
+                        hint="restart `mmrakit review serve` (it roots serving at the images' common folder) "
+                             "or set [review] files_root")
+            else:
+                rel = path.relative_to(self.root)
+                if len(rel.parts) < 2:
+                    raise InputError(f"candidate {candidate_id}: image {path} sits directly in the local-files root",
+                                     hint="Label Studio serves only files inside a sub-folder of its document root")
+                self.storage_dirs.add(self.root / rel.parts[0])
+                url = "/data/local-files/?d=" + quote(rel.as_posix())
+        if url is None:
+            if not rec.url or not rec.url.startswith(("http://", "https://")):
+                raise InputError(f"candidate {candidate_id}: image {sha} has neither a servable file nor an http URL",
+                                 hint="start the local server with `mmrakit review serve`, or set [review] files_root")
+            url = rec.url
+        self._cache[sha] = url
+        return url
+
+
+# --- payload --------------------------------------------------------------------------------------
+
+def options_text(c: Candidate) -> str:
+    if not c.options:
+        return "Answer Yes or No."
+    return "   ".join(f"{k}. {v}" for k, v in c.options.items())
+
+
+def task_payload(c: Candidate, image_url) -> dict:
+    """The Label Studio task of one candidate: data (with the candidate id) + the proposal as a prediction."""
+    data = {
+        "candidate_id": c.id,
+        "subtask": c.task,
+        "qa_type": c.qa_type,
+        "granularity": c.granularity,
+        "image1": image_url(c.image1, c.id),
+        "image2": image_url(c.image2, c.id),
+        "question": c.question,
+        "options_text": options_text(c),
+        "valid_answers": list(c.options) if c.options else ["Yes", "No"],
+        "proposed_answer": c.answer,
+        "builder_version": c.builder_version,
+        "order_probe": c.order_probe,
+    }
+    prediction = {"model_version": c.builder_version, "result": answer_result(c.answer)}
+    data["content_hash"] = content_hash(data, prediction)
+    return {"data": data, "predictions": [prediction]}
+
+
+def content_hash(data: dict, prediction: dict) -> str:
+    body = {k: v for k, v in data.items() if k != "content_hash"}
+    return hashlib.sha256(json.dumps([body, prediction], sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --- projects -------------------------------------------------------------------------------------
+
+def ensure_project(client: LabelStudioClient, store: ReviewStore, ws: Workspace, conn: Connection, kind: str,
+                   storage_dirs: set[Path] = frozenset()) -> int:
+    """Create (or update) the review project of this kind with the generated config and K overlap."""
+    s = ws.settings.review
+    config = label_config()  # validated client-side before any call
+    title = s.project_title if kind == MAIN else f"{s.project_title} (adjudication)"
+    overlap = s.reviewers if kind == MAIN else 1
+    fields = {"label_config": config, "maximum_annotations": overlap, "overlap_cohort_percentage": 100,
+              "show_collab_predictions": True, "description": f"mmrakit {kind} review: one task per candidate"}
+    pid = store.project_id(conn.url, kind)
+    if pid is not None:
+        try:
+            project = client.project(pid)
+        except Exception as exc:  # noqa: BLE001 - only a 404 means "gone"
+            if "HTTP 404" not in str(exc):
+                raise
+            store.forget_project(conn.url, pid)
+            pid = None
+        else:
+            changed = {k: v for k, v in fields.items() if project.get(k) != v}
+            if changed:
+                client.update_project(pid, **changed)
+    if pid is None:
+        pid = client.create_project(title=title, **fields)["id"]
+        store.set_project(conn.url, kind, pid)
+    if storage_dirs:
+        # Label Studio serves a local file only to users of a project with a storage covering it
+        # (and refuses a storage at the document root itself, hence one per first-level folder).
+        have = {Path(st.get("path", "")) for st in client.local_storages(pid)}
+        for d in sorted(storage_dirs - have):
+            client.create_local_storage(pid, str(d), title=f"mmrakit images: {d.name}")
+    return pid
+
+
+def _sync_task_map(client: LabelStudioClient, store: ReviewStore, url: str, pid: int, page_size: int) -> dict:
+    """Rebuild candidate -> task from the server when ours is incomplete (never re-import what exists)."""
+    known = store.tasks(url, pid)
+    task_number = client.project(pid).get("task_number", 0)
+    if task_number == len(known):
+        return known
+    rows = []
+    for t in client.iter_tasks(pid, page_size=max(page_size, 100)):
+        cid = (t.get("data") or {}).get("candidate_id")
+        if cid and cid not in known:
+            rows.append((cid, t["id"], (t.get("data") or {}).get("content_hash", "")))
+    store.record_tasks(url, pid, rows)
+    return store.tasks(url, pid)
+
+
+def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candidate], *, kind: str = MAIN,
+                    client: LabelStudioClient | None = None) -> PushReport:
+    store = ReviewStore(ws)
+    own = client is None
+    client = client or conn.client(ws)
+    try:
+        urls = ImageUrls(ws, conn.files_root)
+        payloads = []
+        for c in candidates:
+            p = task_payload(c, urls)
+            validate_prediction(p["predictions"][0]["result"], p["predictions"][0]["model_version"])
+            payloads.append(p)
+        pid = ensure_project(client, store, ws, conn, kind, urls.storage_dirs)
+        known = _sync_task_map(client, store, conn.url, pid, ws.settings.review.batch_size)
+        new = [p for p in payloads if p["data"]["candidate_id"] not in known]
+        changed = [p for p in payloads
+                   if p["data"]["candidate_id"] in known and known[p["data"]["candidate_id"]][1] != p["data"]["content_hash"]]
+        bs = ws.settings.review.batch_size
+        for i in range(0, len(new), bs):
+            batch = new[i:i + bs]
+            ids = client.import_tasks(pid, batch)
+            if len(ids) != len(batch):
+                raise InputError(f"Label Studio imported {len(ids)} of {len(batch)} tasks",
+                                 hint="re-run `mmrakit review push`: existing tasks are matched by candidate id")
+            store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])
+                                               for p, tid in zip(batch, ids)])
+        for p in changed:
+            tid = known[p["data"]["candidate_id"]][0]
+            client.update_task(tid, p["data"])
+            pred = p["predictions"][0]
+            for old in client.predictions(tid):
+                client.delete_prediction(old["id"])
+            client.create_prediction(tid, pred["result"], pred["model_version"])
+            store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])])
+        return PushReport(project_id=pid, url=conn.url, kind=kind, candidates=len(payloads), created=len(new),
+                          updated=len(changed), unchanged=len(payloads) - len(new) - len(changed))
+    finally:
+        if own:
+            client.close()
+
+
+def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, reviewers: int | None = None) -> PushReport:
+    """`review push`: every kept candidate (of ``subtasks``) not yet decided, recorded as stage review.push."""
+    if reviewers is not None and reviewers != ws.settings.review.reviewers:
+        if ws.settings.review.min_accept > reviewers:
+            ws.settings.review.min_accept = reviewers
+        ws.settings.review.reviewers = reviewers
+        ws.save_settings()  # pull's consensus must use the K the project was pushed with
+    rows = CandidateStore(ws).rows(task=subtasks, status="kept")
+    candidates = [r["candidate"] for r in rows]
+    cstore = CandidateStore(ws)
+    with ws.stage_run("review.push", key=",".join(sorted(subtasks or [])), inputs=[c.id for c in candidates],
+                      settings=ws.settings.review, force=True) as run:
+        report = push_candidates(ws, conn, candidates)
+        for r in rows:
+            if r["review_status"] == "unreviewed":
+                cstore.set_review(r["id"], "pending")
+        run.counts.update(report.model_dump(exclude={"url", "kind"}))
+        run.outputs.update({"project_id": report.project_id, "url": report.url})
+    return report
+
+
+def files_inside(root: Path, path: Path) -> bool:
+    """True when ``path`` (symlinks resolved) stays inside ``root``."""
+    return Path(os.path.realpath(path)).is_relative_to(Path(os.path.realpath(root)))

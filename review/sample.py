@@ -1,0 +1,66 @@
+"""Hand-made candidates on real generated images, for tests, benchmarks and trying review out.
+
+The builders produce the real candidates; this only writes small PNG files, registers them in
+the image catalogue and inserts candidates that exercise both QA types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..models import Candidate, ImageRecord
+from ..records import CandidateStore, ImageCatalog
+from ..workspace import Workspace
+
+SUBTASKS = ("UsageSimilarity", "Environment")
+COLOURS = [(220, 60, 60), (60, 160, 60), (60, 90, 220), (230, 180, 40), (150, 60, 200), (40, 190, 200)]
+
+
+def make_images(ws: Workspace, folder: Path, n: int) -> list[str]:
+    """Write ``n`` distinct 96x64 PNGs into ``folder`` and register them; returns their sha256s."""
+    from PIL import Image, ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    records, shas = [], []
+    for i in range(n):
+        img = Image.new("RGB", (96, 64), COLOURS[i % len(COLOURS)])
+        draw = ImageDraw.Draw(img)
+        draw.rectangle([8 + (i * 7) % 40, 8, 40 + (i * 7) % 40, 40 + i % 16], fill=(255, 255, 255))
+        draw.text((6, 46), f"img {i}", fill=(0, 0, 0))
+        path = folder / f"img{i:05d}.png"
+        img.save(path)
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        records.append(ImageRecord(sha256=sha, width=96, height=64, format="PNG", mode="RGB", path=str(path),
+                                   source="mmrakit.review.sample"))
+        shas.append(sha)
+    ImageCatalog(ws).upsert(records)
+    return shas
+
+
+def make_candidates(shas: list[str], n: int, *, builder_version: str = "sample-1") -> list[Candidate]:
+    """``n`` candidates alternating Choice QA and True-or-false QA over consecutive image pairs."""
+    out = []
+    for i in range(n):
+        a, b = shas[(2 * i) % len(shas)], shas[(2 * i + 1) % len(shas)]
+        task = SUBTASKS[i % len(SUBTASKS)]
+        if i % 2 == 0:
+            out.append(Candidate(
+                task=task, granularity="image", qa_type="Choice QA",
+                question=f"Item {i}: what do the objects in the two images have in common?",
+                options={"A": "Both are used to cut", "B": "Both are found in a kitchen", "C": "Both are red",
+                         "D": "Nothing"},
+                answer="B", image1=a, image2=b, builder_version=builder_version))
+        else:
+            out.append(Candidate(
+                task=task, granularity="image", qa_type="True or false QA",
+                question=f"Item {i}: are the two scenes in the same kind of place?", answer="Yes",
+                image1=a, image2=b, builder_version=builder_version))
+    return out
+
+
+def seed(ws: Workspace, folder: Path, n_candidates: int, *, builder_version: str = "sample-1") -> list[Candidate]:
+    shas = make_images(ws, folder, min(max(2, 2 * n_candidates), 64))
+    cands = make_candidates(shas, n_candidates, builder_version=builder_version)
+    CandidateStore(ws).upsert(cands)
+    return cands

@@ -1,0 +1,227 @@
+"""Start, find and stop a local Label Studio, and resolve which server + token review talks to.
+
+The server runs from its own venv (``$MMRAKIT_LABEL_STUDIO_BIN``), bound to 127.0.0.1, with its
+data dir inside the workspace and local-files serving rooted at the images' common folder.
+Secrets (admin token and password) come from the environment, else are generated once and kept
+in a 0600 file in the data dir; they are passed through the environment (not argv) and never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .. import atomic
+from ..errors import ConfigError, MmrakitError
+from ..records import ImageCatalog
+from ..workspace import Workspace
+from .client import LabelStudioClient
+
+BIN_ENV = "MMRAKIT_LABEL_STUDIO_BIN"
+STATE_FILE = "mmrakit-server.json"
+SECRETS_FILE = "mmrakit-secrets.json"
+# Bare names Label Studio's get_env() would also pick up from a user's shell.
+STRAY_ENV = ("USERNAME", "PASSWORD", "PORT", "HOST", "USER_TOKEN", "HEARTEX_USERNAME", "HEARTEX_PASSWORD")
+
+
+@dataclass(frozen=True)
+class Connection:
+    url: str
+    token: str
+    token_source: str
+    files_root: Path | None
+
+    def client(self, ws: Workspace) -> LabelStudioClient:
+        s = ws.settings.review
+        return LabelStudioClient(self.url, self.token, token_source=self.token_source, timeout_s=s.timeout_s,
+                                 max_retries=s.max_retries, backoff_s=s.backoff_s)
+
+
+def data_dir(ws: Workspace) -> Path:
+    return ws.resolve(ws.settings.review.data_dir)
+
+
+def label_studio_bin() -> str:
+    """``$MMRAKIT_LABEL_STUDIO_BIN``, else ``label-studio`` on PATH."""
+    env = os.environ.get(BIN_ENV)
+    if env:
+        if not os.access(env, os.X_OK):
+            raise ConfigError(f"${BIN_ENV} points to {env}, which is not an executable",
+                              hint="run `make setup` (it installs Label Studio into .venv-ls) or fix the variable")
+        return env
+    found = shutil.which("label-studio")
+    if found:
+        return found
+    raise ConfigError("Label Studio is not installed: no $MMRAKIT_LABEL_STUDIO_BIN and no `label-studio` on PATH",
+                      hint="run `make setup` (installs it into .venv-ls), or `pip install label-studio` in its own venv, "
+                           "or connect to an existing server with [review] url + $LABEL_STUDIO_API_KEY")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def local_secrets(ws: Workspace, *, create: bool = False) -> dict:
+    """Admin token + password: env first, else the data dir's 0600 secrets file (generated when asked)."""
+    s = ws.settings.review
+    path = data_dir(ws) / SECRETS_FILE
+    stored = _read_json(path)
+    if create and not {"token", "password"} <= stored.keys():
+        stored = {"token": stored.get("token") or secrets.token_hex(20),
+                  "password": stored.get("password") or secrets.token_urlsafe(18)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_path(path) as tmp:
+            os.chmod(tmp, 0o600)
+            tmp.write_text(json.dumps(stored), "utf-8")
+    token = os.environ.get(s.token_env) or stored.get("token", "")
+    source = f"${s.token_env}" if os.environ.get(s.token_env) else f"{path.name} in the data dir"
+    return {"token": token, "token_source": source,
+            "password": os.environ.get(s.password_env) or stored.get("password", "")}
+
+
+def images_root(ws: Workspace) -> Path:
+    """The local-files document root: the parent of the deepest folder holding every image file.
+
+    The parent, because Label Studio refuses a storage at the root itself; push creates one
+    storage per first-level folder below it, and only files under a storage are served.
+    """
+    cat = ImageCatalog(ws)
+    dirs = {str(cat.file_path(r).resolve().parent) for r in cat if r.path}
+    common = Path(os.path.commonpath(sorted(dirs))) if dirs else ws.root
+    return common.parent
+
+
+def server_state(ws: Workspace) -> dict:
+    return _read_json(data_dir(ws) / STATE_FILE)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/api/version", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def serve(ws: Workspace, *, port: int | None = None, files_root: Path | None = None,
+          wait_s: float = 240.0) -> dict:
+    """Start the local server (or return the running one). Returns the state (no secrets)."""
+    s = ws.settings.review
+    state = server_state(ws)
+    if state and _alive(state.get("pid")) and _answers(state["url"]):
+        state["already_running"] = True
+        return state
+    ddir = data_dir(ws)
+    ddir.mkdir(parents=True, exist_ok=True)
+    port = port or s.port
+    root = Path(files_root or images_root(ws)).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"local-files root {root} is not a directory")
+    sec = local_secrets(ws, create=True)
+    url = f"http://{'127.0.0.1' if s.host in ('0.0.0.0', '::') else s.host}:{port}"
+    if _answers(url):
+        raise MmrakitError(f"something already answers on {url}",
+                           hint="stop it, pick another port (`review serve --port N`), or connect with [review] url")
+    env = {k: v for k, v in os.environ.items() if k not in STRAY_ENV}
+    env.update({
+        "LABEL_STUDIO_USERNAME": s.admin_email,
+        "LABEL_STUDIO_PASSWORD": sec["password"],
+        "LABEL_STUDIO_USER_TOKEN": sec["token"],
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(root),
+        "LABEL_STUDIO_BASE_DATA_DIR": str(ddir),
+        "COLLECT_ANALYTICS": "false",
+        "LATEST_VERSION_CHECK": "false",
+    })
+    cmd = [label_studio_bin(), "start", "--no-browser", "--internal-host", s.host, "--port", str(port),
+           "--data-dir", str(ddir)]
+    log = open(ddir / "server.log", "ab")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    log.close()
+    state = {"pid": proc.pid, "url": url, "port": port, "files_root": str(root), "data_dir": str(ddir),
+             "log": str(ddir / "server.log"), "started_at": time.time()}
+    atomic.write_text(ddir / STATE_FILE, json.dumps(state, indent=2))
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise MmrakitError(f"Label Studio exited with code {proc.returncode} while starting",
+                               hint=f"see {ddir / 'server.log'}")
+        if _answers(url):
+            break
+        time.sleep(1.0)
+    else:
+        raise MmrakitError(f"Label Studio did not answer on {url} within {wait_s:.0f} s",
+                           hint=f"see {ddir / 'server.log'}; the first start runs migrations (about a minute)")
+    with Connection(url, sec["token"], sec["token_source"], root).client(ws) as c:
+        c.whoami()  # a token mismatch (data dir created with another token) fails here, clearly
+    state["already_running"] = False
+    return state
+
+
+def stop(ws: Workspace, *, timeout_s: float = 20.0) -> bool:
+    """Stop the server ``serve`` started (by its recorded pid). False when none was running."""
+    path = data_dir(ws) / STATE_FILE
+    state = _read_json(path)
+    pid = state.get("pid")
+    stopped = False
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.2)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+        stopped = True
+    path.unlink(missing_ok=True)
+    return stopped
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def connection(ws: Workspace) -> Connection:
+    """The server review talks to: [review] url + $token_env, else the one `review serve` started."""
+    s = ws.settings.review
+    if s.url:
+        token = os.environ.get(s.token_env, "")
+        if not token:
+            raise ConfigError(f"[review] url is {s.url} but ${s.token_env} is not set",
+                              hint=f"export {s.token_env}=<your Label Studio API token (legacy token)>")
+        return Connection(s.url.rstrip("/"), token, f"${s.token_env}", Path(s.files_root) if s.files_root else None)
+    state = server_state(ws)
+    if not state:
+        raise MmrakitError("no Label Studio server: none started for this workspace and [review] url is not set",
+                           hint="run `mmrakit review serve`, or set [review] url and $" + s.token_env)
+    sec = local_secrets(ws)
+    return Connection(state["url"], sec["token"], sec["token_source"], Path(state["files_root"]))
