@@ -31,6 +31,7 @@ class RelationsSettings(Section):
     )
     dump_sha256: str | None = Field(None, description="Expected sha256 of the downloaded dump (verified when set).")
     batch_size: int = Field(50_000, gt=0, description="Edges written per transaction while ingesting.")
+    keep_external_urls: bool = Field(False, description="Keep /r/ExternalURL edges (links to other Linked Data) at ingest.")
 
 
 class ImagesSettings(Section):
@@ -63,6 +64,8 @@ class ClipSettings(Section):
     text_template: str = Field("a photo of a {}", description="Prompt used to embed concept names.")
     shard_size: int = Field(4096, gt=0, description="Embeddings per cache shard (a kill loses at most one shard).")
     draft_decode: bool = Field(True, description="Let JPEG decode at a reduced scale (PIL draft) no smaller than the model input.")
+    decode: Literal["auto", "pil", "tensor"] = Field(
+        "auto", description="auto = JPEG decoded on the model's device (torchvision) on CUDA, PIL in DataLoader workers on CPU.")
 
 
 class CaptionsSettings(Section):
@@ -155,6 +158,11 @@ class EvalSettings(Section):
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; null = $OPENAI_BASE_URL.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never stored).")
     bootstrap_samples: int = Field(1000, ge=0)
+    mmra_max_new_tokens: int = Field(32, gt=0, description="New-token budget for MMRA items (max_new_tokens is ReMI's 512).")
+    retry_initial_s: float = Field(1.0, gt=0, description="First retry wait (exponential backoff with jitter after that).")
+    retry_max_s: float = Field(60.0, gt=0, description="Longest wait between retries (a larger Retry-After is capped to it).")
+    batch_size: int = Field(8, gt=0, description="Items per forward pass for local backends (hf:, clip:).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Local backends: auto = CUDA when present.")
 
 
 class ExecutionSettings(Section):
