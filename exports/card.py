@@ -114,7 +114,7 @@ def _review_text(rows: Sequence[ExportRow], include_unreviewed: bool) -> str:
     return "".join(parts)
 
 
-def _build_text(rows: Sequence[ExportRow]) -> str:
+def _build_text(rows: Sequence[ExportRow], with_provenance: bool) -> str:
     origins = Counter(r.origin for r in rows)
     probes = sum(1 for r in rows if r.candidate.order_probe)
     text = (
@@ -123,7 +123,8 @@ def _build_text(rows: Sequence[ExportRow]) -> str:
         "by the ConceptNet relations linking their entities (entity level) or by caption similarity within a band "
         "(image level), near-duplicate images were removed (perceptual hash and CLIP), and a question with "
         "options and an answer was written from per-subtask templates. Each item's evidence (the ConceptNet edges "
-        "and the grounded entities) is kept; export with `--with-provenance` to include it."
+        "and the grounded entities) is kept"
+        + (" in the `evidence` column." if with_provenance else "; export with `--with-provenance` to include it.")
     )
     text += "\n\nRows by origin: " + ", ".join(f"`{k}` {v}" for k, v in sorted(origins.items())) + "."
     if probes:
@@ -206,7 +207,7 @@ def render_card(
         load_id=load_id,
         extra_columns=extra,
         count_table=_count_table(splits),
-        build_text=_build_text(rows),
+        build_text=_build_text(rows, with_provenance),
         review_text=_review_text(rows, include_unreviewed),
         license_text=_license_text(rows, dataset_license),
     )

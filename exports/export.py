@@ -91,12 +91,11 @@ def run_export(
     dev_fraction: float | None = None,
     seed: int | None = None,
     force: bool = False,
+    push_to_hub: str | None = None,
+    private: bool | None = None,
     _after_write=None,
 ) -> ExportReport:
     """Export the workspace's validated candidates into ``out`` (replaced atomically)."""
-    from .hf import build_dataset, shard_count, write_parquet_shards
-    from .schema import features as export_features
-
     cfg = ws.settings.export
     fmts = parse_formats(formats or cfg.formats)
     dev_fraction = cfg.dev_fraction if dev_fraction is None else dev_fraction
@@ -111,7 +110,7 @@ def run_export(
         )
     splits = assign_splits(rows, dev_fraction=dev_fraction, seed=seed)
     settings = {"formats": fmts, "with_provenance": with_provenance, "include_unreviewed": include_unreviewed,
-                "dev_fraction": dev_fraction, "seed": seed, **cfg.model_dump(mode="json", exclude={"formats"})}
+                "dev_fraction": dev_fraction, "seed": seed, "card_id": push_to_hub, **cfg.model_dump(mode="json", exclude={"formats"})}
     report = ExportReport(
         out=str(out), formats=fmts, splits={s: len(v) for s, v in splits.items()},
         per_task={s: dict(sorted(Counter(r.task for r in v).items())) for s, v in splits.items()},
@@ -133,48 +132,67 @@ def run_export(
         if run.up_to_date and (out / MANIFEST).is_file():
             report.up_to_date = True
             report.files = json.loads((out / MANIFEST).read_text("utf-8")).get("files", [])
-            return report
-        with atomic_dir(out) as tmp:
-            _readable(tmp)
-            feats = export_features(with_provenance=with_provenance, include_unreviewed=include_unreviewed)
-            datasets_by_split = {s: build_dataset(v, with_provenance=with_provenance,
-                                                  include_unreviewed=include_unreviewed) for s, v in splits.items()}
-            shards: dict[str, list[Path]] = {}
-            need_parquet = "parquet" in fmts or "lmms-eval" in fmts
-            if need_parquet:
-                data_dir = tmp / "data" if "parquet" in fmts else tmp / ".pack-data"
-                for s, ds in datasets_by_split.items():
-                    shards[s] = write_parquet_shards(
-                        ds, data_dir, s, num_shards=shard_count(splits[s], cfg.max_shard_size_mb * 2**20),
-                        row_group_size=cfg.row_group_size)
-            if "hf" in fmts:
-                from datasets import DatasetDict
+        else:
+            _write_outputs(out, rows, splits, fmts, report, cfg, with_provenance=with_provenance,
+                           include_unreviewed=include_unreviewed, after_write=_after_write,
+                           load_id=push_to_hub or cfg.hub_repo or str(out))
+            run.counts = {"rows": len(rows), **{f"split_{s}": n for s, n in report.splits.items()},
+                          "validated": report.validated, "unreviewed": report.unreviewed}
+            run.outputs = {"out": str(out), "formats": fmts}
+    if push_to_hub:
+        from .hub import push_export
 
-                DatasetDict(datasets_by_split).save_to_disk(str(tmp / "hf"))
-            if "lmms-eval" in fmts:
-                from .lmms_pack import write_lmms_pack
-                from ..evaluation.prompts import PROMPT_TEMPLATES
-
-                report.lmms_tasks = write_lmms_pack(
-                    tmp / "lmms-eval", shards, sorted({r.task for r in rows}), task_prefix=cfg.lmms_task_name,
-                    max_new_tokens=int(PROMPT_TEMPLATES["mmra"].get("max_new_tokens", 16)))
-                if "parquet" not in fmts:
-                    import shutil
-
-                    shutil.rmtree(tmp / ".pack-data")
-            if "vlmevalkit" in fmts:
-                from .vlmevalkit import write_vlmevalkit
-
-                report.vlmevalkit_files = write_vlmevalkit(tmp / "vlmevalkit", splits, name=cfg.vlmevalkit_name)
-            card = render_card(splits, feats, dataset_license=cfg.license, pretty_name=cfg.pretty_name,
-                               load_id=cfg.hub_repo or str(out), include_unreviewed=include_unreviewed,
-                               with_provenance=with_provenance)
-            (tmp / "README.md").write_text(card, encoding="utf-8")
-            report.files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-            (tmp / MANIFEST).write_text(report.model_dump_json(indent=2), encoding="utf-8")
-            if _after_write is not None:  # test hook: fail after everything is written, before the swap
-                _after_write(tmp)
-        run.counts = {"rows": len(rows), **{f"split_{s}": n for s, n in report.splits.items()},
-                      "validated": report.validated, "unreviewed": report.unreviewed}
-        run.outputs = {"out": str(out), "formats": fmts}
+        report.pushed_to = push_export(out, push_to_hub, private=cfg.hub_private if private is None else private,
+                                       token_env=cfg.token_env)
     return report
+
+
+def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, with_provenance: bool,
+                   include_unreviewed: bool, after_write=None, load_id: str) -> None:
+    """Write every requested output into a temporary folder, then swap it onto ``out``."""
+    from .hf import build_dataset, shard_count, write_parquet_shards
+    from .schema import features as export_features
+
+    import datasets
+
+    datasets.disable_progress_bars()
+    with atomic_dir(out) as tmp:
+        _readable(tmp)
+        feats = export_features(with_provenance=with_provenance, include_unreviewed=include_unreviewed)
+        datasets_by_split = {s: build_dataset(v, with_provenance=with_provenance,
+                                              include_unreviewed=include_unreviewed) for s, v in splits.items()}
+        shards: dict[str, list[Path]] = {}
+        need_parquet = "parquet" in fmts or "lmms-eval" in fmts
+        if need_parquet:
+            data_dir = tmp / "data" if "parquet" in fmts else tmp / ".pack-data"
+            for s, ds in datasets_by_split.items():
+                shards[s] = write_parquet_shards(
+                    ds, data_dir, s, num_shards=shard_count(splits[s], cfg.max_shard_size_mb * 2**20),
+                    row_group_size=cfg.row_group_size)
+        if "hf" in fmts:
+            from datasets import DatasetDict
+
+            DatasetDict(datasets_by_split).save_to_disk(str(tmp / "hf"))
+        if "lmms-eval" in fmts:
+            from .lmms_pack import write_lmms_pack
+            from ..evaluation.prompts import PROMPT_TEMPLATES
+
+            report.lmms_tasks = write_lmms_pack(
+                tmp / "lmms-eval", shards, sorted({r.task for r in rows}), task_prefix=cfg.lmms_task_name,
+                max_new_tokens=int(PROMPT_TEMPLATES["mmra"].get("max_new_tokens", 16)))
+            if "parquet" not in fmts:
+                import shutil
+
+                shutil.rmtree(tmp / ".pack-data")
+        if "vlmevalkit" in fmts:
+            from .vlmevalkit import write_vlmevalkit
+
+            report.vlmevalkit_files = write_vlmevalkit(tmp / "vlmevalkit", splits, name=cfg.vlmevalkit_name)
+        card = render_card(splits, feats, dataset_license=cfg.license, pretty_name=cfg.pretty_name,
+                           load_id=load_id, include_unreviewed=include_unreviewed,
+                           with_provenance=with_provenance)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        report.files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        (tmp / MANIFEST).write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        if after_write is not None:  # test hook: fail after everything is written, before the swap
+            after_write(tmp)

@@ -20,7 +20,8 @@ def _rank(seed: int, key: str) -> str:
 
 
 def assign_splits(rows: Sequence[ExportRow], *, dev_fraction: float = 0.0, seed: int = 0) -> dict[str, list[ExportRow]]:
-    """{'test': [...], 'dev': [...]} ('dev' only when dev_fraction > 0), each in (task, id) order."""
+    """{'test': [...], 'dev': [...]} ('dev' only when dev_fraction > 0 and some stratum can spare an item),
+    each in (task, id) order."""
     if not 0.0 <= dev_fraction < 1.0:
         raise ValueError(f"dev_fraction must be in [0, 1), got {dev_fraction}")
     ids = {r.id for r in rows}
@@ -47,4 +48,6 @@ def assign_splits(rows: Sequence[ExportRow], *, dev_fraction: float = 0.0, seed:
         out["dev" if root in dev_roots else "test"].extend(members)
     for split in out.values():
         split.sort(key=lambda r: (r.task, r.id))
+    if not out.get("dev", True):  # every stratum too small to spare an item: no empty dev split
+        del out["dev"]
     return out
