@@ -112,3 +112,12 @@ def ground(captions: Iterable[str], objects: Iterable[ObjectAnnotation], checker
             out.append(EntityGrounding(concept=uri, text=phrase, source="caption"))
             validated.append(ok)
     return out, validated
+
+
+def concept_label(uri: str) -> str:
+    """Readable text of a concept URI ("/c/en/dining_table" -> "dining table") for prompts."""
+    try:
+        from mmrakit.relations.normalize import concept_text
+    except ImportError:  # pragma: no cover
+        return uri.rsplit("/", 1)[-1].replace("_", " ")
+    return concept_text(uri)
