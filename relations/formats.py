@@ -101,7 +101,10 @@ def read_conceptnet_csv(fh: BinaryIO, log: LineLog, languages: list[str], keep_e
                 filtered_lang += 1
                 continue
         elif prefixes is not None and not (parts[2].startswith(prefixes) and parts[3].startswith(prefixes)):
-            filtered_lang += 1
+            if parts[2].startswith(b"/c/") and parts[3].startswith(b"/c/"):
+                filtered_lang += 1
+            else:
+                log.bad("bad_uri", lineno)
             continue
         try:
             rel_s, start, end, meta_s = (p.decode("utf-8") for p in parts[1:])
