@@ -64,3 +64,20 @@ def seed(ws: Workspace, folder: Path, n_candidates: int, *, builder_version: str
     cands = make_candidates(shas, n_candidates, builder_version=builder_version)
     CandidateStore(ws).upsert(cands)
     return cands
+
+
+def annotation_result(verdict: str, answer: str | None = None, reasons: tuple[str, ...] = (),
+                      corrected_question: str | None = None) -> list[dict]:
+    """A Label Studio annotation ``result`` as the reviewer form produces it (for simulated reviewers)."""
+    def choices(name: str, values: list[str]) -> dict:
+        return {"from_name": name, "to_name": "question", "type": "choices", "value": {"choices": values}}
+
+    out = [choices("verdict", [verdict])]
+    if answer is not None:
+        out.append(choices("answer", [answer]))
+    if reasons:
+        out.append(choices("reasons", list(reasons)))
+    if corrected_question:
+        out.append({"from_name": "corrected_question", "to_name": "question", "type": "textarea",
+                    "value": {"text": [corrected_question]}})
+    return out

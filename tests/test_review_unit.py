@@ -1,0 +1,178 @@
+"""review without a server: agreement maths against hand-computed values, consensus, config, payloads, retries."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from mmrakit.errors import InputError
+from mmrakit.models import ReviewVerdict
+from mmrakit.records import ImageCatalog
+from mmrakit.review import sample
+from mmrakit.review.agreement import agreement_report, cohen_kappa, fleiss_kappa, krippendorff_alpha
+from mmrakit.review.client import LabelStudioAuthError, LabelStudioClient, LabelStudioError, updated_filter
+from mmrakit.review.config import LabelConfigError, answer_result, label_config, validate_config, validate_prediction
+from mmrakit.review.consensus import decide
+from mmrakit.review.pull import annotation_verdict
+from mmrakit.review.push import ImageUrls, task_payload
+from mmrakit.settings import ReviewSettings
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def v(cid: str, reviewer: str, choice: str, answer: str | None = None, *, adj: bool = False, q: str | None = None,
+      t: int = 0) -> ReviewVerdict:
+    return ReviewVerdict(candidate_id=cid, reviewer=reviewer, choice=choice, answer=answer, adjudication=adj,
+                         corrected_question=q, updated_at=T0 + timedelta(seconds=t))
+
+
+# --- agreement: values computed by hand in the comments ------------------------------------------
+
+ITEMS = [list("AAA"), list("AAR"), list("RRR"), list("ABR")]
+
+
+def test_fleiss_kappa_hand_computed():
+    # P_i = 1, 1/3, 1, 0 -> P̄ = 7/12; p = A 6/12, R 5/12, B 1/12 -> P_e = 62/144; kappa = 11/41
+    assert fleiss_kappa(ITEMS) == pytest.approx(11 / 41)
+    assert fleiss_kappa([list("AA"), list("AA")]) is None  # one category only: undefined, not 1
+    with pytest.raises(ValueError):
+        fleiss_kappa([list("AA"), list("AAB")])
+
+
+def test_krippendorff_alpha_hand_computed():
+    # coincidences: off-diagonal mass 5 of n = 12 -> D_o = 5/12; n_c = A6 R5 B1 -> D_e = 82/132; alpha = 27/82
+    ratings = {str(i): {f"r{j}": c for j, c in enumerate(item)} for i, item in enumerate(ITEMS)}
+    assert krippendorff_alpha(ratings) == pytest.approx(27 / 82)
+    # a missing rating is allowed: item 3 rated by two reviewers only
+    ratings["3"].pop("r2")
+    assert krippendorff_alpha(ratings) is not None
+
+
+def test_cohen_kappa_hand_computed():
+    # p_o = 3/4; p_e = 3/4*2/4 + 1/4*1/4 = 7/16 -> kappa = 5/9
+    assert cohen_kappa(list("AARA"), list("AARB")) == pytest.approx(5 / 9)
+    assert cohen_kappa(list("AB"), list("AB")) == pytest.approx(1.0)
+    assert cohen_kappa(list("AA"), list("AA")) is None
+
+
+def test_agreement_report_groups_and_generator():
+    verdicts = [v("c1", "r1", "accept", "B"), v("c1", "r2", "accept", "B"),
+                v("c2", "r1", "reject"), v("c2", "r2", "correct", "No")]
+    rep = agreement_report(verdicts, {"c1": "UsageSimilarity", "c2": "Environment"}, {"c1": "B", "c2": "Yes"}, k=2)
+    assert rep.overall.items == 2 and rep.overall.verdicts == 4
+    # generator agrees with 2 of 4 verdicts (both on c1)
+    assert rep.overall.generator_accept_rate == pytest.approx(0.5)
+    assert set(rep.per_subtask) == {"UsageSimilarity", "Environment"}
+    assert rep.pairs[0].reviewers == ("r1", "r2") and rep.pairs[0].items == 2
+    # r1 = [B, REJECT], r2 = [B, No]: p_o = 1/2, p_e = 1/4 -> 1/3
+    assert rep.pairs[0].cohen_kappa == pytest.approx(1 / 3)
+
+
+# --- consensus -----------------------------------------------------------------------------------
+
+S = ReviewSettings()  # K = 3, 2 of 3
+
+
+def test_consensus_rule():
+    assert decide([v("c", "a", "accept", "B"), v("c", "b", "accept", "B"), v("c", "c", "reject")], S).status == "validated"
+    corrected = decide([v("c", "a", "correct", "No", q="Fixed?"), v("c", "b", "correct", "No", q="Fixed?"),
+                        v("c", "c", "accept", "Yes")], S)
+    assert (corrected.status, corrected.answer, corrected.question) == ("validated", "No", "Fixed?")
+    assert corrected.agreement == pytest.approx(2 / 3)
+    assert decide([v("c", "a", "reject"), v("c", "b", "reject"), v("c", "c", "accept", "B")], S).status == "rejected"
+    assert decide([v("c", "a", "accept", "Yes"), v("c", "b", "reject"), v("c", "c", "correct", "No")], S).status == "conflict"
+    assert decide([v("c", "a", "accept", "B"), v("c", "b", "accept", "B")], S).status == "pending"  # K not reached
+    assert decide([], S).status == "pending"
+
+
+def test_adjudication_is_final():
+    people = [v("c", "a", "accept", "Yes"), v("c", "b", "reject"), v("c", "c", "correct", "No")]
+    final = decide([*people, v("c", "senior", "correct", "No", adj=True)], S)
+    assert (final.status, final.answer, final.adjudicated) == ("validated", "No", True)
+    assert decide([*people, v("c", "senior", "reject", adj=True)], S).status == "rejected"
+
+
+# --- labelling config and payloads ---------------------------------------------------------------
+
+def test_label_config_validates_client_side():
+    xml = label_config()
+    assert 'value="Image 1"' in xml and 'value="Image 2"' in xml and "display: flex" in xml
+    assert 'alias="answerable_from_one_image"' in xml
+    validate_prediction(answer_result("Yes"), "v1")
+    with pytest.raises(LabelConfigError):
+        validate_prediction(answer_result("E"), "v1")
+    with pytest.raises(LabelConfigError):
+        validate_config(xml.replace('toName="question"', 'toName="nowhere"', 1))
+
+
+def test_payload_and_served_root(workspace, tmp_path):
+    root = tmp_path / "served"
+    cands = sample.seed(workspace, root / "pool", 2, builder_version="b7")
+    urls = ImageUrls(workspace, root)
+    p = task_payload(cands[0], urls)
+    assert p["data"]["candidate_id"] == cands[0].id
+    assert p["data"]["image1"].startswith("/data/local-files/?d=pool/img")
+    assert p["predictions"][0]["model_version"] == "b7"
+    assert p["predictions"][0]["result"] == answer_result(cands[0].answer)
+    assert urls.storage_dirs == {root / "pool"}
+    # an image reached through a symlink that leaves the root is refused (no URL fallback)
+    outside = tmp_path / "outside"
+    sha = sample.make_images(workspace, outside, 1)[0]
+    link = root / "pool" / "escape.png"
+    os.symlink(outside / "img00000.png", link)
+    rec = ImageCatalog(workspace).get(sha)
+    ImageCatalog(workspace).upsert([rec.model_copy(update={"path": str(link)})])
+    with pytest.raises(InputError, match="outside the served local-files root"):
+        ImageUrls(workspace, root)(rec.sha256, "cX")
+
+
+def test_annotation_parsing():
+    data = {"candidate_id": "c1", "proposed_answer": "B", "valid_answers": ["A", "B", "C", "D"]}
+    ann = {"id": 7, "updated_at": "2026-01-01T00:00:00.123456Z", "lead_time": 3.5,
+           "result": sample.annotation_result("reject", reasons=("wrong_answer", "Ambiguous"))}
+    got = annotation_verdict(ann, data, "r@x", adjudication=False)
+    assert (got.choice, got.answer, got.reasons, got.lead_time_s) == ("reject", None, ["wrong_answer", "ambiguous"], 3.5)
+    # accept with another option selected is a correction; a correction to the proposal is an accept
+    assert annotation_verdict({**ann, "result": sample.annotation_result("accept", "C")}, data, "r", adjudication=False).choice == "correct"
+    assert annotation_verdict({**ann, "result": sample.annotation_result("correct", "B")}, data, "r", adjudication=False).choice == "accept"
+    # "Yes" is not an answer of a Choice QA item: the verdict endorses nothing
+    assert annotation_verdict({**ann, "result": sample.annotation_result("correct", "Yes")}, data, "r", adjudication=False).answer is None
+    assert annotation_verdict({**ann, "was_cancelled": True}, data, "r", adjudication=False) is None
+
+
+def test_updated_filter_uses_exact_datetime_format():
+    q = updated_filter("2026-11-23T08:05:42.298397Z")
+    item = q["filters"]["items"][0]
+    assert item["filter"] == "filter:tasks:updated_at" and item["value"].endswith("Z") and q["ordering"] == ["tasks:updated_at"]
+
+
+# --- transport: a closed port, retried with backoff, then a clear error -----------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_down_server_retries_then_clear_error():
+    delays: list[float] = []
+    secret = "s3cr3t-token-value-0000"
+    client = LabelStudioClient(f"http://127.0.0.1:{_free_port()}", secret, max_retries=3, backoff_s=0.5,
+                               sleep=delays.append)
+    with pytest.raises(LabelStudioError) as err:
+        client.version()
+    assert delays == [0.5, 1.0, 2.0]
+    assert "after 4 attempts" in str(err.value) and secret not in str(err.value)
+
+
+def test_empty_token_is_refused():
+    with pytest.raises(LabelStudioAuthError):
+        LabelStudioClient("http://127.0.0.1:1", "", token_source="$LABEL_STUDIO_API_KEY")
+
+
+def test_settings_reject_impossible_consensus():
+    with pytest.raises(ValueError, match="cannot exceed"):
+        ReviewSettings(reviewers=2, min_accept=3)
