@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict
 
@@ -188,7 +191,29 @@ def _from_parquet(path: Path, split: str | None) -> tuple[Iterator[dict], list[s
     return rows(), columns, chosen, root
 
 
+_OFFLINE_HINT = ("on a connected machine run `datasets.load_dataset(ID).save_to_disk(DIR)` (or download its parquet "
+                 "files) and pass that folder as DATASET")
+
+
+def _hub_unreachable() -> str | None:
+    """Why the Hub cannot be reached (offline flags, no DNS/route), checked in ~3 s instead of
+    letting the download retry for half a minute; None when it looks reachable or a proxy is set."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return "HF_HUB_OFFLINE is set"
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as exc:
+        return f"cannot connect to {host}:443 ({exc})"
+    return None
+
+
 def _from_hub(repo_id: str, split: str | None) -> tuple[Iterator[dict], list[str], str | None]:
+    reason = _hub_unreachable()
+    if reason is not None:
+        raise OfflineError(f"{repo_id}: the Hugging Face Hub is not reachable: {reason}", hint=_OFFLINE_HINT)
     import datasets
 
     try:
@@ -198,11 +223,8 @@ def _from_hub(repo_id: str, split: str | None) -> tuple[Iterator[dict], list[str
         offline = any(s in text.lower() for s in ("offline", "connection", "resolve", "network", "timed out", "max retries",
                                                   "couldn't reach", "not reach", "hf_hub_offline", "name or service"))
         cls = OfflineError if offline else InputError
-        raise cls(
-            f"{repo_id}: cannot load the dataset from the Hugging Face Hub ({text[:300]})",
-            hint=("on a connected machine run `datasets.load_dataset(ID).save_to_disk(DIR)` (or download its parquet "
-                  "files) and pass that folder as DATASET"),
-        ) from None
+        raise cls(f"{repo_id}: cannot load the dataset from the Hugging Face Hub ({text[:300]})",
+                  hint=_OFFLINE_HINT) from None
     chosen = _choose_split(list(dd), split, repo_id)
     ds = _decode_off(dd[chosen])
     return iter(ds), list(ds.column_names), chosen

@@ -1,9 +1,88 @@
-"""CLI commands of the evaluate stage (filled in by its issue)."""
+"""CLI commands of the evaluate stage: ``mmrakit eval DATASET --model SPEC``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from ..errors import WorkspaceError
+from .common import JsonOpt, WorkspaceOpt, console, emit, err_console, open_workspace, table
+
+
+def _workspace_or_none(path: Path | None, needed: bool):
+    """-w wins; otherwise use $MMRAKIT_WORKSPACE / the current directory when it is a workspace."""
+    if path is not None or needed:
+        return open_workspace(path)
+    try:
+        return open_workspace(None)
+    except WorkspaceError:
+        return None
 
 
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the main app."""
+
+    @app.command("eval")
+    def eval_cmd(
+        dataset: Annotated[str, typer.Argument(
+            help="save_to_disk folder, parquet file/folder, Hub id (m-a-p/MMRA, mehrankazemi/ReMI) or 'workspace'.")],
+        model: Annotated[str | None, typer.Option(
+            "--model", "-m", help="openai:MODEL, hf:PATH_OR_ID, clip:MODEL[@PRETRAINED], random, text-only:SPEC.")] = None,
+        setting: Annotated[str, typer.Option(
+            "--setting", help="IQ = images + question; QO = question only (text-only baseline).")] = "IQ",
+        limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N items, round-robin over tasks.")] = None,
+        concurrency: Annotated[int | None, typer.Option(
+            "--concurrency", min=1, help="Requests in flight for openai: (default: [eval] concurrency).")] = None,
+        out: Annotated[Path | None, typer.Option(
+            "--out", "-o", help="Result folder (default: WORKSPACE/eval/<run> or ./eval-results/<run>).")] = None,
+        predictions: Annotated[Path | None, typer.Option(
+            "--predictions", help="Score a JSONL of {id, response} produced elsewhere instead of calling a model.")] = None,
+        split: Annotated[str | None, typer.Option("--split", help="Dataset split (default: test, else the only one).")] = None,
+        cache: Annotated[Path | None, typer.Option(
+            "--cache", help="Response cache file (default: WORKSPACE/eval/cache.sqlite or OUT/cache.sqlite).")] = None,
+        workspace: WorkspaceOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Evaluate a model on an MMRA- or ReMI-format dataset; resumable, cached, with per-item outputs."""
+        from ..evaluation.datasets import WORKSPACE_SOURCES
+        from ..evaluation.runner import run_eval
+
+        ws = _workspace_or_none(workspace, dataset in WORKSPACE_SOURCES)
+        setting_up = setting.upper()
+        progress = None
+        if not json_out:
+            from rich.progress import Progress
+
+            bar = Progress(console=err_console, transient=True)
+            task_id = bar.add_task("evaluating", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task_id, completed=done, total=total)
+
+            bar.start()
+        try:
+            outcome = run_eval(dataset, model, settings=ws.settings if ws else None, ws=ws, setting=setting_up,  # type: ignore[arg-type]
+                               limit=limit, concurrency=concurrency, out_dir=out, predictions=predictions, split=split,
+                               cache_path=cache, progress=progress)
+        finally:
+            if not json_out:
+                bar.stop()
+        data = {**outcome.summary, "out_dir": str(outcome.out_dir), "seconds": round(outcome.seconds, 3)}
+
+        def render(d: dict) -> None:
+            meta = d["meta"]
+            rows = [[t, b["n"], b["accuracy"], b["ci95"]] for t, b in d["tasks"].items()]
+            table(f"{meta['model']} on {meta['dataset']} ({meta['format']}, {meta['setting']})",
+                  ["task", "n", "accuracy %", "95% CI"], rows)
+            o = d["overall"]
+            console.print(f"overall [bold]{o['accuracy']}%[/] CI {o['ci95']} ({o['aggregation']})")
+            console.print(f"calls {meta['calls']}, cached {meta['cached']}, failed {meta['errors']}; "
+                          f"report: {d['out_dir']}/report.md")
+
+        emit(data, json_out, render)
+        if outcome.errors:
+            err_console.print(f"[yellow]{outcome.errors} item(s) failed after retries and count as wrong; "
+                              "run the same command again to retry only those (answers so far are cached).[/]")
+            raise typer.Exit(1)
