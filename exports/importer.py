@@ -153,7 +153,7 @@ def import_dataset(ws: Workspace, source: str, *, split: str | None = None, limi
                       code_version="import-1") as run:
         if run.up_to_date:
             report.up_to_date = True
-            report.imported = run.previous_counts().get("imported", 0)
+            report.imported = run.previous_counts.get("imported", 0)
             return report
         for split_name, ds in splits.items():
             missing = [c for c in ("Task", "QA_type", "question", "image1", "image2", "answer") if c not in ds.column_names]
