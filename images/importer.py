@@ -19,6 +19,7 @@ from mmrakit.stages import now_iso
 from mmrakit.workspace import Workspace
 
 from .entities import ConceptChecker, ground
+from .hashing import phash_variants
 from .sources import SourceItem, read_source
 from .store import ImagePool, entity_rows, to_signed64
 from .validate import validate_bytes
@@ -45,14 +46,6 @@ class ImportReport:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def phash64(img) -> int:
-    import imagehash
-    import numpy as np
-
-    bits = imagehash.phash(img).hash.flatten()
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
 def _merge(old: ImageRecord | None, new: ImageRecord) -> ImageRecord:
@@ -132,7 +125,7 @@ class Importer:
                                  allowed_formats=s.allowed_formats)
         if not verdict.ok:
             return (verdict.reason, verdict.detail, verdict.sha256)
-        ph = phash64(verdict.image)
+        ph = phash_variants(verdict.image)
         rec_path = None
         if item.data is not None or self.copy:
             suffix = item.suffix or (item.path.suffix if item.path else "") or f".{(verdict.format or 'img').lower()}"
@@ -195,8 +188,9 @@ class Importer:
             report.changed_files += len(changed)
             if records:
                 db.executemany("DELETE FROM images_changed WHERE sha256 = ?", [(s,) for s in records])
-            db.executemany("INSERT INTO images_hashes (sha256, phash) VALUES (?, ?) ON CONFLICT (sha256) DO UPDATE SET "
-                           "phash = excluded.phash", [(s, to_signed64(h)) for s, h in hashes.items()])
+            db.executemany("INSERT INTO images_hashes (sha256, phash, phash_c05, phash_c10) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (sha256) DO UPDATE SET phash = excluded.phash, phash_c05 = excluded.phash_c05, "
+                           "phash_c10 = excluded.phash_c10", [(s, *map(to_signed64, h)) for s, h in hashes.items()])
             entity_batch = []
             for sha, rec in records.items():
                 ents, validated = ground(rec.captions, rec.objects, self.checker, self.settings.ngram_max)

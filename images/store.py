@@ -49,8 +49,10 @@ CREATE TABLE IF NOT EXISTS images_entities (
 CREATE INDEX IF NOT EXISTS images_entities_sha ON images_entities (sha256);
 CREATE INDEX IF NOT EXISTS images_entities_concept ON images_entities (concept);
 CREATE TABLE IF NOT EXISTS images_hashes (
-    sha256 TEXT PRIMARY KEY,
-    phash  INTEGER NOT NULL
+    sha256    TEXT PRIMARY KEY,
+    phash     INTEGER NOT NULL,
+    phash_c05 INTEGER NOT NULL,
+    phash_c10 INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS images_changed (
     sha256      TEXT PRIMARY KEY,

@@ -83,7 +83,7 @@ class IndexSettings(Section):
 
 
 class DedupSettings(Section):
-    hamming_threshold: int = Field(6, ge=0, le=32, description="Near duplicates: 64-bit pHash Hamming distance <= this.")
+    hamming_threshold: int = Field(8, ge=0, le=16, description="Near duplicates: 64-bit pHash Hamming distance <= this (full image and 5%/10% centre crops compared).")
     semantic_epsilon: float = Field(0.04, gt=0, lt=1, description="Semantic duplicates: CLIP cosine >= 1 - epsilon.")
     semantic_clusters: int | None = Field(None, description="k-means clusters for semantic dedup; null = n / semantic_cluster_size.")
     keep_policy: Literal["resolution-then-first", "first"] = "resolution-then-first"

@@ -1,0 +1,315 @@
+"""`images dedup`: exact, near (perceptual hash) and semantic (CLIP) duplicate groups.
+
+* exact: the same bytes (sha256) seen at several paths/records; they already share one record.
+* near: 64-bit pHash Hamming distance <= t between any hash variant of one image and the
+  whole-frame hash of another, found with a faiss binary index (flat, or multi-hash above
+  ``FLAT_BINARY_BELOW`` codes with enough bit flips that no pair within t is missed).
+* semantic: SemDeDup-style. k-means on the CLIP vectors (k = n / cluster size), then an exact
+  cosine self-join inside each cluster only, so the cost grows ~ n * cluster size, not n^2.
+
+Pairs from all tiers are joined into groups (union-find); one image per group is kept by the
+keep policy, the others are excluded from building (``ImagePool.excluded``), never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mmrakit import atomic
+from mmrakit.workspace import Workspace
+
+from .store import ImagePool, to_unsigned64
+
+log = logging.getLogger(__name__)
+FLAT_BINARY_BELOW = 200_000
+TIERS = ("exact", "near", "semantic")
+
+
+# --- near tier -----------------------------------------------------------------------------------
+
+def near_pairs(hashes: np.ndarray, threshold: int, variants: np.ndarray | None = None) -> np.ndarray:
+    """Pairs (i < j) whose 64-bit hashes are within ``threshold`` bits.
+
+    ``hashes``: uint64[n] whole-frame hashes (indexed). ``variants``: optional uint64[n, v] extra
+    hashes per image used as additional queries (crop variants).
+    """
+    import faiss
+
+    from .hashing import to_codes
+
+    n = len(hashes)
+    if n < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    codes = to_codes(hashes)
+    if n < FLAT_BINARY_BELOW:
+        index = faiss.IndexBinaryFlat(64)
+    else:
+        index = faiss.IndexBinaryMultiHash(64, 4, 16)
+        index.nflip = max(0, math.ceil((threshold + 1) / 4) - 1)  # pigeonhole: some 16-bit block has <= nflip flips
+    index.add(codes)
+    queries = [hashes] + ([variants[:, k] for k in range(variants.shape[1])] if variants is not None else [])
+    found = []
+    step = 65_536
+    for q in queries:
+        qcodes = to_codes(q)
+        for start in range(0, n, step):
+            lims, D, I = index.range_search(qcodes[start:start + step], threshold + 1)  # strict: d < radius
+            qi = np.repeat(np.arange(start, min(n, start + step)), np.diff(lims).astype(np.int64))
+            found.append(np.stack([qi, I.astype(np.int64)], axis=1))
+    pairs = np.concatenate(found) if found else np.zeros((0, 2), dtype=np.int64)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0)
+
+
+# --- semantic tier ---------------------------------------------------------------------------------
+
+def kmeans_assign(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 10) -> np.ndarray:
+    import faiss
+
+    n, d = vectors.shape
+    k = max(1, min(k, n))
+    if k == 1:
+        return np.zeros(n, dtype=np.int64)
+    km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, max_points_per_centroid=64, verbose=False)
+    km.train(vectors)
+    _, assign = km.index.search(vectors, 1)
+    return assign[:, 0].astype(np.int64)
+
+
+def cluster_pairs(vectors: np.ndarray, members: np.ndarray, min_sim: float, block: int = 4096) -> np.ndarray:
+    """Pairs (global indices, i < j) inside one cluster with cosine >= min_sim (exact)."""
+    x = vectors[members]
+    out = []
+    for start in range(0, len(members), block):
+        sims = x[start:start + block] @ x.T
+        rows, cols = np.nonzero(sims >= min_sim)
+        keep = cols > rows + start
+        out.append(np.stack([members[rows[keep] + start], members[cols[keep]]], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+
+
+def semantic_pairs(vectors: np.ndarray, epsilon: float, *, clusters: int | None = None, cluster_size: int = 1000,
+                   executor: str = "local", seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """SemDeDup-style pairs with cosine >= 1 - epsilon; returns (pairs, stats)."""
+    n = len(vectors)
+    if n < 2:
+        return np.zeros((0, 2), dtype=np.int64), {"clusters": 0}
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    k = clusters or max(1, round(n / cluster_size))
+    t0 = time.monotonic()
+    assign = kmeans_assign(x, k, seed=seed)
+    t1 = time.monotonic()
+    order = np.argsort(assign, kind="stable")
+    bounds = np.flatnonzero(np.diff(assign[order])) + 1
+    groups = [g for g in np.split(order, bounds) if len(g) > 1]
+    min_sim = 1.0 - epsilon - 1e-6
+    if executor == "ray":
+        pairs = _cluster_pairs_ray(x, groups, min_sim)
+    else:
+        pairs = [cluster_pairs(x, g, min_sim) for g in groups]
+    t2 = time.monotonic()
+    allp = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+    allp.sort(axis=1)
+    allp = np.unique(allp, axis=0) if len(allp) else allp
+    sizes = np.bincount(assign)
+    return allp, {"clusters": int(k), "largest_cluster": int(sizes.max()), "kmeans_s": round(t1 - t0, 3),
+                  "within_cluster_s": round(t2 - t1, 3)}
+
+
+def _cluster_pairs_ray(x: np.ndarray, groups: list[np.ndarray], min_sim: float) -> list[np.ndarray]:
+    from .executors import ray_session
+
+    with ray_session() as ray:
+        import ray.data
+
+        ref = ray.put(x)
+
+        def fn(batch: dict) -> dict:
+            vecs = ray.get(ref)
+            out = [cluster_pairs(vecs, np.asarray(m, dtype=np.int64), min_sim) for m in batch["members"]]
+            pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+            return {"a": pairs[:, 0], "b": pairs[:, 1]}
+
+        ds = ray.data.from_items([{"members": g.tolist()} for g in groups])
+        res = ds.map_batches(fn, batch_size=8, batch_format="numpy")
+        return [np.stack([b["a"], b["b"]], axis=1).astype(np.int64) for b in res.iter_batches(batch_format="numpy")
+                if len(b["a"])]
+
+
+# --- groups -----------------------------------------------------------------------------------------
+
+class UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@dataclass
+class DedupReport:
+    tiers: list[str]
+    images: int = 0
+    exact: dict[str, int] = field(default_factory=dict)
+    near: dict[str, Any] = field(default_factory=dict)
+    semantic: dict[str, Any] = field(default_factory=dict)
+    groups: int = 0
+    excluded: int = 0
+    report_path: str | None = None
+    contact_sheet: str | None = None
+    up_to_date: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def keep_order(records: list, policy: str) -> list[int]:
+    """Rank of each record for keeping (0 = keep first): resolution, then import order."""
+    idx = list(range(len(records)))
+    if policy == "first":
+        return idx
+    return sorted(idx, key=lambda i: (-(records[i].width * records[i].height), i))
+
+
+def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic: bool = True, executor: str | None = None,
+              force: bool = False) -> DedupReport:
+    import hashlib
+
+    from .embeddings import EmbeddingStore, read_pointer
+
+    started = time.monotonic()
+    cfg = ws.settings.dedup
+    executor = executor or ws.settings.execution.executor
+    pool = ImagePool(ws)
+    changed = pool.changed()
+    records = [r for r in pool.records(include_excluded=True) if r.sha256 not in changed]
+    shas = [r.sha256 for r in records]
+    tiers = [t for t, on in zip(TIERS, (exact, near, semantic)) if on]
+    report = DedupReport(tiers=tiers, images=len(records))
+    ptr = read_pointer(ws, "clip-image")
+    inputs = [{"pool": hashlib.sha256("\n".join(shas).encode()).hexdigest(), "clip": ptr["fingerprint"] if ptr else None}]
+    with ws.stage_run("images.dedup", inputs=inputs, settings={"dedup": cfg.model_dump(mode="json"), "tiers": tiers},
+                      code_version="images.dedup/1", force=force) as run:
+        if run.up_to_date:
+            report.__dict__.update({k: v for k, v in run.previous_counts.items() if k in report.__dict__})
+            report.up_to_date = True
+            return report
+        pos = {s: i for i, s in enumerate(shas)}
+        uf = UnionFind(len(shas))
+        edge_tiers: dict[int, set[str]] = defaultdict(set)
+
+        def add(pairs: Iterable, tier: str) -> int:
+            n = 0
+            for a, b in pairs:
+                uf.union(int(a), int(b))
+                edge_tiers[int(a)].add(tier)
+                edge_tiers[int(b)].add(tier)
+                n += 1
+            return n
+
+        if exact:
+            rows = ws.db.execute("SELECT sha256, COUNT(*) FROM images_occurrences GROUP BY sha256 HAVING COUNT(*) > 1").fetchall()
+            report.exact = {"images_seen_more_than_once": len(rows), "extra_copies": sum(r[1] - 1 for r in rows)}
+        if near:
+            t0 = time.monotonic()
+            hrows = {r[0]: r[1:] for r in ws.db.execute("SELECT sha256, phash, phash_c05, phash_c10 FROM images_hashes")}
+            have = [i for i, s in enumerate(shas) if s in hrows]
+            H = np.array([[to_unsigned64(v) for v in hrows[shas[i]]] for i in have], dtype=np.uint64).reshape(-1, 3)
+            pairs = near_pairs(H[:, 0], cfg.hamming_threshold, H[:, 1:]) if len(have) else np.zeros((0, 2), np.int64)
+            mapped = [(have[a], have[b]) for a, b in pairs]
+            report.near = {"pairs": add(mapped, "near"), "hashed": len(have), "threshold": cfg.hamming_threshold,
+                           "seconds": round(time.monotonic() - t0, 3)}
+        if semantic:
+            emb = EmbeddingStore(ws)
+            mask = emb.has("clip-image", shas)
+            if not mask.any():
+                report.semantic = {"skipped": "no CLIP embeddings (run `mmrakit images embed` with CLIP on)"}
+            else:
+                t0 = time.monotonic()
+                idx = np.flatnonzero(mask)
+                vecs = emb.clip_image([shas[i] for i in idx])
+                pairs, stats = semantic_pairs(vecs, cfg.semantic_epsilon, clusters=cfg.semantic_clusters,
+                                              cluster_size=cfg.semantic_cluster_size, executor=executor)
+                report.semantic = {"pairs": add(((idx[a], idx[b]) for a, b in pairs), "semantic"), "embedded": len(idx),
+                                   "epsilon": cfg.semantic_epsilon, **stats, "seconds": round(time.monotonic() - t0, 3)}
+        # groups and keep policy
+        members: dict[int, list[int]] = defaultdict(list)
+        for i in range(len(shas)):
+            members[uf.find(i)].append(i)
+        rank = {i: r for r, i in enumerate(keep_order(records, cfg.keep_policy))}
+        rows = []
+        group_list = []
+        for root, ms in members.items():
+            if len(ms) < 2:
+                continue
+            keep = min(ms, key=lambda i: rank[i])
+            gid = "dup-" + shas[keep][:16]
+            group_list.append((gid, keep, ms))
+            for i in ms:
+                rows.append((shas[i], gid, int(i == keep), ",".join(sorted(edge_tiers[i]))))
+        with ws.db as db:
+            db.execute("DELETE FROM images_dedup")
+            db.executemany("INSERT INTO images_dedup (sha256, group_id, kept, tiers) VALUES (?, ?, ?, ?)", rows)
+        report.groups = len(group_list)
+        report.excluded = sum(len(ms) - 1 for _, _, ms in group_list)
+        report.seconds = round(time.monotonic() - started, 3)
+        out_dir = ws.path("dedup")
+        sheet = out_dir / "contact-sheet.png"
+        if group_list and cfg.contact_sheet_groups:
+            contact_sheet(pool, [(gid, [shas[keep]] + [shas[i] for i in sorted(ms) if i != keep])
+                                 for gid, keep, ms in sorted(group_list)[:cfg.contact_sheet_groups]], sheet)
+            report.contact_sheet = str(sheet)
+        report.report_path = str(out_dir / "report.json")
+        full = report.as_dict() | {"groups_detail": [
+            {"group": gid, "kept": shas[keep], "excluded": [shas[i] for i in sorted(ms) if i != keep],
+             "tiers": sorted(set().union(*(edge_tiers[i] for i in ms)))} for gid, keep, ms in sorted(group_list)]}
+        atomic.write_text(out_dir / "report.json", json.dumps(full, indent=2))
+        run.counts = report.as_dict()
+        run.outputs = {"report": report.report_path, "contact_sheet": report.contact_sheet}
+    return report
+
+
+def contact_sheet(pool: ImagePool, groups: list[tuple[str, list[str]]], target, thumb: int = 128, max_per_row: int = 6) -> None:
+    """One row per group: the kept image (green frame) then the excluded ones (red frame)."""
+    from PIL import Image, ImageDraw
+
+    pad, label_h = 6, 16
+    rows = len(groups)
+    width = pad + max_per_row * (thumb + pad)
+    height = pad + rows * (thumb + label_h + pad)
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for r, (gid, members) in enumerate(groups):
+        y = pad + r * (thumb + label_h + pad)
+        draw.text((pad, y), f"{gid} ({len(members)} images)", fill=(0, 0, 0))
+        for c, sha in enumerate(members[:max_per_row]):
+            x = pad + c * (thumb + pad)
+            try:
+                img = pool.open(sha)
+                img.thumbnail((thumb - 6, thumb - 6))
+            except Exception:  # noqa: BLE001 - a missing file leaves a grey tile
+                img = Image.new("RGB", (thumb - 6, thumb - 6), (200, 200, 200))
+            frame = (30, 160, 60) if c == 0 else (200, 40, 40)
+            draw.rectangle([x, y + label_h, x + thumb - 1, y + label_h + thumb - 1], outline=frame, width=3)
+            sheet.paste(img, (x + 3 + (thumb - 6 - img.width) // 2, y + label_h + 3 + (thumb - 6 - img.height) // 2))
+    with atomic.atomic_path(target, suffix=".png") as tmp:
+        sheet.save(tmp, "PNG")
