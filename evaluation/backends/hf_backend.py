@@ -89,6 +89,13 @@ class HFBackend(BatchBackend):
                 content.append({"type": "image", "image": part.pil()})
         return [{"role": "user", "content": content}]
 
+    def _padding_kwargs(self) -> dict[str, Any]:
+        """transformers >= 5 takes processor options as ``processor_kwargs``; older ones as kwargs."""
+        import inspect
+
+        params = inspect.signature(self._processor.apply_chat_template).parameters
+        return {"processor_kwargs": {"padding": True}} if "processor_kwargs" in params else {"padding": True}
+
     def generate_batch(self, requests: list[Request]) -> list[str]:
         import torch
 
@@ -101,7 +108,7 @@ class HFBackend(BatchBackend):
             conversations = [self.messages(requests[i]) for i in idxs]
             inputs = self._processor.apply_chat_template(
                 conversations, add_generation_prompt=True, tokenize=True, return_dict=True,
-                return_tensors="pt", padding=True,
+                return_tensors="pt", **self._padding_kwargs(),
             ).to(self._model.device)
             kwargs: dict[str, Any] = {"max_new_tokens": budget}
             if self.temperature > 0:
