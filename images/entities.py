@@ -55,7 +55,7 @@ class ConceptChecker:
 
     def __init__(self, store: Any | None) -> None:
         self.store = store
-        self._cache: dict[str, bool] = {}
+        self._cache: dict[str, str | None] = {}
 
     @classmethod
     def open(cls, ws) -> "ConceptChecker":
@@ -71,15 +71,20 @@ class ConceptChecker:
     def available(self) -> bool:
         return self.store is not None
 
-    def known(self, uri: str) -> bool | None:
-        if self.store is None:
-            return None
-        if uri not in self._cache:
+    def resolve(self, text: str) -> tuple[str | None, bool | None]:
+        """(concept URI, confirmed?) for a phrase: the store's known form when it has one (singular or as
+        written), else the normalised form with False; with no store, the normalised form and None."""
+        uri = _uri(text)
+        if self.store is None or uri is None:
+            return uri, None
+        if text not in self._cache:
             try:
-                self._cache[uri] = bool(self.store.is_known(uri))
+                known = self.store.resolve(text) if hasattr(self.store, "resolve") else (uri if self.store.is_known(uri) else None)
             except Exception:  # noqa: BLE001 - a broken store must not stop an import
-                self._cache[uri] = False
-        return self._cache[uri]
+                known = None
+            self._cache[text] = known
+        known = self._cache[text]
+        return (known, True) if known else (uri, False)
 
 
 def _uri(text: str) -> str | None:
@@ -95,18 +100,15 @@ def ground(captions: Iterable[str], objects: Iterable[ObjectAnnotation], checker
     out: list[EntityGrounding] = []
     validated: list[bool | None] = []
     for obj in objects:  # annotations are trusted: kept even when the store lacks the concept
-        uri = _uri(obj.category)
+        uri, ok = checker.resolve(obj.category)
         if uri:
             out.append(EntityGrounding(concept=uri, text=obj.category, source="object", box=obj.box))
-            validated.append(checker.known(uri))
+            validated.append(ok)
     seen: set[str] = set()
     for caption in captions:
         for phrase in caption_ngrams(caption, n_max):
-            uri = _uri(phrase)
-            if uri is None or uri in seen:
-                continue
-            ok = checker.known(uri)
-            if ok is False:
+            uri, ok = checker.resolve(phrase)
+            if uri is None or ok is False or uri in seen:
                 continue
             seen.add(uri)
             out.append(EntityGrounding(concept=uri, text=phrase, source="caption"))
