@@ -29,7 +29,7 @@ test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(VENV)/bin/python -m mmrakit.demo
+	$(VENV)/bin/mmrakit run demo/pipeline.toml $(if $(CLIP_CHECKPOINT),--clip-checkpoint $(CLIP_CHECKPOINT))
 
 bench: setup
 	$(VENV)/bin/python -m benchmarks.run_all
