@@ -98,6 +98,8 @@ async def _run_async(backend: AsyncBackend, todo: list[tuple[str, Request]], cac
             except (ConfigError, InputError):
                 raise
             except Exception as exc:  # one item's failure must not sink the run
+                if getattr(exc, "fatal", False):
+                    raise
                 errors[req.item_id] = str(exc).splitlines()[0]
             else:
                 results[key] = text

@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import io
 import os
+import random
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from mmrakit.errors import ConfigError, MmrakitError
 
@@ -26,7 +27,12 @@ _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", 
 
 
 class BackendError(MmrakitError):
-    """A model call failed for good (after retries, or with a non-retryable status)."""
+    """A model call failed for good. ``fatal``: every call would fail the same way (bad key, unknown
+    model), so the run stops instead of recording the same error for every item."""
+
+    def __init__(self, message: str, *, hint: str | None = None, fatal: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.fatal = fatal
 
 
 class RetryableError(Exception):
@@ -120,7 +126,8 @@ class OpenAIBackend(AsyncBackend):
             raise RetryableError(f"HTTP {resp.status_code} from {self.base_url}", _retry_after(resp))
         if resp.status_code >= 400:
             hint = f"check ${self._api_key_env}" if resp.status_code in (401, 403) else "check the model name and endpoint"
-            raise BackendError(f"HTTP {resp.status_code} from {self.base_url}/chat/completions: {resp.text[:300]}", hint=hint)
+            raise BackendError(f"HTTP {resp.status_code} from {self.base_url}/chat/completions: {resp.text[:300]}",
+                               hint=hint, fatal=True)
         try:
             message = resp.json()["choices"][0]["message"]
         except (ValueError, KeyError, IndexError, TypeError):
@@ -131,7 +138,8 @@ class OpenAIBackend(AsyncBackend):
         return content or ""
 
     def _wait(self, retry_state) -> float:
-        base = wait_exponential_jitter(initial=self.retry_initial_s, max=self.retry_max_s)(retry_state)
+        n = retry_state.attempt_number
+        base = self.retry_initial_s * 2 ** (n - 1) + random.uniform(0, self.retry_initial_s)
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         hinted = getattr(exc, "retry_after", None) or 0.0
         return min(max(base, hinted), self.retry_max_s)
