@@ -98,6 +98,8 @@ class BuildersSettings(Section):
     max_image_reuse: int = Field(4, gt=0, description="How many candidates one image may appear in, per subtask.")
     choice_options: Literal[3, 4] = Field(4, description="Options per Choice QA item.")
     order_probes: bool = Field(True, description="Emit swapped-order twins for order-dependent subtasks.")
+    caption_band_fallback: tuple[float, float] = Field(
+        (0.05, 0.8), description="Caption-similarity band used when no SentenceBERT caption embeddings exist (TF-IDF cosine runs lower).")
 
     @model_validator(mode="after")
     def _band_ordered(self) -> "BuildersSettings":

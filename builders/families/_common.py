@@ -1,0 +1,49 @@
+"""Small helpers the families share: round-robin pairing and distractor checks."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from itertools import zip_longest
+
+
+def pairs_round_robin(groups: dict[str, list[str]], rng: random.Random, max_offset: int = 50
+                      ) -> Iterator[tuple[str, str, str]]:
+    """(key, a, b) pairs of items sharing a key, spread over keys: round r pairs item i with item
+    i+r of each key's shuffled list, so no key or item dominates the first facts."""
+    keys = sorted(k for k, v in groups.items() if len(v) >= 2)
+    rng.shuffle(keys)
+    lists = {}
+    for k in keys:
+        items = sorted(set(groups[k]))
+        rng.shuffle(items)
+        lists[k] = items
+    for offset in range(1, max_offset + 1):
+        streams = [[(k, lists[k][i], lists[k][i + offset]) for i in range(len(lists[k]) - offset)]
+                   for k in keys if offset < len(lists[k])]
+        if not streams:
+            return
+        for batch in zip_longest(*streams):
+            for item in batch:
+                if item is not None:
+                    yield item
+
+
+def interleave(*lists: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for batch in zip_longest(*lists):
+        for x in batch:
+            if x is not None and x not in out:
+                out.append(x)
+    return out
+
+
+def checked(candidates: Iterable[str], is_wrong: Callable[[str], bool], limit: int = 12) -> list[str]:
+    """Distractors that the graph/evidence says are wrong for this item, in order, without repeats."""
+    out: list[str] = []
+    for c in candidates:
+        if c not in out and is_wrong(c):
+            out.append(c)
+            if len(out) >= limit:
+                break
+    return out

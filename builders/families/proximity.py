@@ -1,0 +1,97 @@
+"""NearSameEntity: an entity in each image is next to the same kind of third entity.
+
+Near = the boxes touch or are within ``near_gap`` (normalised units), and the graph agrees the two
+kinds are found together (LocatedNear / AtLocation either way). The question names the two entities
+(a in image 1, b in image 2) and asks for the shared neighbour Z. Distractors, in order: objects near
+a in image 1 only, objects near b in image 2 only (so neither image alone singles Z out), then other
+objects of the two images and graph neighbours of a/b; each checked not to be near a in image 1 and
+near b in image 2 at the same time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from ..base import Builder, Fact, register
+from ..pool import box_gap
+from ._common import checked, interleave, pairs_round_robin
+from .shared_target import edge_evidence
+
+
+@register
+class NearSameEntity(Builder):
+    task = "NearSameEntity"
+    family = "proximity"
+
+    def near_map(self, sha: str) -> dict[str, dict[str, tuple]]:
+        """entity concept -> {neighbour concept: (entity grounding, neighbour grounding, edge)}."""
+        im = self.ctx.pool[sha]
+        gap = float(self.rule.param("near_gap", 0.04))
+        objs = im.objects()
+        out: dict[str, dict[str, tuple]] = defaultdict(dict)
+        for a in objs:
+            for z in objs:
+                if a.concept == z.concept or z.concept in out[a.concept]:
+                    continue
+                if box_gap(a.box, z.box) > gap:
+                    continue
+                edge = self._graph_edge(a.concept, z.concept)
+                if edge is None:
+                    continue
+                out[a.concept][z.concept] = (a, z, edge)
+        return {k: v for k, v in out.items() if v}
+
+    def _graph_edge(self, a: str, z: str):
+        g = self.ctx.graph
+        for rel in self.rule.relations:
+            e = g.edge(a, rel, z) or g.edge(z, rel, a)
+            if e is not None:
+                return e
+        return None
+
+    def mine(self) -> Iterator[Fact]:
+        pool, graph = self.ctx.pool, self.ctx.graph
+        maps: dict[str, dict] = {}
+        by_z: dict[str, list[str]] = defaultdict(list)
+        for sha in pool.order:
+            if not pool[sha].objects():
+                self.missing("image without object boxes")
+                continue
+            m = self.near_map(sha)
+            if not m:
+                self.missing("no two boxed objects near each other with a LocatedNear/AtLocation edge")
+                continue
+            maps[sha] = m
+            for z in {z for nb in m.values() for z in nb}:
+                by_z[z].append(sha)
+        for z, a, b in pairs_round_robin(by_z, self.rng):
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if not self.allowed_pair(a, b):
+                continue
+            ma, mb = maps[a], maps[b]
+            choices = [(ea, eb) for ea in sorted(ma) if z in ma[ea] for eb in sorted(mb) if z in mb[eb] and eb != ea]
+            if not choices:
+                self.missing("same neighbour only next to the same kind of entity")
+                continue
+            ea, eb = choices[self.rng.randrange(len(choices))]
+            near_a, near_b = set(ma[ea]), set(mb[eb])
+
+            def wrong(d: str) -> bool:
+                return d not in (z, ea, eb) and not (d in near_a and d in near_b)
+
+            others = sorted(set(pool[a].concepts(("object",))) | set(pool[b].concepts(("object",))))
+            self.rng.shuffle(others)
+            graph_nb = [e.end for rel in self.rule.relations for c in (ea, eb) for e in graph.out(c, rel)]
+            distractors = checked(interleave(sorted(near_a - {z}), sorted(near_b - {z}), others, graph_nb), wrong)
+            ga, za, edge_a = ma[ea][z]
+            gb, zb, edge_b = mb[eb][z]
+            ev = self.pair_evidence(a, b, third=z, near_gap=self.rule.param("near_gap"),
+                                    gap1=round(box_gap(ga.box, za.box), 4), gap2=round(box_gap(gb.box, zb.box), 4))
+            ev.edges = [edge_evidence(edge_a), edge_evidence(edge_b)]
+            ev.entities1, ev.entities2 = [ga, za], [gb, zb]
+            text = graph.text
+            yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=text(z),
+                       distractors=[text(d) for d in distractors], slots={"a": text(ea), "b": text(eb)}, evidence=ev,
+                       support=({text(c) for c in near_a}, {text(c) for c in near_b}), key=f"{ea}|{eb}|{z}")

@@ -1,0 +1,276 @@
+"""Run builders, balance and filter their facts, and write candidates to the workspace catalogue.
+
+``build_candidates`` is pure (context in, candidates out) so tests and the benchmark can call it on
+any pool and graph; ``build`` wires it to a workspace (relation store, image pool, CandidateStore,
+stage-run record, build report).
+
+Rebuild policy: the candidate id hashes subtask, ordered pair, question and options, so an unchanged
+item keeps its id and its review fields (CandidateStore.upsert keeps them). Builder candidates of a
+rebuilt subtask that are still *unreviewed* and were not produced again are stale and deleted;
+anything a reviewer touched (pending/validated/rejected/conflict) is kept, and new items on the same
+pair + answer are filtered as ``duplicate_item``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from mmrakit.errors import InputError, WorkspaceError
+from mmrakit.models import Candidate
+from mmrakit.subtasks import mmra_subtasks, normalise_task_name
+
+from .base import BuildContext, Fact, registry
+from .compose import LetterSchedule, compose, option_texts
+from .filters import FilterState, check
+from .rules import rules
+
+BUILDER_VERSION = "1"
+
+
+@dataclass
+class SubtaskResult:
+    task: str
+    target: int
+    kept: list[Candidate] = field(default_factory=list)
+    probes: list[Candidate] = field(default_factory=list)
+    filtered: list[tuple[Candidate, str]] = field(default_factory=list)
+    mined: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    missing: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.target - len(self.kept))
+
+    def summary(self) -> dict:
+        reasons = Counter(r for _, r in self.filtered)
+        out = {
+            "task": self.task, "target": self.target, "mined": self.mined, "kept": len(self.kept),
+            "order_probes": len(self.probes), "filtered": dict(sorted(reasons.items())),
+            "skipped": dict(sorted(self.skipped.items())), "shortfall": self.shortfall,
+        }
+        if self.shortfall:
+            top = sorted(self.missing.items(), key=lambda kv: -kv[1])[:6]
+            out["missing_evidence"] = {k: v for k, v in top} or {"no facts mined": 1}
+        return out
+
+
+def targets_for(subtasks: list[str], per_subtask: int | None, mmra_distribution: bool, default: int) -> dict[str, int]:
+    info = mmra_subtasks()
+    if mmra_distribution:
+        return {t: info[t].mmra_count for t in subtasks}
+    return {t: per_subtask or default for t in subtasks}
+
+
+def resolve_subtasks(spec: str | list[str] | None) -> list[str]:
+    """'all' / None -> all 11; otherwise names or abbreviations, comma-separated or a list."""
+    if spec is None or spec == "all" or spec == ["all"]:
+        return list(mmra_subtasks())
+    items = spec.split(",") if isinstance(spec, str) else [s for part in spec for s in part.split(",")]
+    out = []
+    for item in (i.strip() for i in items if i.strip()):
+        name = normalise_task_name(item)
+        if name is None:
+            raise InputError(f"unknown subtask {item!r}", hint=f"use 'all' or some of: {', '.join(mmra_subtasks())}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _quotas(qa_types: tuple[str, ...], target: int) -> dict[str, int]:
+    has_choice, has_tf = "Choice QA" in qa_types, "True or false QA" in qa_types
+    choice = target if not has_tf else (math.ceil(target / 2) if has_choice else 0)
+    tf = target - choice
+    return {"choice": choice, "Yes": math.ceil(tf / 2), "No": tf // 2}
+
+
+def _bucket(f: Fact) -> str:
+    return "choice" if f.qa_type == "Choice QA" else f.answer
+
+
+def build_candidates(
+    ctx: BuildContext,
+    subtasks: list[str],
+    targets: dict[str, int],
+    *,
+    reviewed: dict[str, list[Candidate]] | None = None,
+    order_probes: bool = True,
+    mine_factor: int = 40,
+) -> dict[str, SubtaskResult]:
+    """Mine, compose, filter and balance candidates for each subtask (deterministic under ctx.seed)."""
+    builders = registry()
+    info = mmra_subtasks()
+    results: dict[str, SubtaskResult] = {}
+    for task in subtasks:
+        if task not in builders:
+            raise InputError(f"no builder registered for {task}")
+        builder = builders[task](ctx)
+        res = SubtaskResult(task=task, target=targets[task])
+        results[task] = res
+        rule = rules()[task]
+        quotas = _quotas(info[task].qa_types, res.target)
+        kept_n: Counter = Counter()
+        overflow: dict[str, list[tuple[Fact, Candidate]]] = defaultdict(list)
+        reuse: Counter = Counter()
+        state = FilterState(info[task].order_dependent, (reviewed or {}).get(task, ()))
+        letters = LetterSchedule(ctx.rng(task, "letters"))
+        phrasing_rng = ctx.rng(task, "phrasing")
+        spare_rng = ctx.rng(task, "spare-letters")
+        max_mined = max(200, mine_factor * max(1, res.target))
+
+        def keep(fact: Fact, draft: Candidate) -> None:
+            letter = letters.next(len(draft.options)) if draft.options else None
+            final = compose(task, builder.granularity, fact, phrasing=draft.evidence.notes["phrasing"], letter=letter,
+                            texts=list(draft.options.values()) if draft.options else None,
+                            builder_version=BUILDER_VERSION, seed=ctx.seed)
+            final.evidence.notes["key"] = fact.key
+            res.kept.append(final)
+            kept_n[_bucket(fact)] += 1
+            reuse[fact.image1] += 1
+            reuse[fact.image2] += 1
+            if fact.twin is not None and order_probes and info[task].order_dependent:
+                twin = fact.twin
+                probe = compose(task, builder.granularity, twin, phrasing=draft.evidence.notes["phrasing"],
+                                letter=None, options=final.options, builder_version=BUILDER_VERSION, seed=ctx.seed,
+                                order_probe=True, twin_of=final.id)
+                probe.evidence.notes["key"] = twin.key
+                reason = check(probe, twin, ctx, rule, state)
+                (res.filtered.append((probe, reason)) if reason else res.probes.append(probe))
+
+        def reuse_ok(f: Fact) -> bool:
+            return reuse[f.image1] < ctx.max_image_reuse and reuse[f.image2] < ctx.max_image_reuse
+
+        for fact in builder.mine():
+            if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
+                break
+            bucket = _bucket(fact)
+            if quotas.get(bucket, 0) == 0:
+                continue
+            if not reuse_ok(fact):
+                res.skipped["image_reuse_cap"] += 1
+                continue
+            texts = None
+            if fact.qa_type == "Choice QA":
+                texts = option_texts(fact, ctx.choice_options)
+                if texts is None:
+                    res.skipped["too_few_distractors"] += 1
+                    builder.missing("too few graph-checked distractors")
+                    continue
+            res.mined += 1
+            phrasing = phrasing_rng.randrange(1_000_000)
+            draft = compose(task, builder.granularity, fact, phrasing=phrasing,
+                            letter=spare_rng.choice("ABCD"[:len(texts)]) if texts else None, texts=texts,
+                            builder_version=BUILDER_VERSION, seed=ctx.seed)
+            draft.evidence.notes["key"] = fact.key
+            reason = check(draft, fact, ctx, rule, state)
+            if reason:
+                res.filtered.append((draft, reason))
+                continue
+            if kept_n[bucket] < quotas[bucket]:
+                keep(fact, draft)
+            else:
+                overflow[bucket].append((fact, draft))
+        # top up from facts that passed but overflowed their bucket (keeping Yes/No in pairs)
+        total = lambda: len(res.kept)  # noqa: E731
+        while total() < res.target:
+            progressed = False
+            if overflow["choice"] and total() < res.target:
+                fact, draft = overflow["choice"].pop(0)
+                if reuse_ok(fact):
+                    keep(fact, draft)
+                progressed = True
+            if overflow["Yes"] and overflow["No"] and total() + 1 < res.target + 1:
+                for b in ("Yes", "No"):
+                    fact, draft = overflow[b].pop(0)
+                    if reuse_ok(fact):
+                        keep(fact, draft)
+                progressed = True
+            if not progressed:
+                break
+        res.missing = dict(ctx.missing[task])
+    return results
+
+
+# --- workspace wiring ------------------------------------------------------------------------------
+
+def open_context(ws, seed: int | None = None) -> BuildContext:
+    """Graph + pool of a workspace; clear errors when relations or images are missing."""
+    from mmrakit.images import ImagePool
+    from mmrakit.relations import RelationStore
+
+    from .graph import StoreGraph
+    from .pool import pool_from_workspace
+
+    try:
+        store = RelationStore.open(ws)
+    except (WorkspaceError, InputError) as exc:
+        raise WorkspaceError(f"cannot build: {exc.message}",
+                             hint=exc.hint or "run `mmrakit relations ingest SOURCE` first") from None
+    if len(ImagePool(ws)) == 0:
+        raise WorkspaceError(f"cannot build: no images imported in {ws.root}",
+                             hint="import a pool first: `mmrakit images import DIR --format coco|jsonl|folder`")
+    graph = StoreGraph(store)
+    pool = pool_from_workspace(ws, graph)
+    s = ws.settings.builders
+    band = s.caption_band if pool.caption_method == "sbert" else s.caption_band_fallback
+    return BuildContext(graph=graph, pool=pool, seed=s.seed if seed is None else seed,
+                        caption_band=tuple(band), choice_options=s.choice_options,
+                        max_image_reuse=s.max_image_reuse)
+
+
+def build(
+    ws,
+    *,
+    subtasks: str | list[str] | None = "all",
+    per_subtask: int | None = None,
+    mmra_distribution: bool = False,
+    seed: int | None = None,
+    force: bool = False,
+) -> dict:
+    """Build candidates into the workspace's CandidateStore; returns the build report."""
+    from mmrakit import atomic
+    from mmrakit.records import CandidateStore
+
+    chosen = resolve_subtasks(subtasks)
+    s = ws.settings.builders
+    seed = s.seed if seed is None else seed
+    targets = targets_for(chosen, per_subtask, mmra_distribution, s.per_subtask)
+    ctx = open_context(ws, seed)
+    store = CandidateStore(ws)
+    pool_digest = hashlib.sha256("\n".join(ctx.pool.order).encode()).hexdigest()
+    inputs = [ws.resolve(ws.settings.relations.db_file), {"pool": pool_digest, "subtasks": chosen,
+                                                          "targets": targets, "seed": seed}]
+    with ws.stage_run("build", inputs=inputs, settings=s, code_version=BUILDER_VERSION, force=force) as run:
+        if run.up_to_date:
+            prev = ws.path("candidates", "build-report.json")
+            report = json.loads(prev.read_text()) if prev.exists() else {"subtasks": []}
+            report["up_to_date"] = True
+            return report
+        reviewed = {t: [r["candidate"] for r in store.rows(task=t, status=None, origin="builder")
+                        if r["review_status"] != "unreviewed"] for t in chosen}
+        results = build_candidates(ctx, chosen, targets, reviewed=reviewed, order_probes=s.order_probes)
+        stale = 0
+        for task, res in results.items():
+            produced = {c.id for c in res.kept} | {c.id for c in res.probes} | {c.id for c, _ in res.filtered}
+            old = [r["id"] for r in store.rows(task=task, status=None, origin="builder")
+                   if r["review_status"] == "unreviewed" and r["id"] not in produced]
+            stale += store.delete(old) if old else 0
+            store.upsert(res.kept + res.probes, status="kept")
+            by_reason: dict[str, list[Candidate]] = defaultdict(list)
+            for c, reason in res.filtered:
+                by_reason[reason].append(c)
+            for reason, cands in by_reason.items():
+                store.upsert(cands, status="filtered", filter_reason=reason)
+        report = {
+            "seed": seed, "builder_version": BUILDER_VERSION, "images": len(ctx.pool),
+            "caption_similarity_method": ctx.pool.caption_method, "clip": ctx.pool.clip_note,
+            "stale_deleted": stale, "subtasks": [r.summary() for r in results.values()],
+        }
+        atomic.write_text(ws.path("candidates", "build-report.json"), json.dumps(report, indent=2))
+        run.counts.update({r.task: len(r.kept) for r in results.values()})
+        run.outputs["report"] = str(ws.path("candidates", "build-report.json"))
+        return report

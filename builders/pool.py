@@ -1,0 +1,223 @@
+"""The image side of a build: pool images with their groundings, and pair measurements.
+
+:class:`PoolView` is built from the workspace's :class:`~mmrakit.images.ImagePool` (plus cached
+embeddings when the images stage computed them), or directly from :class:`PoolImage` objects
+(synthetic pools). Caption similarity uses SentenceBERT vectors when present, else TF-IDF cosine
+over the captions (recorded as the method, so the band is read with that in mind).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmrakit.models import Box, EntityGrounding
+
+
+@dataclass
+class PoolImage:
+    sha: str
+    width: int = 640
+    height: int = 480
+    captions: list[str] = field(default_factory=list)
+    entities: list[EntityGrounding] = field(default_factory=list)
+    group: str | None = None
+    phash: int | None = None
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        self._by_concept: dict[str, list[EntityGrounding]] = defaultdict(list)
+        for e in self.entities:
+            self._by_concept[e.concept].append(e)
+
+    def add_entities(self, extra: list[EntityGrounding]) -> None:
+        self.entities.extend(extra)
+        for e in extra:
+            self._by_concept[e.concept].append(e)
+
+    def concepts(self, sources: tuple[str, ...] = ("object", "caption", "clip")) -> list[str]:
+        seen: dict[str, None] = {}
+        for e in self.entities:
+            if e.source in sources:
+                seen.setdefault(e.concept, None)
+        return list(seen)
+
+    def grounded(self, concept: str) -> bool:
+        return concept in self._by_concept
+
+    def groundings(self, concept: str) -> list[EntityGrounding]:
+        return self._by_concept.get(concept, [])
+
+    def objects(self) -> list[EntityGrounding]:
+        """Object groundings with boxes (one per annotated instance)."""
+        return [e for e in self.entities if e.source == "object" and e.box is not None]
+
+    def instance_count(self, concept: str) -> int:
+        return sum(1 for e in self._by_concept.get(concept, []) if e.source == "object")
+
+
+def box_gap(a: Box, b: Box) -> float:
+    """Euclidean gap between two boxes (0 when they touch or overlap), in normalised units."""
+    gx = max(0.0, max(a.x, b.x) - min(a.x + a.w, b.x + b.w))
+    gy = max(0.0, max(a.y, b.y) - min(a.y + a.h, b.y + b.h))
+    return float(np.hypot(gx, gy))
+
+
+class PoolView:
+    """Images of one build plus caption/CLIP vectors and hashes for pair measurements."""
+
+    def __init__(
+        self,
+        images: list[PoolImage],
+        *,
+        caption_vectors: dict[str, np.ndarray] | None = None,
+        clip_vectors: dict[str, np.ndarray] | None = None,
+        caption_method: str | None = None,
+        clip_note: str | None = None,
+    ) -> None:
+        self.images = {im.sha: im for im in sorted(images, key=lambda im: im.sha)}
+        self.order = list(self.images)
+        self.clip_vectors = clip_vectors or None
+        self.clip_note = clip_note or ("CLIP embeddings present" if clip_vectors else "no CLIP embeddings")
+        if caption_vectors:
+            self.caption_vectors, self.caption_method = caption_vectors, caption_method or "sbert"
+        else:
+            self.caption_vectors, self.caption_method = _tfidf_vectors(images), "tfidf"
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, sha: str) -> PoolImage:
+        return self.images[sha]
+
+    def same_group(self, a: str, b: str) -> bool:
+        if a == b:
+            return True
+        ga, gb = self.images[a].group, self.images[b].group
+        return ga is not None and ga == gb
+
+    def caption_similarity(self, a: str, b: str) -> float | None:
+        va, vb = self.caption_vectors.get(a), self.caption_vectors.get(b)
+        if va is None or vb is None:
+            return None
+        return round(float(np.dot(va, vb)), 4)
+
+    def clip_similarity(self, a: str, b: str) -> float | None:
+        if not self.clip_vectors:
+            return None
+        va, vb = self.clip_vectors.get(a), self.clip_vectors.get(b)
+        if va is None or vb is None:
+            return None
+        return round(float(np.dot(va, vb)), 4)
+
+    def hash_distance(self, a: str, b: str) -> int | None:
+        ha, hb = self.images[a].phash, self.images[b].phash
+        if ha is None or hb is None:
+            return None
+        return int(bin(int(ha) ^ int(hb)).count("1"))
+
+
+def _tfidf_vectors(images: list[PoolImage]) -> dict[str, np.ndarray]:
+    """L2-normalised TF-IDF rows over each image's captions (sparse rows kept dense only per lookup)."""
+    docs = [" ".join(im.captions) for im in images]
+    if not any(d.strip() for d in docs):
+        return {}
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    mat = TfidfVectorizer(stop_words="english", min_df=1).fit_transform(docs)
+    return _SparseRows({im.sha: i for i, im in enumerate(images)}, mat)
+
+
+class _SparseRows(dict):
+    """sha -> dense row of a sparse matrix, computed on demand (10k images x vocab stays sparse)."""
+
+    def __init__(self, index: dict[str, int], mat) -> None:
+        super().__init__()
+        self._index, self._mat = index, mat.tocsr()
+
+    def get(self, key, default=None):
+        i = self._index.get(key)
+        if i is None:
+            return default
+        if not super().__contains__(key):
+            self[key] = np.asarray(self._mat[i].todense()).ravel()
+        return super().__getitem__(key)
+
+    def __bool__(self) -> bool:
+        return bool(self._index)
+
+
+def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
+    """PoolView over the workspace's accepted pool (excluded duplicates and changed files left out)."""
+    from mmrakit.images import ImagePool
+
+    from .grounding import CaptionGrounder
+
+    pool = ImagePool(ws)
+    grounder = CaptionGrounder(graph) if ground_captions else None
+    images: list[PoolImage] = []
+    for rec in pool.records():
+        ents = pool.entities(rec.sha256)
+        if not any(e.source == "object" for e in ents):  # fall back to the record's own annotations
+            ents = ents + [EntityGrounding(concept=_uri(o.category), text=o.category, source="object", box=o.box)
+                           for o in rec.objects if _uri(o.category)]
+        path = None
+        try:
+            path = pool.file_path(rec.sha256)
+        except (KeyError, FileNotFoundError):
+            pass
+        im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=list(rec.captions),
+                       entities=list(ents), group=pool.duplicate_group(rec.sha256), phash=pool.phash(rec.sha256),
+                       path=path)
+        if grounder is not None and im.captions:
+            im.add_entities(grounder.ground(im.captions, set(im.concepts())))
+        images.append(im)
+    shas = [im.sha for im in images]
+    caption_vectors, clip_vectors, clip_note = _cached_embeddings(ws, shas)
+    return PoolView(images, caption_vectors=caption_vectors, clip_vectors=clip_vectors, clip_note=clip_note)
+
+
+def _uri(text: str) -> str | None:
+    from mmrakit.relations.normalize import normalize_concept
+
+    try:
+        return normalize_concept(text)
+    except ValueError:
+        return None
+
+
+def _cached_embeddings(ws, shas: list[str]):
+    """Caption (SBERT) and CLIP image vectors the images stage already computed; None when absent."""
+    if not shas:
+        return None, None, "no images"
+    try:
+        from mmrakit.images.embeddings import EmbeddingStore
+    except ImportError:
+        return None, None, "CLIP unavailable (images.embeddings not installed)"
+    try:
+        store = EmbeddingStore.open(ws) if hasattr(EmbeddingStore, "open") else EmbeddingStore(ws)
+    except Exception as exc:  # noqa: BLE001 - embeddings are optional evidence
+        return None, None, f"CLIP unavailable ({type(exc).__name__}: {exc})"
+
+    def as_dict(arr) -> dict[str, np.ndarray] | None:
+        if arr is None:
+            return None
+        arr = np.asarray(arr, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[0] != len(shas):
+            return None
+        return {s: arr[i] for i, s in enumerate(shas) if np.isfinite(arr[i]).all() and np.any(arr[i])}
+
+    try:
+        caption_vectors = as_dict(store.caption(shas))
+    except Exception:  # noqa: BLE001
+        caption_vectors = None
+    try:
+        clip_vectors = as_dict(store.clip_image(shas))
+    except Exception as exc:  # noqa: BLE001
+        clip_vectors, note = None, f"CLIP unavailable ({type(exc).__name__})"
+    else:
+        note = "CLIP image embeddings from the images stage" if clip_vectors else "CLIP unavailable (not embedded)"
+    return caption_vectors, clip_vectors, note
