@@ -1,8 +1,8 @@
 """Hugging Face outputs: a ``save_to_disk`` DatasetDict and Hub-layout parquet shards.
 
-Images go in as bytes read from the pool files (not as paths): ``to_parquet`` keeps only the path
-of path-based images (shared setup-notes §1.4), and a parquet that points at someone's local disk
-is useless to everyone else. The stored ``path`` is ``<sha256>.<ext>``, so no local path leaks.
+Images are embedded as bytes: ``to_parquet`` keeps only the path of path-based images (shared
+setup-notes §1.4), and a parquet that points at someone's local disk is useless to everyone else.
+The stored ``path`` is the file's base name only, so no local folder leaks.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ _EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
 
 
 def _image_cell(record, path: Path) -> dict[str, Any]:
-    ext = _EXT.get((record.format or "").upper(), path.suffix.lstrip(".").lower() or "img")
-    return {"bytes": path.read_bytes(), "path": f"{record.sha256}.{ext}"}
+    """Path-based for now; ``build_dataset`` embeds the bytes (and keeps only the file's base name)."""
+    return {"bytes": None, "path": str(path)}
 
 
 def row_dict(row: ExportRow, columns: Sequence[str]) -> dict[str, Any]:
@@ -64,7 +64,21 @@ def build_dataset(rows: Sequence[ExportRow], *, with_provenance: bool, include_u
     for r in rows:
         for k, v in row_dict(r, cols).items():
             data[k].append(v)
-    return Dataset.from_dict(data, features=features(with_provenance=with_provenance, include_unreviewed=include_unreviewed))
+    ds = Dataset.from_dict(data, features=features(with_provenance=with_provenance, include_unreviewed=include_unreviewed))
+    return embed_images(ds)
+
+
+def embed_images(ds):
+    """Read every path-based image's bytes into the table (``to_parquet`` would keep only the path).
+
+    ``embed_table_storage`` stores the bytes and the file's base name only, so no local folder leaks;
+    it is ~1.8x faster than handing Python bytes to ``from_dict`` (benchmarks/bench_export.py).
+    """
+    from datasets.table import embed_table_storage
+
+    if len(ds) == 0:
+        return ds
+    return ds.with_format("arrow").map(embed_table_storage, batched=True).with_format(None)
 
 
 def shard_count(rows: Sequence[ExportRow], max_shard_bytes: int) -> int:

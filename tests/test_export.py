@@ -70,6 +70,10 @@ def test_round_trip_parquet_and_load_from_disk_identical(built, tmp_path):
         for col in ("image1", "image2"):
             assert isinstance(a[col], Image.Image) and _pixels(a[col]) == _pixels(b[col])
             assert _pixels(a[col]) in originals.values()  # the pool image itself, pixel for pixel
+    import datasets
+
+    raw = from_parquet.cast_column("image1", datasets.Image(decode=False))
+    assert all(cell["bytes"] and "/" not in (cell["path"] or "") for cell in raw["image1"])  # no local folder leaks
     # bytes really are embedded: the parquet alone is enough once the pool is gone
     for p in ws.path("images", "pool").iterdir():
         p.unlink()
