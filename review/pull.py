@@ -109,7 +109,6 @@ def pull_project(ws: Workspace, conn: Connection, client: LabelStudioClient, kin
     reviewers = _Reviewers(client)
     page_size = ws.settings.review.batch_size
     since = store.cursor(conn.url, pid) or EPOCH
-    touched: set[str] = set()
     while True:
         body = client.tasks_page(pid, query=updated_filter(since), page=1, page_size=page_size)
         tasks = body.get("tasks", [])
@@ -117,6 +116,7 @@ def pull_project(ws: Workspace, conn: Connection, client: LabelStudioClient, kin
             break
         per_task: dict[int, list[ReviewVerdict]] = {}
         proposed: dict[int, str | None] = {}
+        touched: set[str] = set()
         for t in tasks:
             data = t.get("data") or {}
             if not data.get("candidate_id"):
@@ -134,6 +134,7 @@ def pull_project(ws: Workspace, conn: Connection, client: LabelStudioClient, kin
         written, removed = store.replace_task_verdicts(conn.url, pid, per_task, proposed)
         report.verdicts_written += written
         report.verdicts_removed += removed
+        report.candidates_updated += apply_consensus(ws, touched)  # per page: an interrupted pull stays consistent
         report.tasks_fetched += len(tasks)
         report.pages += 1
         last = _parse_dt(tasks[-1]["updated_at"])
@@ -153,7 +154,6 @@ def pull_project(ws: Workspace, conn: Connection, client: LabelStudioClient, kin
         if on_page:
             on_page(report.pages)
     report.cursor = since
-    report.candidates_updated = apply_consensus(ws, touched)
     return report
 
 

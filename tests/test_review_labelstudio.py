@@ -1,0 +1,370 @@
+"""review against a REAL Label Studio (started once per session on 127.0.0.1:18089 from $MMRAKIT_LABEL_STUDIO_BIN).
+
+Push, idempotent re-push, K reviewers annotating with their own tokens, incremental pull, agreement
+against hand-computed values, adjudication, a server stopped mid-pull, wrong token, local-files
+confinement, the CLI, and a headless-Chromium screenshot of the labelling page.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mmrakit.errors import ConfigError
+from mmrakit.records import CandidateStore
+from mmrakit.review import (LabelStudioAuthError, LabelStudioClient, LabelStudioError, adjudicate, connection,
+                            create_reviewers, pull, push, review_status, reviewer_client, serve, stop)
+from mmrakit.review import sample
+from mmrakit.review.push import ADJUDICATION, MAIN
+from mmrakit.review.server import Connection, label_studio_bin
+from mmrakit.review.store import ReviewStore
+from mmrakit.review.users import load_credentials
+from mmrakit.settings import ReviewSettings
+from mmrakit.workspace import Workspace
+
+pytestmark = pytest.mark.labelstudio
+
+LS_PORT = int(os.environ.get("MMRAKIT_TEST_LS_PORT", "18089"))
+REPO = Path(__file__).resolve().parents[1]
+REVIEWERS = ["reviewer1@mmrakit.local", "reviewer2@mmrakit.local", "reviewer3@mmrakit.local"]
+SENIOR = "senior@mmrakit.local"
+
+
+@dataclass
+class LS:
+    ws: Workspace   # the workspace whose data dir holds the server
+    root: Path      # local-files document root
+    conn: Connection
+
+    def workspace(self, name: str, **review_settings) -> Workspace:
+        ws = Workspace.init(self.root / name)
+        ws.settings.review = ReviewSettings(**{**ws.settings.review.model_dump(), **review_settings})
+        ws.save_settings()
+        return ws
+
+    def admin(self) -> LabelStudioClient:
+        return LabelStudioClient(self.conn.url, self.conn.token, max_retries=2, backoff_s=0.2)
+
+
+@pytest.fixture(scope="session")
+def ls(tmp_path_factory) -> LS:
+    try:
+        label_studio_bin()
+    except ConfigError as exc:
+        pytest.skip(f"needs the Label Studio server: {exc.message} (run `make setup`)")
+    base = tmp_path_factory.mktemp("labelstudio")
+    root = base / "served"
+    root.mkdir()
+    ws = Workspace.init(base / "server-ws")
+    ws.settings.review.port = LS_PORT
+    ws.settings.review.token_env = "MMRAKIT_TEST_NO_SUCH_TOKEN_VAR"  # use the generated secret, not the user's env
+    ws.save_settings()
+    serve(ws, port=LS_PORT, files_root=root)
+    yield LS(ws=ws, root=root, conn=connection(ws))
+    stop(ws)
+
+
+@pytest.fixture(scope="session")
+def reviewers(ls) -> dict[str, int]:
+    """Three reviewers through the invite route, the senior through the API + `label-studio user` route."""
+    made = create_reviewers(ls.ws, ls.conn, REVIEWERS, method="invite")
+    made += create_reviewers(ls.ws, ls.conn, [SENIOR], method="cli")
+    creds = load_credentials(ls.ws)
+    assert set(creds) == {*REVIEWERS, SENIOR} and all(c["token"] for c in creds.values())
+    assert oct(os.stat(ls.ws.path("review", "labelstudio", "mmrakit-reviewers.json")).st_mode & 0o777) == "0o600"
+    return {r.email: r.user_id for r in made}
+
+
+def _task_ids(ws: Workspace, ls: LS, kind: str = MAIN) -> dict[str, int]:
+    store = ReviewStore(ws)
+    pid = store.project_id(ls.conn.url, kind)
+    return {cid: tid for cid, (tid, _) in store.tasks(ls.conn.url, pid).items()}
+
+
+def test_push_is_idempotent_and_updates_changed_candidates(ls):
+    ws = ls.workspace("push")
+    cands = sample.seed(ws, ws.root / "pool", 6, builder_version="b1")
+    first = push(ws, ls.conn)
+    assert (first.created, first.updated, first.unchanged) == (6, 0, 0)
+    again = push(ws, ls.conn)
+    assert (again.created, again.updated, again.unchanged, again.project_id) == (0, 0, 6, first.project_id)
+    with ls.admin() as admin:
+        project = admin.project(first.project_id)
+        assert project["task_number"] == 6 and project["maximum_annotations"] == 3
+        # a changed proposal updates the task's data and replaces its prediction
+        changed = cands[0].model_copy(update={"answer": "C", "builder_version": "b2"})
+        CandidateStore(ws).upsert([changed])
+        upd = push(ws, ls.conn)
+        assert (upd.created, upd.updated, upd.unchanged) == (0, 1, 5)
+        tid = _task_ids(ws, ls)[changed.id]
+        assert admin.task(tid)["data"]["proposed_answer"] == "C"
+        preds = admin.predictions(tid)
+        assert [(p["model_version"], p["result"][0]["value"]["choices"]) for p in preds] == [("b2", ["C"])]
+        # the local map is lost: the server's task data (candidate id) prevents duplicates
+        with ws.db as c:
+            c.execute("DELETE FROM review_tasks")
+        rebuilt = push(ws, ls.conn)
+        assert (rebuilt.created, rebuilt.unchanged) == (0, 6)
+        assert admin.project(first.project_id)["task_number"] == 6
+    assert ws.runs.latest("review.push")["status"] == "done"
+    assert {r["review_status"] for r in CandidateStore(ws).rows()} == {"pending"}
+
+
+# c0..c3 from sample.make_candidates: c0, c2 Choice QA (proposed B, UsageSimilarity), c1, c3 yes/no (proposed Yes, Environment)
+PLAN = {  # candidate index -> [(verdict, answer, reasons, corrected question)] of reviewer1..3
+    0: [("accept", None, (), None), ("accept", None, (), None), ("accept", None, (), None)],
+    1: [("accept", None, (), None), ("reject", None, ("ambiguous",), None), ("correct", "No", (), None)],
+    2: [("reject", None, ("wrong_answer",), None), ("reject", None, ("duplicate",), None), ("accept", None, (), None)],
+    3: [("correct", "No", (), "Fixed?"), ("correct", "No", (), "Fixed?"), ("accept", None, (), None)],
+}
+
+
+def test_k_reviewers_agreement_consensus_and_adjudication(ls, reviewers):
+    ws = ls.workspace("agree")
+    cands = sample.seed(ws, ws.root / "pool", 4)
+    rep = push(ws, ls.conn, reviewers=3)
+    tids = _task_ids(ws, ls)
+    clients = {e: reviewer_client(ls.ws, ls.conn, e) for e in REVIEWERS}
+    ann_ids: dict[tuple[int, str], int] = {}
+    with ls.admin() as admin:
+        for i, plan in PLAN.items():
+            tid = tids[cands[i].id]
+            for n, (email, (verdict, answer, reasons, q)) in enumerate(zip(REVIEWERS, plan), 1):
+                ann = clients[email].create_annotation(tid, sample.annotation_result(verdict, answer, reasons, q))
+                assert ann["completed_by"] == reviewers[email]  # each annotation is by a different person
+                ann_ids[(i, email)] = ann["id"]
+                assert admin.task(tid)["is_labeled"] == (n == 3)  # maximum_annotations = K is honoured
+        assert admin.project(rep.project_id)["maximum_annotations"] == 3
+
+    main = pull(ws, ls.conn)[0]
+    assert (main.tasks_fetched, main.verdicts_written, main.candidates_updated) == (4, 12, 4)
+    rows = {r["id"]: r for r in CandidateStore(ws).rows()}
+    got = [(rows[c.id]["review_status"], rows[c.id]["review_answer"], rows[c.id]["review_question"]) for c in cands]
+    assert got == [("validated", "B", None), ("conflict", None, None), ("rejected", None, None),
+                   ("validated", "No", "Fixed?")]
+    assert rows[cands[0].id]["review_agreement"] == pytest.approx(1.0)
+    assert rows[cands[2].id]["review_agreement"] == pytest.approx(2 / 3)
+    verdicts = ReviewStore(ws).verdicts()
+    assert sorted(v.reasons[0] for v in verdicts if v.reasons) == ["ambiguous", "duplicate", "wrong_answer"]
+    assert {v.reviewer for v in verdicts} == set(REVIEWERS)
+
+    # Agreement, by hand. Labels per item: [B,B,B] [Yes,R,No] [R,R,B] [No,No,Yes]
+    # Fleiss: P_i = 1, 0, 1/3, 1/3 -> P̄ = 5/12; totals B4 Yes2 R3 No3 -> P_e = 38/144; kappa = 11/53
+    # Krippendorff (nominal): off-diagonal coincidences 7 of 12 -> D_o = 7/12; D_e = (144-38)/132; alpha = 29/106
+    # Cohen: r1=[B,Yes,R,No] r2=[B,R,R,No] r3=[B,No,B,Yes] -> (r1,r2) 2/3, (r1,r3) 0, (r2,r3) 1/13
+    # Generator (B,Yes,B,Yes) vs 12 verdicts: 6 agree -> 0.5; kappa = (1/2 - 1/4) / (3/4) = 1/3
+    # UsageSimilarity alone ([B,B,B], [R,R,B]): P̄ = 2/3, P_e = 20/36 -> kappa = 1/4
+    st = review_status(ws)
+    agr = st.agreement
+    assert agr.overall.fleiss_kappa == pytest.approx(11 / 53)
+    assert agr.overall.krippendorff_alpha == pytest.approx(29 / 106)
+    assert agr.overall.generator_accept_rate == pytest.approx(0.5)
+    assert agr.overall.generator_kappa == pytest.approx(1 / 3)
+    assert agr.per_subtask["UsageSimilarity"].fleiss_kappa == pytest.approx(1 / 4)
+    pairs = {p.reviewers: p.cohen_kappa for p in agr.pairs}
+    assert pairs[(REVIEWERS[0], REVIEWERS[1])] == pytest.approx(2 / 3)
+    assert pairs[(REVIEWERS[0], REVIEWERS[2])] == pytest.approx(0.0)
+    assert pairs[(REVIEWERS[1], REVIEWERS[2])] == pytest.approx(1 / 13)
+    assert (st.totals.validated, st.totals.rejected, st.totals.conflict, st.totals.verdicts) == (2, 1, 1, 12)
+
+    # Re-running changes nothing; an edited annotation is the only thing the next pull fetches.
+    again = pull(ws, ls.conn)[0]
+    assert (again.tasks_fetched, again.verdicts_written, again.candidates_updated) == (0, 0, 0)
+    clients[REVIEWERS[2]].request("PATCH", f"/api/annotations/{ann_ids[(2, REVIEWERS[2])]}/",
+                                  json={"result": sample.annotation_result("reject", reasons=("unsafe",))})
+    inc = pull(ws, ls.conn)[0]
+    assert (inc.tasks_fetched, inc.verdicts_written) == (1, 1)
+    assert len(ReviewStore(ws).verdicts()) == 12
+    assert CandidateStore(ws).rows()[0] is not None
+    row2 = next(r for r in CandidateStore(ws).rows() if r["id"] == cands[2].id)
+    assert (row2["review_status"], row2["review_agreement"]) == ("rejected", pytest.approx(1.0))
+
+    # Adjudication: the conflict goes to its own project; the senior's single verdict is final.
+    adj = adjudicate(ws, ls.conn)
+    assert (adj.created, adj.kind) == (1, ADJUDICATION) and adj.project_id != rep.project_id
+    with ls.admin() as admin:
+        assert admin.project(adj.project_id)["maximum_annotations"] == 1
+    adj_tid = _task_ids(ws, ls, ADJUDICATION)[cands[1].id]
+    with reviewer_client(ls.ws, ls.conn, SENIOR) as senior:
+        senior.create_annotation(adj_tid, sample.annotation_result("correct", "No"))
+    reports = {r.kind: r for r in pull(ws, ls.conn)}
+    assert reports[ADJUDICATION].verdicts_written == 1
+    row1 = next(r for r in CandidateStore(ws).rows() if r["id"] == cands[1].id)
+    assert (row1["review_status"], row1["review_answer"]) == ("validated", "No")
+    assert review_status(ws).totals.conflict == 0
+    assert ws.runs.latest("review.pull")["status"] == "done"
+    for c in clients.values():
+        c.close()
+
+
+def test_pull_interrupted_by_server_stop_resumes_without_double_counting(ls):
+    ws = ls.workspace("fault", reviewers=1, min_accept=1, batch_size=4, max_retries=1, backoff_s=0.2)
+    cands = sample.seed(ws, ws.root / "pool", 12)
+    push(ws, ls.conn)
+    tids = _task_ids(ws, ls)
+    with ls.admin() as admin:
+        for c in cands:
+            admin.create_annotation(tids[c.id], sample.annotation_result("accept"))
+
+    def stop_after_first_page(page: int) -> None:
+        if page == 1:
+            stop(ls.ws)
+
+    with pytest.raises(LabelStudioError, match="did not answer") as err:
+        pull(ws, ls.conn, on_page=stop_after_first_page)
+    assert ls.conn.token not in str(err.value)
+    partial = ReviewStore(ws).verdicts()
+    assert len(partial) == 4  # the first page was stored before the server went away
+    assert ws.runs.latest("review.pull", status=None)["status"] == "failed"
+
+    serve(ls.ws, port=LS_PORT, files_root=ls.root)
+    resumed = pull(ws, ls.conn)[0]
+    verdicts = ReviewStore(ws).verdicts()
+    assert len(verdicts) == 12 and len({v.annotation_id for v in verdicts}) == 12
+    assert resumed.verdicts_written == 8  # nothing counted twice
+    assert {r["review_status"] for r in CandidateStore(ws).rows()} == {"validated"}
+
+
+def test_wrong_token_is_a_clear_error_without_the_token(ls):
+    bad = "wrong-token-0123456789abcdef"
+    with LabelStudioClient(ls.conn.url, bad, token_source="$LABEL_STUDIO_API_KEY") as client:
+        with pytest.raises(LabelStudioAuthError) as err:
+            client.whoami()
+    assert "$LABEL_STUDIO_API_KEY" in str(err.value) and "HTTP 401" in str(err.value)
+    assert bad not in str(err.value)
+
+
+def test_local_files_are_served_and_confined(ls):
+    ws = ls.workspace("files")
+    cand = sample.seed(ws, ws.root / "pool", 1)[0]
+    push(ws, ls.conn)
+    headers = {"Authorization": f"Token {ls.conn.token}"}
+    with ls.admin() as admin:
+        data = admin.task(_task_ids(ws, ls)[cand.id])["data"]
+    ok = httpx.get(ls.conn.url + data["image1"], headers=headers)
+    assert ok.status_code == 200 and ok.headers["content-type"] == "image/png"
+    assert ok.content == Path(ws.root / "pool" / "img00000.png").read_bytes()
+    escape = httpx.get(ls.conn.url + "/data/local-files/?d=../server-ws/catalog.sqlite", headers=headers)
+    assert escape.status_code != 200
+
+
+def test_cli_push_and_status_json(ls, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mmrakit.cli.main import app
+
+    ws = ls.workspace("cli", url=ls.conn.url, token_env="MMRAKIT_TEST_LS_TOKEN", files_root=str(ls.root))
+    sample.seed(ws, ws.root / "pool", 3)
+    monkeypatch.setenv("MMRAKIT_TEST_LS_TOKEN", ls.conn.token)
+    runner = CliRunner()
+    out = runner.invoke(app, ["review", "push", "-w", str(ws.root), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["created"] == 3 and ls.conn.token not in out.output
+    out = runner.invoke(app, ["review", "status", "-w", str(ws.root), "--json"])
+    assert out.exit_code == 0, out.output
+    status = json.loads(out.output)
+    assert (status["totals"]["candidates"], status["totals"]["pending"]) == (3, 3)
+    monkeypatch.setenv("MMRAKIT_TEST_LS_TOKEN", "not-the-token-123456")
+    out = runner.invoke(app, ["review", "pull", "-w", str(ws.root), "--json"])
+    assert out.exit_code != 0 and "not-the-token-123456" not in out.output
+
+
+# --- real browser ------------------------------------------------------------------------------------
+
+class Chromium:
+    """Headless Chromium driven over --remote-debugging-pipe (CDP as NUL-separated JSON on fds 3/4)."""
+
+    def __init__(self, exe: str, profile: str) -> None:
+        r_cmd, w_cmd = os.pipe()
+        r_evt, w_evt = os.pipe()
+        args = [exe, "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1440,1000", "about:blank"]
+        self.proc = subprocess.Popen(["bash", "-c", f"exec {shlex.join(args)} 3<&{r_cmd} 4>&{w_evt}"],
+                                     pass_fds=(r_cmd, w_evt), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(r_cmd)
+        os.close(w_evt)
+        self.w, self.r, self.n, self.buf = w_cmd, r_evt, 0, b""
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self.n += 1
+        msg = {"id": self.n, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.w, json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" not in self.buf:
+                chunk = os.read(self.r, 1 << 16)
+                if not chunk:
+                    raise RuntimeError("chromium closed the debugging pipe")
+                self.buf += chunk
+            raw, self.buf = self.buf.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.n:
+                if "error" in reply:
+                    raise RuntimeError(reply["error"])
+                return reply.get("result", {})
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        os.close(self.w)
+        os.close(self.r)
+
+
+def test_browser_shows_both_images(ls, reviewers, tmp_path):
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("needs Debian's chromium for the real-browser check (apt-get install -y chromium)")
+    ws = ls.workspace("browser")
+    cands = sample.seed(ws, ws.root / "pool", 2)
+    rep = push(ws, ls.conn)
+    tid = _task_ids(ws, ls)[cands[0].id]
+    email, password = REVIEWERS[0], load_credentials(ls.ws)[REVIEWERS[0]]["password"]
+    with httpx.Client(base_url=ls.conn.url, follow_redirects=True) as s:  # a reviewer's browser session
+        s.get("/user/login/")
+        s.post("/user/login/", data={"email": email, "password": password, "csrfmiddlewaretoken": s.cookies["csrftoken"]},
+               headers={"Referer": ls.conn.url + "/user/login/"})
+        cookies = dict(s.cookies)
+    assert "sessionid" in cookies
+    browser = Chromium(exe, tempfile.mkdtemp(dir=tmp_path))
+    try:
+        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        sid = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for name, value in cookies.items():
+            browser.call("Network.setCookie", {"name": name, "value": value, "domain": "127.0.0.1", "path": "/"}, sid)
+        browser.call("Page.navigate", {"url": f"{ls.conn.url}/projects/{rep.project_id}/data?task={tid}"}, sid)
+        probe = ("JSON.stringify({imgs: Array.from(document.querySelectorAll('img'))"
+                 ".filter(i => i.src.includes('local-files')).map(i => [i.src, i.complete && i.naturalWidth]),"
+                 " text: document.body.innerText})")
+        state: dict = {}
+        for _ in range(90):
+            time.sleep(1)
+            state = json.loads(browser.call("Runtime.evaluate", {"expression": probe, "returnByValue": True}, sid)
+                               ["result"].get("value") or "{}")
+            text = state.get("text", "")
+            if "Image 1" in text and "Image 2" in text and len({s for s, w in state["imgs"] if w}) >= 2:
+                break
+        time.sleep(1)
+        shot = base64.b64decode(browser.call("Page.captureScreenshot", {"format": "png"}, sid)["data"])
+    finally:
+        browser.close()
+    loaded = {src.split("?d=")[-1] for src, width in state.get("imgs", []) if width == 96}
+    assert {"browser/pool/img00000.png", "browser/pool/img00001.png"} <= loaded, state.get("imgs")
+    assert cands[0].question in state["text"] and "Verdict" in state["text"]
+    (tmp_path / "review-screen.png").write_bytes(shot)
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000
+    if os.environ.get("MMRAKIT_SAVE_SCREENSHOT"):
+        (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        (REPO / "docs" / "img" / "review-screen.png").write_bytes(shot)
