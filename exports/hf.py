@@ -72,7 +72,7 @@ def embed_images(ds):
     """Read every path-based image's bytes into the table (``to_parquet`` would keep only the path).
 
     ``embed_table_storage`` stores the bytes and the file's base name only, so no local folder leaks;
-    it is ~1.8x faster than handing Python bytes to ``from_dict`` (benchmarks/bench_export.py).
+    it is about as fast as handing Python bytes to ``from_dict`` (benchmarks/bench_export.py).
     """
     from datasets.table import embed_table_storage
 

@@ -118,7 +118,12 @@ def _candidate(row: dict[str, Any], image1: str, image2: str) -> Candidate:
             options = ast.literal_eval(row["options"])
         except (ValueError, SyntaxError):
             raise ValueError(f"options {row['options']!r} is not a Python dict literal") from None
-        options = {str(k).strip().upper(): str(v) for k, v in options.items()}
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"options {row['options']!r} is not a dict literal")
+        if options:
+            options = {str(k).strip().upper(): str(v) for k, v in options.items()}
+        else:
+            options = None
     answer = str(row.get("answer") or "").strip()
     answer = answer.capitalize() if qa_type == "True or false QA" else answer.upper()
     evidence = Evidence.model_validate_json(row["evidence"]) if row.get("evidence") else Evidence()
@@ -165,6 +170,7 @@ def import_dataset(ws: Workspace, source: str, *, split: str | None = None, limi
                     ds = ds.cast_column(col, ImageFeature(decode=False))
             n = len(ds) if limit is None else min(limit, len(ds))
             batch: list[Candidate] = []
+            image_batch: list[ImageRecord] = []
             for i in range(n):
                 row = ds[i]
                 report.rows += 1
@@ -185,9 +191,10 @@ def import_dataset(ws: Workspace, source: str, *, split: str | None = None, limi
                 except Exception as exc:
                     _problem(report, split_name, i, f"{type(exc).__name__}: {exc}")
                     continue
-                catalog.upsert(records)
+                image_batch += records
                 batch.append(cand)
                 report.per_task[cand.task] = report.per_task.get(cand.task, 0) + 1
+            catalog.upsert(image_batch)  # images first: a candidate never points at an unregistered image
             report.imported += store.upsert(batch, origin=origin)
         run.counts = {"rows": report.rows, "imported": report.imported, "skipped": report.skipped,
                       "images_written": report.images_written}

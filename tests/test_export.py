@@ -568,3 +568,31 @@ def test_export_of_coco_photos_keeps_bytes_and_flags_licences(shared_data, works
     if any(restricted_terms(n) for n in licences):
         assert "Warning:" in body and report.warnings
     assert validate_export(out).ok
+
+
+def test_import_tolerates_mmra_quirks_and_reports_bad_rows(workspace, tmp_path):
+    """Spellings seen in m-a-p/MMRA ('Chooice QA', plural task names, lower-case answers, 'None' options)."""
+    import datasets
+
+    from test_export_helpers import png_bytes
+
+    img = [{"bytes": png_bytes((i * 40, 0, 0)), "path": None} for i in range(6)]
+    rows = {
+        "Task": ["Environments", "SubEvent", "Usage_Similarity", "NotATask"],
+        "QA_type": ["Chooice QA", "True or false QA", "Choice QA", "Choice QA"],
+        "question": ["Where?", "Sub-event?", "Use?", "?"],
+        "image1": [img[0], img[2], img[4], img[0]],
+        "image2": [img[1], img[3], img[5], img[1]],
+        "options": ["{'A': 'sea', 'B': 'park', 'C': 'shop'}", "None", "{'A': 'x', 'B': 'y', 'C': 'z', 'D': 'w'}", "{'A': 'x', 'B': 'y', 'C': 'z'}"],
+        "answer": ["b", "yes", "E", "A"],
+    }
+    feats = datasets.Features({k: datasets.Image() if k.startswith("image") else datasets.Value("string") for k in rows})
+    path = tmp_path / "mmra-like.parquet"
+    datasets.Dataset.from_dict(rows, features=feats).to_parquet(str(path))
+    report = import_dataset(workspace, str(path))
+    assert report.imported == 2 and report.skipped == 2
+    assert any("row 2" in p and "answer" in p for p in report.problems), report.problems
+    assert any("row 3" in p and "NotATask" in p for p in report.problems), report.problems
+    got = {c.task: c for c in CandidateStore(workspace).list()}
+    assert got["Environment"].qa_type == "Choice QA" and got["Environment"].answer == "B"
+    assert got["SubEvent"].options is None and got["SubEvent"].answer == "Yes"
