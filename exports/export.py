@@ -150,7 +150,7 @@ def run_export(
 def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, with_provenance: bool,
                    include_unreviewed: bool, after_write=None, load_id: str) -> None:
     """Write every requested output into a temporary folder, then swap it onto ``out``."""
-    from .hf import build_dataset, shard_count, write_parquet_shards
+    from .hf import build_dataset, rows_per_group, shard_count, write_parquet_shards
     from .schema import features as export_features
 
     import datasets
@@ -168,7 +168,7 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
             for s, ds in datasets_by_split.items():
                 shards[s] = write_parquet_shards(
                     ds, data_dir, s, num_shards=shard_count(splits[s], cfg.max_shard_size_mb * 2**20),
-                    row_group_size=cfg.row_group_size)
+                    row_group_size=rows_per_group(splits[s], cfg.row_group_size, cfg.max_row_group_mb * 2**20))
         if "hf" in fmts:
             from datasets import DatasetDict
 

@@ -87,6 +87,19 @@ def shard_count(rows: Sequence[ExportRow], max_shard_bytes: int) -> int:
     return max(1, math.ceil(total / max_shard_bytes))
 
 
+def rows_per_group(rows: Sequence[ExportRow], row_group_size: int, max_group_bytes: int) -> int:
+    """``row_group_size`` rows, fewer when that many average rows would exceed ``max_group_bytes``.
+
+    The Hub's dataset viewer fails on row groups above a few hundred MB (dataset-viewer issues
+    #1127/#1519); images make rows large, so the cap is in bytes as well as rows.
+    """
+    if not rows:
+        return row_group_size
+    total = sum(r.image1_file.stat().st_size + r.image2_file.stat().st_size for r in rows)
+    per_row = max(1, total // len(rows))
+    return max(1, min(row_group_size, max_group_bytes // per_row))
+
+
 def write_parquet_shards(ds, directory: Path, split: str, *, num_shards: int, row_group_size: int) -> list[Path]:
     """``data/{split}-0000i-of-0000n.parquet`` (the Hub's naming), ``row_group_size`` rows per group."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -142,6 +142,7 @@ class ExportSettings(Section):
     license: str = "cc-by-sa-4.0"
     formats: list[str] = Field(default_factory=lambda: ["hf", "parquet"], description="Default --format: any of hf, parquet, lmms-eval, vlmevalkit.")
     max_shard_size_mb: int = Field(500, gt=0, description="Parquet shard size limit (image bytes per shard, MiB).")
+    max_row_group_mb: int = Field(100, gt=0, description="Cap on a parquet row group's image bytes (MiB); rows per group shrink below row_group_size for large images.")
     pretty_name: str = Field("mmrakit MMRA-style benchmark", description="Dataset card title.")
     hub_repo: str | None = Field(None, description="Default Hub dataset repo for --push-to-hub (owner/name).")
     hub_private: bool = Field(True, description="Create Hub repos private (pass --public to override).")

@@ -596,3 +596,22 @@ def test_import_tolerates_mmra_quirks_and_reports_bad_rows(workspace, tmp_path):
     got = {c.task: c for c in CandidateStore(workspace).list()}
     assert got["Environment"].qa_type == "Choice QA" and got["Environment"].answer == "B"
     assert got["SubEvent"].options is None and got["SubEvent"].answer == "Yes"
+
+
+def test_row_groups_are_bounded_in_rows_and_bytes(built, tmp_path):
+    import pyarrow.parquet as pq
+
+    from mmrakit.exports.hf import rows_per_group
+    from mmrakit.exports.rows import collect_rows
+
+    ws, info = built
+    ws.settings.export.row_group_size = 4
+    out = tmp_path / "export"
+    run_export(ws, out, formats="parquet")
+    meta = pq.ParquetFile(next((out / "data").glob("test-*.parquet"))).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert max(sizes) == 4 and sum(sizes) == len(_validated(info))
+    rows = collect_rows(ws)
+    per_row = sum(r.image1_file.stat().st_size + r.image2_file.stat().st_size for r in rows) // len(rows)
+    assert rows_per_group(rows, 100, per_row * 3) == 3  # the byte cap wins over the row count
+    assert rows_per_group(rows, 100, 1) == 1
