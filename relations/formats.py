@@ -9,7 +9,7 @@ line numbers, so the ingest report can say exactly what was dropped and where.
 from __future__ import annotations
 
 import csv
-import gzip
+import zlib
 import json
 import re
 from collections.abc import Iterator
@@ -65,12 +65,54 @@ def detect_format(path: Path) -> Format:
     return "pack"
 
 
+class GzipStream:
+    """Minimal read-only gzip stream over zlib (multi-member aware): about twice as fast as
+    :mod:`gzip` for big sequential reads, which is most of the cost of filtering a dump."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "rb")
+        self._z = zlib.decompressobj(wbits=47)
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            block = self._fh.read(1 << 18)
+            if not block:
+                if not self._z.eof:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                return b""
+            try:
+                out = self._z.decompress(block)
+                while self._z.eof and self._z.unused_data:  # concatenated gzip members
+                    rest = self._z.unused_data
+                    self._z = zlib.decompressobj(wbits=47)
+                    out += self._z.decompress(rest)
+            except zlib.error as exc:
+                raise OSError(f"corrupt gzip data: {exc}") from None
+            if out:
+                return out
+
+    def readline(self) -> bytes:
+        head = self.read()
+        return head.split(b"\n", 1)[0] + b"\n" if head else b""
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "GzipStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def open_binary(path: Path) -> BinaryIO:
     """The source as a binary stream (transparently gunzipped); never modifies or deletes it."""
     try:
         with open(path, "rb") as probe:
             magic = probe.read(2)
-        return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb", buffering=1 << 20)
+        if magic == b"\x1f\x8b":
+            return GzipStream(path)  # type: ignore[return-value]
+        return open(path, "rb", buffering=1 << 20)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})", hint="check the path and its permissions") from None
 
@@ -79,57 +121,75 @@ def lang_prefixes(languages: list[str]) -> tuple[bytes, ...] | None:
     return tuple(f"/c/{lang}/".encode() for lang in languages) if languages else None
 
 
+def iter_chunks(fh: BinaryIO, size: int = 1 << 22) -> Iterator[list[bytes]]:
+    """Lines in big batches: one C-level split per 4 MiB instead of one Python call per line."""
+    rest = b""
+    while block := fh.read(size):
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        yield lines
+    if rest:
+        yield [rest]
+
+
 def read_conceptnet_csv(fh: BinaryIO, log: LineLog, languages: list[str], keep_external_urls: bool) -> Iterator[ParsedEdge]:
     """The official 5-column assertions dump. Lines dropped by the language filter are only
-    checked for their column count, so filtering 90% of a 34M-line dump stays cheap."""
+    checked for their column count (and URI shape), so filtering 90% of a 34M-line dump stays cheap."""
     prefixes = lang_prefixes(languages)
     rel_cache: dict[bytes, str | None] = {}
     external = b"/r/ExternalURL"
+    concept_prefix = b"/c/"
     filtered_lang = filtered_url = 0
     lineno = 0
-    for lineno, raw in enumerate(fh, 1):
-        parts = raw.split(b"\t")
-        if len(parts) != 5:
-            log.bad("empty" if not raw.strip() else "wrong_column_count", lineno)
-            continue
-        rel_b = parts[1]
-        if rel_b == external:
-            if not keep_external_urls:
-                filtered_url += 1
+    concept_match = CONCEPT_RE.match
+    loads = json.loads
+    for lines in iter_chunks(fh):
+        for raw in lines:
+            lineno += 1
+            parts = raw.split(b"\t")
+            if len(parts) != 5:
+                log.bad("empty" if not raw.strip() else "wrong_column_count", lineno)
                 continue
-            if prefixes is not None and not parts[2].startswith(prefixes):
-                filtered_lang += 1
+            rel_b = parts[1]
+            if rel_b == external:
+                if not keep_external_urls:
+                    filtered_url += 1
+                    continue
+                if prefixes is not None and not parts[2].startswith(prefixes):
+                    filtered_lang += 1
+                    continue
+            elif prefixes is not None and not (parts[2].startswith(prefixes) and parts[3].startswith(prefixes)):
+                if parts[2].startswith(concept_prefix) and parts[3].startswith(concept_prefix):
+                    filtered_lang += 1
+                else:
+                    log.bad("bad_uri", lineno)
                 continue
-        elif prefixes is not None and not (parts[2].startswith(prefixes) and parts[3].startswith(prefixes)):
-            if parts[2].startswith(b"/c/") and parts[3].startswith(b"/c/"):
-                filtered_lang += 1
-            else:
+            try:
+                start = parts[2].decode("utf-8")
+                end = parts[3].decode("utf-8")
+                meta_s = parts[4].decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError:
+                log.bad("invalid_utf8", lineno)
+                continue
+            name = rel_cache.get(rel_b, "")
+            if name == "":
+                rel_s = rel_b.decode("utf-8", "replace")
+                name = rel_cache[rel_b] = relation_name(rel_s) if rel_s.startswith("/r/") else None
+            if name is None:
+                log.bad("unknown_relation" if rel_b.startswith(b"/r/") else "bad_uri", lineno)
+                continue
+            if not concept_match(start) or not (concept_match(end) or (rel_b == external and URL_RE.match(end))):
                 log.bad("bad_uri", lineno)
-            continue
-        try:
-            rel_s, start, end, meta_s = (p.decode("utf-8") for p in parts[1:])
-        except UnicodeDecodeError:
-            log.bad("invalid_utf8", lineno)
-            continue
-        name = rel_cache.get(rel_b, "")
-        if name == "":
-            name = rel_cache[rel_b] = relation_name(rel_s) if rel_s.startswith("/r/") else None
-        if name is None:
-            log.bad("unknown_relation" if rel_s.startswith("/r/") else "bad_uri", lineno)
-            continue
-        if not CONCEPT_RE.match(start) or not (CONCEPT_RE.match(end) or (rel_b == external and URL_RE.match(end))):
-            log.bad("bad_uri", lineno)
-            continue
-        meta_s = meta_s.rstrip("\r\n")
-        try:
-            meta = json.loads(meta_s)
-        except ValueError:
-            log.bad("bad_json", lineno)
-            continue
-        if not isinstance(meta, dict) or not isinstance(meta.get("weight", 1.0), (int, float)):
-            log.bad("bad_json", lineno)
-            continue
-        yield name, start, end, meta_s
+                continue
+            try:
+                meta = loads(meta_s)
+            except ValueError:
+                log.bad("bad_json", lineno)
+                continue
+            if meta.__class__ is not dict or not isinstance(meta.get("weight", 1.0), (int, float)):
+                log.bad("bad_json", lineno)
+                continue
+            yield name, start, end, meta_s
     log.lines = lineno
     log.skip("language", filtered_lang)
     log.skip("external_url", filtered_url)
@@ -137,16 +197,18 @@ def read_conceptnet_csv(fh: BinaryIO, log: LineLog, languages: list[str], keep_e
 
 def _decoded_lines(fh: BinaryIO, log: LineLog) -> Iterator[tuple[int, str]]:
     lineno = 0
-    for lineno, raw in enumerate(fh, 1):
-        try:
-            line = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            log.bad("invalid_utf8", lineno)
-            continue
-        if not line.strip():
-            log.bad("empty", lineno)
-            continue
-        yield lineno, line
+    for lines in iter_chunks(fh):
+        for raw in lines:
+            lineno += 1
+            try:
+                line = raw.decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError:
+                log.bad("invalid_utf8", lineno)
+                continue
+            if not line.strip():
+                log.bad("empty", lineno)
+                continue
+            yield lineno, line
     log.lines = lineno
 
 

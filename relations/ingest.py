@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 LOADER_VERSION = "relations-loader-1"
-CACHE_LIMIT = 400_000  # concept/label ids kept in memory; beyond this the store's indexes answer
+CACHE_LIMIT = 200_000  # concept/label ids kept in memory; beyond this the store's indexes answer
+FLUSH_EDGES = 20_000  # edges per executemany (at most [relations] batch_size)
+INGEST_CACHE_KIB = 32 * 1024  # SQLite page cache while ingesting (bounded memory)
+BULK_BYTES = 64 << 20  # sources this big (or any source into an empty store) load with indexes rebuilt once
 FORMATS: tuple[Format, ...] = ("conceptnet-csv", "kgtk", "pack")
 
 
@@ -63,26 +66,50 @@ def pack_dataset(name: str) -> str:
 
 
 class _Loader:
-    """Maps URIs to conceptnet-lite ids (inserting new ones) and batches edge inserts."""
+    """Maps URIs to conceptnet-lite ids and batches inserts of new labels, concepts and edges.
 
-    def __init__(self, conn: "sqlite3.Connection", source_id: int, batch_size: int) -> None:
+    Ids are assigned here (MAX(id)+1 onwards) so new rows go in with ``executemany``. The caches
+    are bounded: past CACHE_LIMIT entries they are dropped after a flush and the store's indexes
+    answer instead, so memory does not grow with the dump.
+    """
+
+    def __init__(self, conn: "sqlite3.Connection", source_id: int, batch_size: int, *, bulk: bool = False) -> None:
         self.conn = conn
         self.source_id = source_id
-        self.batch_size = batch_size
-        self.batch: list[tuple] = []
+        self.batch_size = min(batch_size, FLUSH_EDGES)
+        self.edges_batch: list[tuple] = []
+        self.new_labels: list[tuple] = []
+        self.new_concepts: list[tuple] = []
         self.edges = 0
         self.languages = {n: i for n, i in conn.execute("SELECT name, id FROM language")}
         self.relations = {n: i for n, i in conn.execute("SELECT name, id FROM relation")}
+        self.relation_ids: dict[str, int] = {}
         self.labels: dict[tuple[str, int | None], int] = {}
         self.concepts: dict[str, int] = {}
+        self.next_label = (conn.execute("SELECT MAX(id) FROM label").fetchone()[0] or 0) + 1
+        self.next_concept = (conn.execute("SELECT MAX(id) FROM concept").fetchone()[0] or 0) + 1
         # While the store had no labels and no cache was dropped, a cache miss means "new".
-        self.complete = conn.execute("SELECT 1 FROM label LIMIT 1").fetchone() is None
+        self.complete = self.next_label == 1
+        self.bulk = bulk
+        if bulk:
+            dropped = schema.BULK_INDEXES + (tuple(schema.LOOKUP_INDEXES) if self.complete else ())
+            for index in dropped:
+                conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+
+    def finish(self) -> None:
+        """Flush, and rebuild every index a bulk load dropped."""
+        self.flush()
+        if self.bulk:
+            schema.ensure(self.conn)
 
     def relation_id(self, name: str) -> int:
-        snake = RELATIONS[name].snake
-        rid = self.relations.get(snake)
+        rid = self.relation_ids.get(name)
         if rid is None:
-            rid = self.relations[snake] = self.conn.execute("INSERT INTO relation (name) VALUES (?)", (snake,)).lastrowid
+            snake = RELATIONS[name].snake
+            rid = self.relations.get(snake)
+            if rid is None:
+                rid = self.relations[snake] = self.conn.execute("INSERT INTO relation (name) VALUES (?)", (snake,)).lastrowid
+            self.relation_ids[name] = rid
         return rid
 
     def language_id(self, lang: str) -> int:
@@ -102,41 +129,56 @@ class _Loader:
             text, lang_id, sense = parts[3], self.language_id(parts[2]), parts[4] if len(parts) == 5 else ""
         label_key = (text, lang_id)
         label_id = self.labels.get(label_key)
-        conn = self.conn
         new_label = False
         if label_id is None:
-            row = None if self.complete else conn.execute(
+            row = None if self.complete else self.conn.execute(
                 "SELECT id FROM label WHERE text = ? AND language_id IS ?", label_key).fetchone()
             if row is None:
-                label_id = conn.execute("INSERT INTO label (text, language_id) VALUES (?, ?)", label_key).lastrowid
+                label_id = self.next_label
+                self.next_label += 1
+                self.new_labels.append((label_id, text, lang_id))
                 new_label = True
             else:
                 label_id = row[0]
             self.labels[label_key] = label_id
-        row = None if new_label else conn.execute(
+        row = None if (new_label or self.complete) else self.conn.execute(
             "SELECT id FROM concept WHERE label_id = ? AND sense_label = ?", (label_id, sense)).fetchone()
-        cid = row[0] if row else conn.execute(
-            "INSERT INTO concept (label_id, sense_label) VALUES (?, ?)", (label_id, sense)).lastrowid
+        if row is None:
+            cid = self.next_concept
+            self.next_concept += 1
+            self.new_concepts.append((cid, label_id, sense))
+        else:
+            cid = row[0]
         self.concepts[uri] = cid
-        if len(self.concepts) > CACHE_LIMIT or len(self.labels) > CACHE_LIMIT:
-            self.concepts.clear()
-            self.labels.clear()
-            self.complete = False
         return cid
 
     def add(self, name: str, start: str, end: str, etc: str) -> None:
-        self.batch.append((self.relation_id(name), self.concept_id(start),
-                           self.concept_id(end, is_url=name == "ExternalURL" and not end.startswith("/c/")),
-                           etc, self.source_id))
-        if len(self.batch) >= self.batch_size:
+        self.edges_batch.append((self.relation_id(name), self.concept_id(start),
+                                 self.concept_id(end, is_url=name == "ExternalURL" and not end.startswith("/c/")),
+                                 etc, self.source_id))
+        if len(self.edges_batch) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        if self.batch:
-            self.conn.executemany(
-                "INSERT INTO edge (relation_id, start_id, end_id, etc, source_id) VALUES (?, ?, ?, ?, ?)", self.batch)
-            self.edges += len(self.batch)
-            self.batch.clear()
+        conn = self.conn
+        if self.new_labels:
+            conn.executemany("INSERT INTO label (id, text, language_id) VALUES (?, ?, ?)", self.new_labels)
+            self.new_labels.clear()
+        if self.new_concepts:
+            conn.executemany("INSERT INTO concept (id, label_id, sense_label) VALUES (?, ?, ?)", self.new_concepts)
+            self.new_concepts.clear()
+        if self.edges_batch:
+            conn.executemany(
+                "INSERT INTO edge (relation_id, start_id, end_id, etc, source_id) VALUES (?, ?, ?, ?, ?)", self.edges_batch)
+            self.edges += len(self.edges_batch)
+            self.edges_batch.clear()
+        if len(self.concepts) > CACHE_LIMIT or len(self.labels) > CACHE_LIMIT:
+            self.concepts.clear()
+            self.labels.clear()
+            if self.complete and self.bulk:  # from now on the store answers lookups: it needs its indexes
+                for ddl in schema.LOOKUP_INDEXES.values():
+                    conn.execute(ddl)
+            self.complete = False
 
 
 def _delete_source_edges(conn: "sqlite3.Connection", source_id: int) -> int:
@@ -178,6 +220,7 @@ def ingest_file(
     report = IngestReport(name=name, path=str(path), format=fmt, dataset=dataset, languages=langs, db_path=str(db_path))
     log = LineLog()
     conn = schema.connect(db_path)
+    conn.execute(f"PRAGMA cache_size=-{INGEST_CACHE_KIB}")
     try:
         conn.execute("BEGIN IMMEDIATE")
         row = conn.execute("SELECT id FROM mmrakit_source WHERE name = ?", (name,)).fetchone()
@@ -190,7 +233,8 @@ def ingest_file(
         else:
             source_id = row[0]
             report.replaced_edges = _delete_source_edges(conn, source_id)
-        loader = _Loader(conn, source_id, batch_size)
+        bulk = path.stat().st_size >= BULK_BYTES or conn.execute("SELECT 1 FROM edge LIMIT 1").fetchone() is None
+        loader = _Loader(conn, source_id, batch_size, bulk=bulk)
         with open_binary(path) as fh:
             if fmt == "conceptnet-csv":
                 edges = read_conceptnet_csv(fh, log, langs, keep_external_urls)
@@ -206,7 +250,7 @@ def ingest_file(
             except (OSError, EOFError) as exc:
                 raise InputError(f"{path}: cannot read past line {log.lines or '?'} ({exc})",
                                  hint="the file is truncated or corrupt; re-download or re-export it") from None
-        loader.flush()
+        loader.finish()
         report.lines, report.edges = log.lines, loader.edges
         report.malformed, report.malformed_samples, report.filtered = log.malformed, log.samples, log.filtered
         if log.lines == 0:

@@ -56,6 +56,17 @@ CREATE INDEX IF NOT EXISTS mmrakit_concept_label_sense ON concept (label_id, sen
 """
 
 
+# Indexes that bulk loads drop and rebuild once at the end (sorting once beats millions of
+# random B-tree inserts). LOOKUP_INDEXES serve the loader's own id lookups, so they are only
+# dropped while the loader's caches are authoritative (an empty store).
+BULK_INDEXES = ("edge_relation_id", "edge_start_id", "edge_end_id", "mmrakit_edge_source", "label_text",
+                "label_language_id", "concept_label_id")
+LOOKUP_INDEXES = {
+    "mmrakit_label_text_language": "CREATE INDEX IF NOT EXISTS mmrakit_label_text_language ON label (text, language_id)",
+    "mmrakit_concept_label_sense": "CREATE INDEX IF NOT EXISTS mmrakit_concept_label_sense ON concept (label_id, sense_label)",
+}
+
+
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open (and when writable, create/upgrade) a relation store."""
     path = Path(path)
@@ -72,11 +83,19 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def _run(conn: sqlite3.Connection, ddl: str) -> None:
+    """Statement by statement: unlike executescript, this does not commit an open transaction."""
+    for statement in ddl.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def ensure(conn: sqlite3.Connection) -> None:
-    conn.executescript(CONCEPTNET_LITE_DDL)
+    """Create missing tables/columns/indexes (idempotent; safe inside a transaction)."""
+    _run(conn, CONCEPTNET_LITE_DDL)
     columns = {row[1] for row in conn.execute('PRAGMA table_info("edge")')}
     if "source_id" not in columns:
         conn.execute('ALTER TABLE "edge" ADD COLUMN "source_id" INTEGER')
-    conn.executescript(MMRAKIT_DDL)
+    _run(conn, MMRAKIT_DDL)
     conn.execute("CREATE INDEX IF NOT EXISTS mmrakit_edge_source ON edge (source_id)")
     conn.execute("INSERT OR REPLACE INTO mmrakit_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -100,6 +100,7 @@ class RelationStore:
         for i, snake in c.execute("SELECT id, name FROM relation"):
             self._rel_name[i] = SNAKE_TO_NAME.get(snake, snake)
         self._rel_id = {n: i for i, n in self._rel_name.items()}
+        self._sym_ids = [i for i, n in self._rel_name.items() if n in RELATIONS and RELATIONS[n].symmetric]
         try:
             self._source_name = {i: n for i, n in c.execute("SELECT id, name FROM mmrakit_source")}
         except sqlite3.OperationalError:  # a DB built by conceptnet-lite's own loader
@@ -117,13 +118,18 @@ class RelationStore:
 
     def resolve(self, concept: str, lang: str = "en") -> str | None:
         """The known base URI for text or a URI (trying singular, then as-written forms), else None."""
+        found = self._resolve(concept, lang)
+        return found[0] if found else None
+
+    def _resolve(self, concept: str, lang: str) -> tuple[str, int] | None:
         try:
             candidates = candidate_uris(concept, lang)
         except ValueError:
             return None
         for uri in candidates:
-            if self._label_id(uri) is not None:
-                return uri
+            label_id = self._label_id(uri)
+            if label_id is not None:
+                return uri, label_id
         return None
 
     def is_known(self, concept: str, lang: str = "en") -> bool:
@@ -157,48 +163,56 @@ class RelationStore:
         """
         if direction not in ("out", "in", "both"):
             raise InputError(f"direction must be out, in or both, not {direction!r}")
-        uri = self.resolve(concept, lang)
-        if uri is None:
+        found = self._resolve(concept, lang)
+        if found is None:
             return []
-        label_id = self._label_id(uri)
+        label_id = found[1]
         rel_filter: int | None = None
         if rel is not None:
             spec = relation(rel)
             rel_filter = self._rel_id.get(spec.name)
             if rel_filter is None:
                 return []
-        rows: list[tuple[tuple, bool]] = []
+        # One statement: the asked side as stored (flip 0), plus, for out/in, symmetric edges
+        # stored the other way round (flip 1), which are answered oriented to the asked side.
+        parts: list[tuple[str, list]] = []
         if direction in ("out", "both"):
-            rows += [(r, False) for r in self._edge_rows(_OUT_SQL, label_id, rel_filter)]
+            parts.append(self._edge_sql(_OUT_SQL, 0, label_id, rel_filter))
         if direction in ("in", "both"):
-            rows += [(r, False) for r in self._edge_rows(_IN_SQL, label_id, rel_filter)]
-        if direction == "out":  # symmetric edges stored the other way round
-            rows += [(r, True) for r in self._edge_rows(_IN_SQL, label_id, rel_filter, symmetric_only=True)]
+            parts.append(self._edge_sql(_IN_SQL, 0, label_id, rel_filter))
+        if direction == "out":
+            parts.append(self._edge_sql(_IN_SQL, 1, label_id, rel_filter, symmetric_only=True))
         elif direction == "in":
-            rows += [(r, True) for r in self._edge_rows(_OUT_SQL, label_id, rel_filter, symmetric_only=True)]
+            parts.append(self._edge_sql(_OUT_SQL, 1, label_id, rel_filter, symmetric_only=True))
+        parts = [p for p in parts if p[0]]
+        sql = " UNION ALL ".join(p[0] for p in parts)
+        rows = self._conn.execute(sql, [a for p in parts for a in p[1]]).fetchall() if sql else []
         best: dict[tuple[str, str, str], Edge] = {}
-        for row, flip in rows:
-            edge = self._to_edge(row, flip)
+        for row in rows:
+            edge = self._to_edge(row[1:], row[0])
             key = (edge.relation, edge.start, edge.end)
             if key not in best or edge.weight > best[key].weight:
                 best[key] = edge
         edges = sorted(best.values(), key=lambda e: (-e.weight, e.relation, e.start, e.end))
         return edges[:limit] if limit is not None else edges
 
-    def _edge_rows(self, sql: str, label_id: int, rel_id: int | None, *, symmetric_only: bool = False) -> list[tuple]:
+    def _edge_sql(self, sql: str, flip: int, label_id: int, rel_id: int | None, *,
+                  symmetric_only: bool = False) -> tuple[str, list]:
+        """One SELECT of the union; ('', []) when it cannot match. ``+e.relation_id`` keeps SQLite
+        from scanning the whole relation index instead of the concept's few edges."""
+        sql = sql.replace("SELECT ", f"SELECT {flip}, ", 1)
         args: list = [label_id]
         if rel_id is not None:
-            if symmetric_only and not RELATIONS[self._rel_name[rel_id]].symmetric:
-                return []
-            sql += " AND e.relation_id = ?"
+            if symmetric_only and rel_id not in self._sym_ids:
+                return "", []
+            sql += " AND +e.relation_id = ?"
             args.append(rel_id)
         elif symmetric_only:
-            ids = [i for i, n in self._rel_name.items() if n in RELATIONS and RELATIONS[n].symmetric]
-            if not ids:
-                return []
-            sql += f" AND e.relation_id IN ({','.join('?' * len(ids))})"
-            args += ids
-        return self._conn.execute(sql, args).fetchall()
+            if not self._sym_ids:
+                return "", []
+            sql += f" AND +e.relation_id IN ({','.join('?' * len(self._sym_ids))})"
+            args += self._sym_ids
+        return sql, args
 
     def _uri(self, text: str, lang_id: int | None, sense: str) -> tuple[str, str]:
         """(full URI, base URI) of one stored concept; ExternalURL ends are stored as the URL itself."""
@@ -207,7 +221,7 @@ class RelationStore:
         base = f"/c/{self._lang_name.get(lang_id, '?')}/{text}"
         return (f"{base}/{sense}" if sense else base), base
 
-    def _to_edge(self, row: tuple, flip: bool) -> Edge:
+    def _to_edge(self, row: tuple, flip: int) -> Edge:
         rel_id, etc, source_id, s_text, s_lang, s_sense, e_text, e_lang, e_sense = row
         name = self._rel_name.get(rel_id, str(rel_id))
         s_full, s_base = self._uri(s_text, s_lang, s_sense)
@@ -252,8 +266,8 @@ class RelationStore:
                   max_nodes: int = 100_000) -> dict[str, int]:
         """Base concept URIs reachable from ``concept`` in 1..k hops (outgoing, plus symmetric relations
         both ways) -> fewest hops. The start itself is not included. Stops growing at ``max_nodes``."""
-        uri = self.resolve(concept, lang)
-        if uri is None or k < 1:
+        found = self._resolve(concept, lang)
+        if found is None or k < 1:
             return {}
         rel_ids: list[int] | None = None
         if rels is not None:
@@ -261,8 +275,8 @@ class RelationStore:
             if not rel_ids:
                 return {}
         allowed = rel_ids if rel_ids is not None else list(self._rel_name)
-        sym_ids = [i for i in allowed if self._rel_name[i] in RELATIONS and RELATIONS[self._rel_name[i]].symmetric]
-        start_label = self._label_id(uri)
+        sym_ids = [i for i in allowed if i in self._sym_ids]
+        start_label = found[1]
         hops: dict[int, int] = {start_label: 0}
         frontier = [start_label]
         for depth in range(1, k + 1):
@@ -283,11 +297,11 @@ class RelationStore:
     def _hop(self, label_id: int, rel_ids: list[int] | None, sym_ids: list[int]) -> list[int]:
         out_sql, args = _HOP_SQL["out"], [label_id]
         if rel_ids is not None:
-            out_sql += f" AND e.relation_id IN ({','.join('?' * len(rel_ids))})"
+            out_sql += f" AND +e.relation_id IN ({','.join('?' * len(rel_ids))})"
             args += rel_ids
         found = [r[0] for r in self._conn.execute(out_sql, args)]
         if sym_ids:
-            in_sql = _HOP_SQL["in"] + f" AND e.relation_id IN ({','.join('?' * len(sym_ids))})"
+            in_sql = _HOP_SQL["in"] + f" AND +e.relation_id IN ({','.join('?' * len(sym_ids))})"
             found += [r[0] for r in self._conn.execute(in_sql, [label_id, *sym_ids])]
         return found
 
