@@ -1,9 +1,10 @@
 """`images dedup`: exact, near (perceptual hash) and semantic (CLIP) duplicate groups.
 
 * exact: the same bytes (sha256) seen at several paths/records; they already share one record.
-* near: 64-bit pHash Hamming distance <= t between any hash variant of one image and the
-  whole-frame hash of another, found with a faiss binary index (flat, or multi-hash above
-  ``FLAT_BINARY_BELOW`` codes with enough bit flips that no pair within t is missed).
+* near: 64-bit pHash Hamming distance <= t between any hash variant of one image (whole frame,
+  5%/10% centre crops) and the whole-frame hash of another. Pairs a little further apart (up to
+  ``hamming_verify``) count only when ORB keypoints confirm them, which catches crops and recolours
+  that move pHash too far (see :mod:`neardup` for the exact faiss / multi-index-hashing search).
 * semantic: SemDeDup-style. k-means on the CLIP vectors (k = n / cluster size), then an exact
   cosine self-join inside each cluster only, so the cost grows ~ n * cluster size, not n^2.
 
@@ -27,48 +28,32 @@ import numpy as np
 from mmrakit import atomic
 from mmrakit.workspace import Workspace
 
+from . import neardup
+from .neardup import hash_pairs
 from .store import ImagePool, to_unsigned64
 
 log = logging.getLogger(__name__)
-FLAT_BINARY_BELOW = 200_000
 TIERS = ("exact", "near", "semantic")
 
 
 # --- near tier -----------------------------------------------------------------------------------
 
 def near_pairs(hashes: np.ndarray, threshold: int, variants: np.ndarray | None = None) -> np.ndarray:
-    """Pairs (i < j) whose 64-bit hashes are within ``threshold`` bits.
+    """Pairs (i < j) within ``threshold`` bits (any variant of one vs the main hash of the other)."""
+    pairs, _ = hash_pairs(hashes, threshold, variants)
+    return pairs
 
-    ``hashes``: uint64[n] whole-frame hashes (indexed). ``variants``: optional uint64[n, v] extra
-    hashes per image used as additional queries (crop variants).
-    """
-    import faiss
 
-    from .hashing import to_codes
-
-    n = len(hashes)
-    if n < 2:
-        return np.zeros((0, 2), dtype=np.int64)
-    codes = to_codes(hashes)
-    if n < FLAT_BINARY_BELOW:
-        index = faiss.IndexBinaryFlat(64)
-    else:
-        index = faiss.IndexBinaryMultiHash(64, 4, 16)
-        index.nflip = max(0, math.ceil((threshold + 1) / 4) - 1)  # pigeonhole: some 16-bit block has <= nflip flips
-    index.add(codes)
-    queries = [hashes] + ([variants[:, k] for k in range(variants.shape[1])] if variants is not None else [])
-    found = []
-    step = 65_536
-    for q in queries:
-        qcodes = to_codes(q)
-        for start in range(0, n, step):
-            lims, D, I = index.range_search(qcodes[start:start + step], threshold + 1)  # strict: d < radius
-            qi = np.repeat(np.arange(start, min(n, start + step)), np.diff(lims).astype(np.int64))
-            found.append(np.stack([qi, I.astype(np.int64)], axis=1))
-    pairs = np.concatenate(found) if found else np.zeros((0, 2), dtype=np.int64)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    pairs.sort(axis=1)
-    return np.unique(pairs, axis=0)
+def near_tier(shas: list[str], H: np.ndarray, threshold: int, verify_radius: int, verifier) -> tuple[list[tuple[int, int]], dict]:
+    """Accept pairs within ``threshold``; confirm pairs up to ``verify_radius`` by keypoints."""
+    radius = max(threshold, verify_radius)
+    if len(shas) >= neardup.FLAT_BINARY_BELOW:
+        radius = min(radius, neardup.MIH_MAX_RADIUS)
+    pairs, dists = hash_pairs(H[:, 0], radius, H[:, 1:])
+    direct = [(int(a), int(b)) for (a, b), d in zip(pairs, dists) if d <= threshold]
+    borderline = [(int(a), int(b)) for (a, b), d in zip(pairs, dists) if d > threshold]
+    confirmed = [(a, b) for a, b in borderline if verifier.same(shas[a], shas[b])] if borderline else []
+    return direct + confirmed, {"radius": radius, "direct": len(direct), "verified": len(borderline), "confirmed": len(confirmed)}
 
 
 # --- semantic tier ---------------------------------------------------------------------------------
@@ -234,9 +219,15 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
             hrows = {r[0]: r[1:] for r in ws.db.execute("SELECT sha256, phash, phash_c05, phash_c10 FROM images_hashes")}
             have = [i for i, s in enumerate(shas) if s in hrows]
             H = np.array([[to_unsigned64(v) for v in hrows[shas[i]]] for i in have], dtype=np.uint64).reshape(-1, 3)
-            pairs = near_pairs(H[:, 0], cfg.hamming_threshold, H[:, 1:]) if len(have) else np.zeros((0, 2), np.int64)
-            mapped = [(have[a], have[b]) for a, b in pairs]
-            report.near = {"pairs": add(mapped, "near"), "hashed": len(have), "threshold": cfg.hamming_threshold,
+            if len(have) > 1:
+                from .neardup import KeypointVerifier
+
+                verifier = KeypointVerifier(pool.open, min_inliers=cfg.verify_min_inliers)
+                found, stats = near_tier([shas[i] for i in have], H, cfg.hamming_threshold, cfg.hamming_verify, verifier)
+            else:
+                found, stats = [], {}
+            mapped = [(have[a], have[b]) for a, b in found]
+            report.near = {"pairs": add(mapped, "near"), "hashed": len(have), "threshold": cfg.hamming_threshold, **stats,
                            "seconds": round(time.monotonic() - t0, 3)}
         if semantic:
             emb = EmbeddingStore(ws)

@@ -84,6 +84,8 @@ class IndexSettings(Section):
 
 class DedupSettings(Section):
     hamming_threshold: int = Field(8, ge=0, le=16, description="Near duplicates: 64-bit pHash Hamming distance <= this (full image and 5%/10% centre crops compared).")
+    hamming_verify: int = Field(16, ge=0, le=24, description="Pairs with hamming_threshold < distance <= this are kept only if ORB keypoints confirm them (crops, recolours); pools of 100k+ images search up to distance 8.")
+    verify_min_inliers: int = Field(30, ge=4, description="Keypoint verification: RANSAC-consistent ORB matches needed to call a borderline pair a duplicate.")
     semantic_epsilon: float = Field(0.04, gt=0, lt=1, description="Semantic duplicates: CLIP cosine >= 1 - epsilon.")
     semantic_clusters: int | None = Field(None, description="k-means clusters for semantic dedup; null = n / semantic_cluster_size.")
     keep_policy: Literal["resolution-then-first", "first"] = "resolution-then-first"
@@ -124,6 +126,7 @@ class ReviewSettings(Section):
     files_root: str | None = Field(None, description="Local-files document root of an existing server (`url`); null = images' common root for `review serve`.")
     reviewer_emails: list[str] = Field(default_factory=list, description="Reviewer accounts to create with `review users create` (default: reviewer1..K@mmrakit.local).")
     batch_size: int = Field(500, gt=0, description="Tasks per import call and per page when pulling.")
+    export_above: int = Field(100, ge=0, description="A pull with more changed tasks than this reads one JSON export instead of data-manager pages.")
     timeout_s: float = Field(60.0, gt=0, description="HTTP timeout per Label Studio call.")
     max_retries: int = Field(5, ge=0, description="Retries (with exponential backoff) on connection errors, timeouts and 5xx.")
     backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry (capped at 10 s).")
