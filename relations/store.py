@@ -228,7 +228,7 @@ class RelationStore:
         e_full, e_base = self._uri(e_text, e_lang, e_sense)
         meta = json.loads(etc) if isinstance(etc, str) else {}
         start, end = (e_base, s_base) if flip else (s_base, e_base)
-        return Edge.model_construct(
+        return Edge(
             uri=f"/a/[/r/{name}/,{s_full}/,{e_full}/]",
             relation=name,
             start=start,
