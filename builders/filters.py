@@ -111,9 +111,15 @@ class FilterState:
 
     def __init__(self, order_dependent: bool, reviewed: Iterable[Candidate] = ()) -> None:
         self.order_dependent = order_dependent
-        self.seen: set[tuple] = set()
+        self.seen: dict[tuple, tuple] = {}  # item key -> content of the candidate that holds it
         for c in reviewed:
-            self.seen.add(self.key(c, c.evidence.notes.get("key", "")))
+            self.seen[self.key(c, c.evidence.notes.get("key", ""))] = self.content(c)
+
+    @staticmethod
+    def content(c: Candidate) -> tuple:
+        """What an item says, independent of where its answer letter landed."""
+        answer = c.options[c.answer] if c.options else c.answer
+        return (c.image1, c.image2, c.question, frozenset((c.options or {}).values()), answer)
 
     def key(self, c: Candidate, fact_key: str) -> tuple:
         pair = (c.image1, c.image2) if self.order_dependent else tuple(sorted((c.image1, c.image2)))
@@ -131,7 +137,8 @@ def check(c: Candidate, fact: Fact | None, ctx: BuildContext, rule: SubtaskRule,
     if pool.same_group(c.image1, c.image2):
         return "same_duplicate_group"
     fact_key = fact.key if fact is not None else c.evidence.notes.get("key", "")
-    if not c.order_probe and state.key(c, fact_key) in state.seen:
+    holder = state.seen.get(state.key(c, fact_key))
+    if not c.order_probe and holder is not None and holder != state.content(c):
         return "duplicate_item"
     guess = text_only_answer(c, ctx, rule.text_only_relations)
     if guess is not None and guess == c.answer:
@@ -148,5 +155,5 @@ def check(c: Candidate, fact: Fact | None, ctx: BuildContext, rule: SubtaskRule,
         if c.answer in one:
             return "single_image_answerable"
     if not c.order_probe:
-        state.seen.add(state.key(c, fact_key))
+        state.seen[state.key(c, fact_key)] = state.content(c)
     return None

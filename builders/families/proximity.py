@@ -50,6 +50,9 @@ class NearSameEntity(Builder):
                 return e
         return None
 
+    def _graph_nb(self, concept: str) -> set[str]:
+        return {e.end for rel in self.rule.relations for e in self.ctx.graph.out(concept, rel)}
+
     def mine(self) -> Iterator[Fact]:
         pool, graph = self.ctx.pool, self.ctx.graph
         maps: dict[str, dict] = {}
@@ -75,16 +78,23 @@ class NearSameEntity(Builder):
             if not choices:
                 self.missing("same neighbour only next to the same kind of entity")
                 continue
-            ea, eb = choices[self.rng.randrange(len(choices))]
+            # prefer entity pairs the graph links to other common neighbours besides Z (text-only confounders)
+            self.rng.shuffle(choices)
+            ea, eb = max(choices, key=lambda p: len(self._graph_nb(p[0]) & self._graph_nb(p[1]) - {z}))
             near_a, near_b = set(ma[ea]), set(mb[eb])
 
             def wrong(d: str) -> bool:
-                return d not in (z, ea, eb) and not (d in near_a and d in near_b)
+                return (d not in (z, ea, eb) and not (d in near_a and d in near_b)
+                        and not self.ctx.is_kind(d, "place"))  # options are objects, not places
 
             others = sorted(set(pool[a].concepts(("object",))) | set(pool[b].concepts(("object",))))
             self.rng.shuffle(others)
-            graph_nb = [e.end for rel in self.rule.relations for c in (ea, eb) for e in graph.out(c, rel)]
-            distractors = checked(interleave(sorted(near_a - {z}), sorted(near_b - {z}), others, graph_nb), wrong)
+            nb_a, nb_b = self._graph_nb(ea), self._graph_nb(eb)
+            # graph neighbours of both named entities: a text-only reader cannot tell them from Z
+            ties = sorted(nb_a & nb_b - {z})
+            self.rng.shuffle(ties)
+            distractors = checked(interleave(ties, sorted(near_a - {z}), sorted(near_b - {z}), others,
+                                             sorted(nb_a | nb_b)), wrong)
             ga, za, edge_a = ma[ea][z]
             gb, zb, edge_b = mb[eb][z]
             ev = self.pair_evidence(a, b, third=z, near_gap=self.rule.param("near_gap"),

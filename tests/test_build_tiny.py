@@ -1,0 +1,218 @@
+"""Builders on a tiny self-made pool (12 generated photos-to-be with hand-written captions and boxes)
+over the project's COCO relation pack, plus filters catching seeded leaky items."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mmrakit.builders import build, build_candidates, open_context, resolve_subtasks
+from mmrakit.builders.filters import FilterState, check
+from mmrakit.builders.rules import rules
+from mmrakit.errors import WorkspaceError
+from mmrakit.images.importer import import_images
+from mmrakit.models import Candidate, EntityGrounding, Evidence
+from mmrakit.records import CandidateStore
+from mmrakit.relations.ingest import ingest
+from mmrakit.subtasks import mmra_subtasks
+from mmrakit.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+PACK = REPO / "demo" / "relations" / "mmrakit-coco-pack.tsv"
+
+# name: (captions, [(category, [x, y, w, h])])
+TINY = {
+    "kitchen1": (["A woman smiling in a kitchen with a knife and a cup"],
+                 [("knife", [0.05, 0.5, 0.1, 0.1]), ("cup", [0.3, 0.45, 0.1, 0.1]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
+                  ("bottle", [0.41, 0.4, 0.05, 0.15]),
+                  ("person", [0.6, 0.05, 0.3, 0.45])]),
+    "kitchen2": (["A man laughing in the kitchen next to scissors and a bowl"],
+                 [("scissors", [0.05, 0.3, 0.1, 0.1]), ("bowl", [0.3, 0.48, 0.1, 0.08]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
+                  ("spoon", [0.41, 0.5, 0.06, 0.02]),
+                  ("person", [0.55, 0.05, 0.3, 0.45]), ("tv", [0.02, 0.02, 0.2, 0.15])]),
+    "tennis1": (["A man playing tennis on a tennis court"],
+                [("person", [0.4, 0.2, 0.2, 0.6]), ("tennis racket", [0.6, 0.4, 0.1, 0.1]), ("sports ball", [0.8, 0.1, 0.03, 0.03]),
+                 ("frisbee", [0.1, 0.8, 0.08, 0.04])]),
+    "tennis2": (["A woman playing tennis on a sunny tennis court"],
+                [("person", [0.3, 0.25, 0.2, 0.6]), ("tennis racket", [0.5, 0.45, 0.1, 0.1]), ("bottle", [0.9, 0.7, 0.04, 0.12])]),
+    "serve": (["A tennis player serves the ball"],
+              [("person", [0.45, 0.1, 0.2, 0.8]), ("sports ball", [0.5, 0.02, 0.03, 0.03])]),
+    "beach1": (["A dog sleeping on the beach near a person"],
+               [("dog", [0.05, 0.6, 0.2, 0.2]), ("person", [0.6, 0.3, 0.2, 0.6]), ("surfboard", [0.85, 0.5, 0.1, 0.4])]),
+    "beach2": (["A person and a dog walking on the beach"],
+               [("dog", [0.7, 0.6, 0.2, 0.2]), ("person", [0.2, 0.3, 0.2, 0.6]), ("umbrella", [0.4, 0.05, 0.3, 0.2])]),
+    "car_close": (["A red car parked on the street close up"], [("car", [0.1, 0.15, 0.8, 0.7]), ("stop sign", [0.92, 0.1, 0.05, 0.1])]),
+    "car_far": (["A car driving on the street in the distance"], [("car", [0.4, 0.5, 0.25, 0.2]), ("traffic light", [0.1, 0.1, 0.05, 0.15])]),
+    "car_close2": (["A blue car parked on a city street"], [("car", [0.12, 0.2, 0.78, 0.66]), ("fire hydrant", [0.02, 0.6, 0.06, 0.2])]),
+    "cooking": (["A woman cooking dinner in the kitchen", "She is chopping vegetables"],
+                [("person", [0.3, 0.1, 0.3, 0.8]), ("oven", [0.65, 0.4, 0.3, 0.5]), ("knife", [0.35, 0.5, 0.08, 0.05])]),
+    "living": (["A man sitting on a couch in the living room watching tv"],
+               [("couch", [0.1, 0.4, 0.6, 0.5]), ("tv", [0.75, 0.2, 0.2, 0.2]), ("remote", [0.3, 0.5, 0.05, 0.03]),
+                ("person", [0.25, 0.2, 0.3, 0.6])]),
+}
+
+
+def make_tiny_pool(folder: Path) -> Path:
+    """Write noise JPEGs (distinct perceptual hashes) and an images.jsonl describing them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, (name, (captions, objects)) in enumerate(TINY.items()):
+        rng = random.Random(i)
+        img = Image.new("RGB", (96, 64))
+        img.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(96 * 64)])
+        img.save(folder / f"{name}.jpg", quality=90)
+        lines.append(json.dumps({"path": f"{name}.jpg", "id": name, "captions": captions,
+                                 "objects": [{"category": c, "box": b} for c, b in objects]}))
+    (folder / "images.jsonl").write_text("\n".join(lines) + "\n")
+    return folder / "images.jsonl"
+
+
+@pytest.fixture(scope="module")
+def tiny_ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    ws = Workspace.init(root / "ws")
+    ingest(ws, PACK, format="pack")
+    import_images(ws, str(make_tiny_pool(root / "pool")), "jsonl")
+    yield ws
+    ws.close()
+
+
+def test_every_subtask_yields_valid_candidates_on_a_tiny_pool(tiny_ws):
+    ctx = open_context(tiny_ws, seed=1)
+    subtasks = resolve_subtasks("all")
+    results = build_candidates(ctx, subtasks, {t: 4 for t in subtasks})
+    info = mmra_subtasks()
+    for task, res in results.items():
+        assert res.kept, f"{task}: nothing kept; summary {res.summary()}"
+        for c in res.kept:
+            again = Candidate.model_validate_json(c.model_dump_json())
+            assert again.id == c.id and c.task == task
+            assert c.granularity == info[task].granularity and c.qa_type in info[task].qa_types
+            assert c.image1 != c.image2 and c.image1 in ctx.pool.images and c.image2 in ctx.pool.images
+            if info[task].granularity == "entity":
+                assert c.evidence.entities1 and c.evidence.entities2
+            assert c.evidence.notes["rule"] == rules()[task].rule
+
+
+def test_relation_items_use_the_pack_and_are_correct(tiny_ws):
+    ctx = open_context(tiny_ws, seed=1)
+    res = build_candidates(ctx, ["UsageSimilarity", "SimilarMaterial"], {"UsageSimilarity": 3, "SimilarMaterial": 3})
+    for task, r in res.items():
+        for c in r.kept:
+            answer = c.options[c.answer]
+            assert all(e.dataset == "/d/pack/mmrakit-coco-pack" for e in c.evidence.edges)
+            assert {e.end for e in c.evidence.edges} == {"/c/en/" + answer.replace(" ", "_")}
+            assert c.evidence.edges[0].start == c.evidence.entities1[0].concept
+            assert c.evidence.edges[1].start == c.evidence.entities2[0].concept
+
+
+def test_subevent_order_probe_flips_the_answer(tiny_ws):
+    ctx = open_context(tiny_ws, seed=0)
+    res = build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"]
+    assert res.probes, res.summary()
+    kept = {c.id: c for c in res.kept}
+    for p in res.probes:
+        orig = kept[p.twin_of]
+        assert (p.image1, p.image2) == (orig.image2, orig.image1)
+        assert p.question == orig.question and p.order_probe
+        assert orig.answer == "Yes" and p.answer == "No"
+
+
+def test_building_without_relations_or_images_is_a_clear_error(tmp_path):
+    ws = Workspace.init(tmp_path / "empty")
+    with pytest.raises(WorkspaceError, match="no relations ingested"):
+        build(ws)
+    ingest(ws, PACK, format="pack")
+    with pytest.raises(WorkspaceError, match="no images imported"):
+        build(ws)
+
+
+# --- filters catch seeded leaky items ---------------------------------------------------------------
+
+def _cands(tiny_ws):
+    ctx = open_context(tiny_ws, seed=2)
+    pool = ctx.pool
+    by_name = {}
+    for sha, im in pool.images.items():
+        rec = next(r for r in [tiny_ws.db.execute("SELECT record_id FROM image_records WHERE sha256 = ?", (sha,)).fetchone()])
+        by_name[rec[0]] = sha
+    return ctx, by_name
+
+
+def _grounding(concept: str) -> EntityGrounding:
+    return EntityGrounding(concept=f"/c/en/{concept}", text=concept.replace("_", " "), source="object")
+
+
+def test_filters_catch_seeded_leaky_items(tiny_ws):
+    ctx, img = _cands(tiny_ws)
+    rule = rules()["UsageSimilarity"]
+    ev = Evidence(entities1=[_grounding("knife")], entities2=[_grounding("scissors")])
+    base = dict(task="UsageSimilarity", granularity="entity", qa_type="Choice QA", image1=img["kitchen1"],
+                image2=img["kitchen2"], evidence=ev)
+    opts = {"A": "cut", "B": "drink", "C": "watch movie", "D": "sleep"}
+
+    def verdict(**kw) -> str | None:
+        c = Candidate(**{**base, **kw})
+        return check(c, None, ctx, rule, FilterState(order_dependent=False))
+
+    # the honest item passes: generic question, distractors supported by one image each
+    assert verdict(question="Which use do an object in each image share?", options=opts, answer="A") is None
+    # the answer written into the question
+    assert verdict(question="Both can be used to cut things: which use do they share?", options=opts,
+                   answer="A") == "text_only_answerable"
+    # the entities named: the graph alone links knife and scissors to 'cut' and to nothing else offered
+    assert verdict(question="What do the knife and the scissors have in common?", options=opts,
+                   answer="A") == "text_only_answerable"
+    # distractors that image 1 (knife, cup, table, person) does not support except the answer
+    assert verdict(question="Which use do an object in each image share?",
+                   options={"A": "cut", "B": "watch movie", "C": "sleep", "D": "control tv"},
+                   answer="A") == "single_image_answerable"
+    # an entity that image 2 does not show
+    bad_ev = Evidence(entities1=[_grounding("knife")], entities2=[_grounding("elephant")])
+    assert verdict(question="Which use do an object in each image share?", options=opts, answer="A",
+                   evidence=bad_ev) == "entity_not_grounded"
+    # the same image twice
+    assert verdict(question="Which use do an object in each image share?", options=opts, answer="A",
+                   image2=img["kitchen1"], evidence=Evidence(entities1=ev.entities1, entities2=ev.entities1)
+                   ) == "same_duplicate_group"
+
+
+def test_duplicate_filter_catches_the_swapped_pair_only_where_order_does_not_matter(tiny_ws):
+    ctx, img = _cands(tiny_ws)
+    ev = Evidence(entities1=[_grounding("car")], entities2=[_grounding("car")])
+    kw = dict(task="Layout", granularity="image", qa_type="True or false QA", question="Similar layout?", answer="Yes")
+    a = Candidate(image1=img["car_close"], image2=img["car_far"], evidence=ev, **kw)
+    swapped = Candidate(image1=img["car_far"], image2=img["car_close"], evidence=ev, **kw)
+    state = FilterState(order_dependent=False)
+    assert check(a, None, ctx, rules()["Layout"], state) is None
+    assert check(swapped, None, ctx, rules()["Layout"], state) == "duplicate_item"
+    ordered = FilterState(order_dependent=True)
+    assert check(a, None, ctx, rules()["Layout"], ordered) is None
+    assert check(swapped, None, ctx, rules()["Layout"], ordered) is None
+
+
+def test_build_writes_the_store_and_keeps_reviews_on_rebuild(tiny_ws):
+    report = build(tiny_ws, subtasks="UsageSimilarity,SubE", per_subtask=3, seed=5)
+    assert {s["task"] for s in report["subtasks"]} == {"UsageSimilarity", "SubEvent"}
+    store = CandidateStore(tiny_ws)
+    kept = store.rows(task="UsageSimilarity")
+    assert kept
+    reviewed = kept[0]["id"]
+    store.set_review(reviewed, "validated", answer=kept[0]["candidate"].answer)
+    again = build(tiny_ws, subtasks="UsageSimilarity,SubE", per_subtask=3, seed=5)
+    assert again.get("up_to_date") is True
+    build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=5, force=True)
+    assert [r["id"] for r in store.rows(task="UsageSimilarity")] == [r["id"] for r in kept]
+    assert next(r for r in store.rows(task="UsageSimilarity") if r["id"] == reviewed)["review_status"] == "validated"
+    # another seed: stale unreviewed items go, the reviewed one stays
+    build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=6)
+    rows = store.rows(task="UsageSimilarity", status=None)
+    assert reviewed in {r["id"] for r in rows}
+    rerun = build_candidates(open_context(tiny_ws, 6), ["UsageSimilarity"], {"UsageSimilarity": 3},
+                             reviewed={"UsageSimilarity": [store.get(reviewed)]})["UsageSimilarity"]
+    produced = {c.id for c in rerun.kept} | {c.id for c, _ in rerun.filtered}
+    assert {r["id"] for r in rows if r["review_status"] == "unreviewed"} == produced - {reviewed}
