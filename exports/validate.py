@@ -188,10 +188,11 @@ def _vlmevalkit(directory: Path, report: ValidationReport) -> None:
             for i, rec in enumerate(csv.DictReader(fh, delimiter="\t")):
                 where = f"vlmevalkit/{tsv.name} row {i}"
                 try:
-                    images = json.loads(rec["image"])
-                    names = json.loads(rec["image_path"])
-                except (KeyError, json.JSONDecodeError):
-                    report.fail(f"{where}: image/image_path are not JSON lists")
+                    images = ast.literal_eval(rec["image"])
+                    names = ast.literal_eval(rec["image_path"])
+                    assert isinstance(images, list) and isinstance(names, list)
+                except (KeyError, ValueError, SyntaxError, AssertionError):
+                    report.fail(f"{where}: image/image_path are not list literals")
                     continue
                 if len(images) != 2 or len(names) != 2:
                     report.fail(f"{where}: expected 2 images, got {len(images)}")

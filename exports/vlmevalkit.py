@@ -12,8 +12,6 @@ dataset, so Choice QA items go to ``<name>.tsv``. Yes/no items have no options: 
 from __future__ import annotations
 
 import base64
-import csv
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -37,13 +35,20 @@ def _image_names(row: ExportRow) -> list[str]:
     return out
 
 
+def list_literal(items: list[str]) -> str:
+    """``['a', 'b']``: what VLMEvalKit's ``toliststr`` evaluates. Single quotes on purpose: base64 and
+    our file names contain no quote, tab or newline, so the csv writer never has to quote the (huge)
+    cell — with double quotes it spends seconds escaping every image (benchmarks/bench_export.py)."""
+    assert all("'" not in x and "\\" not in x for x in items)
+    return "[" + ", ".join(f"'{x}'" for x in items) + "]"
+
+
 def tsv_record(row: ExportRow, index: int, split: str) -> dict[str, object]:
     c = row.candidate
     rec: dict[str, object] = {
         "index": index,
-        # a JSON list of strings is also a valid Python list literal (VLMEvalKit's toliststr uses eval)
-        "image": json.dumps([_b64(row.image1_file), _b64(row.image2_file)]),
-        "image_path": json.dumps(_image_names(row)),
+        "image": list_literal([_b64(row.image1_file), _b64(row.image2_file)]),
+        "image_path": list_literal(_image_names(row)),
         "question": row.question,
         "answer": row.answer,
         "category": c.task,
@@ -56,22 +61,32 @@ def tsv_record(row: ExportRow, index: int, split: str) -> dict[str, object]:
     return rec
 
 
+def tsv_cell(value: object) -> str:
+    """One TSV cell, quoted the way pandas/csv read it back (only when it has a tab, newline or quote)."""
+    text = "" if value is None else str(value)
+    if any(ch in text for ch in '\t\n\r"'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def write_vlmevalkit(directory: Path, splits: Mapping[str, Sequence[ExportRow]], *, name: str = "MMRA_mmrakit") -> dict[str, int]:
-    """Write ``<name>.tsv`` (Choice QA) and ``<name>_YN.tsv`` (yes/no); returns rows per file."""
+    """Write ``<name>.tsv`` (Choice QA) and ``<name>_YN.tsv`` (yes/no); returns rows per file.
+
+    Written by hand rather than with ``csv.writer``: its C writer takes ~30 ms per multi-MB image
+    cell, the hand-written cells are plain joins (benchmarks/bench_export.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     files = {f"{name}.tsv": MCQ_COLUMNS, f"{name}_YN.tsv": YN_COLUMNS}
     handles = {fn: open(directory / fn, "w", encoding="utf-8", newline="") for fn in files}
     counts = dict.fromkeys(files, 0)
     try:
-        writers = {fn: csv.DictWriter(handles[fn], fieldnames=cols, delimiter="\t", quoting=csv.QUOTE_MINIMAL,
-                                      lineterminator="\n") for fn, cols in files.items()}
-        for w in writers.values():
-            w.writeheader()
+        for fn, cols in files.items():
+            handles[fn].write("\t".join(cols) + "\n")
         index = 0
         for split, rows in splits.items():
             for row in rows:
                 fn = f"{name}.tsv" if row.candidate.options else f"{name}_YN.tsv"
-                writers[fn].writerow(tsv_record(row, index, split))
+                rec = tsv_record(row, index, split)
+                handles[fn].write("\t".join(tsv_cell(rec.get(c)) for c in files[fn]) + "\n")
                 counts[fn] += 1
                 index += 1
     finally:

@@ -615,3 +615,17 @@ def test_row_groups_are_bounded_in_rows_and_bytes(built, tmp_path):
     per_row = sum(r.image1_file.stat().st_size + r.image2_file.stat().st_size for r in rows) // len(rows)
     assert rows_per_group(rows, 100, per_row * 3) == 3  # the byte cap wins over the row count
     assert rows_per_group(rows, 100, 1) == 1
+
+
+def test_vlmevalkit_tsv_keeps_tabs_quotes_and_newlines_in_text(built, tmp_path):
+    import pandas as pd
+
+    ws, info = built
+    tricky = 'A "quoted"\tword\nand a new line: which use?'
+    target = next(c for c in _validated(info) if c.options and c.id != info["corrected"])
+    CandidateStore(ws).set_review(target.id, "validated", question=tricky, agreement=1.0)
+    out = tmp_path / "export"
+    run_export(ws, out, formats="vlmevalkit")
+    mcq = pd.read_csv(out / "vlmevalkit" / "MMRA_mmrakit.tsv", sep="\t")
+    assert tricky in set(mcq["question"])
+    assert validate_export(out).ok
