@@ -177,6 +177,10 @@ def test_card_yaml_parses_and_counts_match(built, tmp_path):
     splits = {s["name"]: s["num_examples"] for s in meta["dataset_info"]["splits"]}
     assert splits == report.splits and set(splits) == {"test", "dev"}
     assert meta["configs"][0]["data_files"] == [{"split": s, "path": f"data/{s}-*"} for s in report.splits]
+    import datasets
+
+    for split, n in report.splits.items():  # the card's configs make the folder itself loadable
+        assert len(datasets.load_dataset(str(out), split=split, cache_dir=str(tmp_path / "cache"))) == n
     features = {f["name"]: f["dtype"] for f in meta["dataset_info"]["features"]}
     assert features["image1"] == "image" and features["options"] == "string"
     # per-subtask table agrees with the data
