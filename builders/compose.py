@@ -80,8 +80,9 @@ def compose(
         answer = next(k for k, v in options.items() if v == fact.answer)
     else:
         options, answer = None, fact.answer
-    evidence = fact.evidence.model_copy(deep=True)
-    evidence.notes["phrasing"] = phrasing % len(templates()[task].phrasings(fact.form))
+    # shallow copy with its own notes: entity/edge lists are shared, never mutated after mining
+    notes = {**fact.evidence.notes, "phrasing": phrasing % len(templates()[task].phrasings(fact.form))}
+    evidence = fact.evidence.model_copy(update={"notes": notes})
     return Candidate(task=task, granularity=granularity, qa_type=fact.qa_type, question=q, options=options,
                      answer=answer, image1=fact.image1, image2=fact.image2, evidence=evidence,
                      builder_version=builder_version, seed=seed, order_probe=order_probe, twin_of=twin_of)

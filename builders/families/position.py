@@ -84,7 +84,7 @@ class RelativePosition(Builder):
                 yield self._choice(a, b, r1, r2, slots, ev, key)
             if "True or false QA" in self.qa_types and (r1 == r2 or r2 == opposite[r1]):
                 yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf",
-                           answer="Yes" if r1 == r2 else "No", slots=slots, evidence=ev.model_copy(deep=True),
+                           answer="Yes" if r1 == r2 else "No", slots=slots, evidence=ev.model_copy(update={"notes": dict(ev.notes)}),
                            key=f"tf:{key}")
 
     def support(self, r1: str, r2: str) -> tuple[set[str], set[str]]:
@@ -113,7 +113,7 @@ class RelativePosition(Builder):
         fact = Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=answer, distractors=distractors,
                     slots=slots, evidence=ev, support=support, key=key)
         if r1 != r2:
-            twin_ev = ev.model_copy(deep=True)
+            twin_ev = ev.model_copy(update={"notes": dict(ev.notes)})
             twin_ev.entities1, twin_ev.entities2 = ev.entities2, ev.entities1
             twin_ev.notes.update(position1=r2, position2=r1, order_probe_of_positions=[r1, r2])
             fact.twin = Fact(image1=b, image2=a, qa_type="Choice QA", form="choice", answer=self.option(r2, r1),

@@ -28,6 +28,7 @@ class SceneLabels:
     def __init__(self, builder: Builder) -> None:
         self.b = builder
         self._cache: dict[str, dict] = {}
+        self._strong: dict[str, set[str]] = {}
 
     def __call__(self, sha: str) -> dict[str, tuple[bool, list[EntityGrounding], list]]:
         if sha in self._cache:
@@ -61,7 +62,9 @@ class SceneLabels:
         return out
 
     def strong(self, sha: str) -> set[str]:
-        return {k for k, v in self(sha).items() if v[0]}
+        if sha not in self._strong:
+            self._strong[sha] = {k for k, v in self(sha).items() if v[0]}
+        return self._strong[sha]
 
 
 class SceneBuilder(Builder):
@@ -112,7 +115,7 @@ class SceneBuilder(Builder):
                            support=({text(c) for c in la}, {text(c) for c in lb}), key=x)
             if wants_tf:
                 yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="Yes",
-                           evidence=ev.model_copy(deep=True), key=f"tf:{x}")
+                           evidence=ev.model_copy(update={"notes": dict(ev.notes)}), key=f"tf:{x}")
                 no = next(no_items, None)
                 if no is not None:
                     yield no

@@ -133,7 +133,7 @@ class SharedTargetBuilder(Builder):
 
     def _tf(self, fact: Fact, answer: str) -> Fact:
         return Fact(image1=fact.image1, image2=fact.image2, qa_type="True or false QA", form="tf", answer=answer,
-                    evidence=fact.evidence.model_copy(deep=True), key=f"tf:{fact.key}")
+                    evidence=fact.evidence.model_copy(update={"notes": dict(fact.evidence.notes)}), key=f"tf:{fact.key}")
 
     def _disjoint_pairs(self, per_image: dict) -> Iterator[Fact]:
         """No items: two images whose states are all different (and not linked by IsA/Synonym)."""

@@ -71,7 +71,7 @@ class SubEvent(Builder):
         ev.edges = [edge_evidence(edge)]
         ev.entities1, ev.entities2 = la[a_event][1][:2], lb[b_event][1][:2]
         reverse = any(graph.has(b_event, r, a_event) for r in self.rule.relations)
-        twin_ev = ev.model_copy(deep=True)
+        twin_ev = ev.model_copy(update={"notes": dict(ev.notes)})
         twin_ev.entities1, twin_ev.entities2 = ev.entities2, ev.entities1
         twin_ev.notes.update(event1=b_event, event2=a_event)
         twin = Fact(image1=b, image2=a, qa_type="True or false QA", form="tf", answer="Yes" if reverse else "No",

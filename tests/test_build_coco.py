@@ -1,0 +1,148 @@
+"""Builders on coco-mini (159 real COCO photos) + the bundled real ConceptNet subset + the project's
+COCO relation pack: every MMRA subtask yields valid candidates, through the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mmrakit.builders import build
+from mmrakit.builders.grounding import CaptionGrounder
+from mmrakit.builders.graph import StoreGraph
+from mmrakit.builders.rules import rules
+from mmrakit.cli.main import app
+from mmrakit.images import ImagePool
+from mmrakit.images.importer import import_images
+from mmrakit.records import CandidateStore
+from mmrakit.relations import RelationStore, bundled_subset, normalize_concept
+from mmrakit.relations.ingest import ingest
+from mmrakit.subtasks import mmra_subtasks
+from mmrakit.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+PACK = REPO / "demo" / "relations" / "mmrakit-coco-pack.tsv"
+PER_SUBTASK = 6
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.fixture(scope="module")
+def coco(tmp_path_factory, shared_data):
+    ws = Workspace.init(tmp_path_factory.mktemp("coco") / "ws")
+    ingest(ws, bundled_subset())
+    ingest(ws, PACK, format="pack")
+    import_images(ws, str(shared_data / "coco-mini" / "annotations"), "coco")
+    report = build(ws, subtasks="all", per_subtask=PER_SUBTASK, seed=0)
+    yield ws, report
+    ws.close()
+
+
+def test_every_subtask_yields_valid_candidates(coco):
+    ws, report = coco
+    info = mmra_subtasks()
+    by_task = {s["task"]: s for s in report["subtasks"]}
+    assert set(by_task) == set(info)
+    store = CandidateStore(ws)
+    for task in info:
+        rows = [r for r in store.rows(task=task) if not r["candidate"].order_probe]
+        assert rows, f"{task}: no kept candidates ({by_task[task]})"
+        assert by_task[task]["kept"] == len(rows) <= PER_SUBTASK
+        for r in rows:
+            c = r["candidate"]
+            assert c.qa_type in info[task].qa_types and c.granularity == info[task].granularity
+            assert c.builder_version and c.seed == 0 and c.image1 != c.image2
+    kept_total = sum(s["kept"] for s in report["subtasks"])
+    assert kept_total >= 0.8 * PER_SUBTASK * len(info), report
+
+
+def _entity_concepts(ws, graph, sha: str) -> set[str]:
+    pool = ImagePool(ws)
+    rec = pool.get(sha)
+    ents = pool.entities(sha)
+    extra = CaptionGrounder(graph).ground(list(rec.captions), {e.concept for e in ents})
+    return {e.concept for e in ents + extra}
+
+
+def test_relation_answers_hold_and_no_distractor_is_also_correct(coco):
+    """Independent check with the RelationStore: the answer is a target of an entity grounded in each
+    image; no other option is."""
+    ws, _ = coco
+    store = RelationStore.open(ws)
+    graph = StoreGraph(store)
+    checked = 0
+    for task in ("UsageSimilarity", "SimilarMaterial", "AppearanceSimilarity", "MentalitySimilarity"):
+        rels = rules()[task].relations
+        for c in CandidateStore(ws).list(task=task):
+            if c.qa_type != "Choice QA":
+                continue
+            e1, e2 = _entity_concepts(ws, graph, c.image1), _entity_concepts(ws, graph, c.image2)
+
+            def holds(option: str) -> bool:
+                target = normalize_concept(option)
+                return (any(store.has_edge(e, r, target) for e in e1 for r in rels)
+                        and any(store.has_edge(e, r, target) for e in e2 for r in rels))
+
+            assert holds(c.options[c.answer]), (task, c.question, c.options, c.answer)
+            for letter, text in c.options.items():
+                if letter != c.answer:
+                    assert not holds(text), f"{task}: distractor {text!r} is also correct for {c.id}"
+            checked += 1
+    assert checked >= 8
+
+
+def test_order_probes_are_swapped_twins(coco):
+    ws, _ = coco
+    store = CandidateStore(ws)
+    probes = [c for c in store.list() if c.order_probe]
+    assert {c.task for c in probes} <= {t for t, i in mmra_subtasks().items() if i.order_dependent}
+    assert any(c.task == "SubEvent" for c in probes)
+    for p in probes:
+        orig = store.get(p.twin_of)
+        assert orig is not None and (p.image1, p.image2) == (orig.image2, orig.image1)
+        assert p.question == orig.question and p.options == orig.options
+
+
+def test_cli_stats_list_show_sheets(coco, tmp_path):
+    ws, _ = coco
+    runner = CliRunner()
+    res = runner.invoke(app, ["candidates", "stats", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    stats = {s["task"]: s for s in json.loads(res.output)}
+    assert set(stats) == set(mmra_subtasks())
+    for s in stats.values():
+        assert s["kept"] >= 1 and s["mined"] >= s["kept"]
+        assert s["image_reuse"]["max"] <= ws.settings.builders.max_image_reuse
+        for name, bal in s["answer_balance"].items():
+            counts = list(bal["counts"].values())
+            assert max(counts) - min(counts) <= 1 or name == "True or false QA", (s["task"], name, bal)
+            if sum(counts) >= 2:
+                assert 0.0 <= bal["chi2_p"] <= 1.0
+    res = runner.invoke(app, ["candidates", "list", "-w", str(ws.root), "--status", "filtered", "--json", "--limit", "0"])
+    listed = json.loads(res.output)
+    assert listed["total"] == sum(s["filtered"] for s in stats.values())
+    reasons = {c["filter_reason"] for c in listed["candidates"]}
+    assert reasons <= {"entity_not_grounded", "same_duplicate_group", "duplicate_item", "text_only_answerable",
+                       "single_image_answerable"} and reasons
+    one = json.loads(runner.invoke(app, ["candidates", "list", "-w", str(ws.root), "--json", "--limit", "1"]).output)
+    cid = one["candidates"][0]["id"]
+    shown = json.loads(runner.invoke(app, ["candidates", "show", cid[:10], "-w", str(ws.root), "--json"]).output)
+    assert shown["candidate"]["id"] == cid and shown["candidate"]["evidence"]["notes"]["rule"]
+    res = runner.invoke(app, ["candidates", "sheets", "-w", str(ws.root), "--out", str(tmp_path), "--json", "--limit", "3"])
+    sheets = json.loads(res.output)["sheets"]
+    assert set(sheets) == set(mmra_subtasks())
+    with Image.open(sheets["Layout"]) as im:
+        assert im.format == "PNG" and im.width > 500 and im.height > 240
+
+
+def test_cli_build_is_up_to_date_then_mmra_distribution_flag_conflict(coco):
+    ws, _ = coco
+    runner = CliRunner()
+    res = runner.invoke(app, ["build", "-w", str(ws.root), "--per-subtask", str(PER_SUBTASK), "--seed", "0", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["up_to_date"] is True
+    res = runner.invoke(app, ["build", "-w", str(ws.root), "--per-subtask", "3", "--mmra-distribution"])
+    assert res.exit_code != 0
