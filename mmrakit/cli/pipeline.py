@@ -75,7 +75,7 @@ def build_steps(cfg: PipelineConfig, ws: Workspace, notes: list[str]) -> list[St
 
         report = do_build(ws, subtasks=cfg.build.subtasks, per_subtask=cfg.build.per_subtask,
                           mmra_distribution=cfg.build.mmra_distribution)
-        kept = {s["subtask"]: s.get("kept", 0) for s in report.get("subtasks", []) if isinstance(s, dict) and "subtask" in s}
+        kept = {s["task"]: s.get("kept", 0) for s in report.get("subtasks", [])}
         return {"candidates": sum(kept.values()), "subtasks": len(kept), "per_subtask": kept}
 
     def review_push(ws: Workspace) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def build_steps(cfg: PipelineConfig, ws: Workspace, notes: list[str]) -> list[St
         dataset = str(ws.resolve(cfg.export.out))
         for spec in cfg.eval.models:
             outcome = run_eval(dataset, spec, ws=ws, limit=cfg.eval.limit, out_dir=ws.path("eval", _slug(spec)))
-            counts[spec] = {"overall": outcome.summary.get("overall"), "items": len(outcome.records),
+            counts[spec] = {"accuracy": (outcome.summary.get("overall") or {}).get("accuracy"), "items": len(outcome.records),
                             "errors": outcome.errors, "report": str(outcome.out_dir)}
         return counts
 
