@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict
 
 from mmrakit.errors import InputError, OfflineError, WorkspaceError
 from mmrakit.subtasks import mmra_subtasks, normalise_task_name
 
+from .hub import hub_unreachable, in_datasets_cache
 from .items import EvalItem, Format, ImageRef, image_from_value
 from .prompts import TRUE_FALSE_QA, normalise_qa_type
 
@@ -195,24 +193,9 @@ _OFFLINE_HINT = ("on a connected machine run `datasets.load_dataset(ID).save_to_
                  "files) and pass that folder as DATASET")
 
 
-def _hub_unreachable() -> str | None:
-    """Why the Hub cannot be reached (offline flags, no DNS/route), checked in ~3 s instead of
-    letting the download retry for half a minute; None when it looks reachable or a proxy is set."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return "HF_HUB_OFFLINE is set"
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=3).close()
-    except OSError as exc:
-        return f"cannot connect to {host}:443 ({exc})"
-    return None
-
-
 def _from_hub(repo_id: str, split: str | None) -> tuple[Iterator[dict], list[str], str | None]:
-    reason = _hub_unreachable()
-    if reason is not None:
+    reason = hub_unreachable()
+    if reason is not None and not in_datasets_cache(repo_id):
         raise OfflineError(f"{repo_id}: the Hugging Face Hub is not reachable: {reason}", hint=_OFFLINE_HINT)
     import datasets
 

@@ -13,7 +13,21 @@ from typing import Any
 
 from mmrakit.errors import ConfigError, OfflineError
 
+from ..hub import hub_unreachable
 from .base import BatchBackend, Request
+
+_OFFLINE_HINT = ("download it on a connected machine (`hf download ID --local-dir DIR`) and use hf:DIR, "
+                 "or run where the Hub is reachable")
+
+
+def _in_hf_cache(repo_id: str) -> bool:
+    """A model already in the local HF cache loads offline."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:
+        return False
 
 
 def _fingerprint(path_or_id: str) -> str:
@@ -51,11 +65,14 @@ class HFBackend(BatchBackend):
     def _load(self) -> None:
         if self._model is not None:
             return
+        local = Path(self.path_or_id).expanduser()
+        source = str(local) if local.exists() else self.path_or_id
+        if not local.exists() and (reason := hub_unreachable()) is not None and not _in_hf_cache(self.path_or_id):
+            raise OfflineError(f"hf:{self.path_or_id}: cannot load it from the Hugging Face Hub ({reason})",
+                               hint=_OFFLINE_HINT)
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        local = Path(self.path_or_id).expanduser()
-        source = str(local) if local.exists() else self.path_or_id
         if self._device_pref == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         else:
@@ -69,7 +86,7 @@ class HFBackend(BatchBackend):
                 raise ConfigError(f"{local}: not a loadable transformers vision-language model ({exc})") from None
             raise OfflineError(
                 f"hf:{self.path_or_id}: cannot load it from the Hugging Face Hub ({str(exc)[:200]})",
-                hint="download it on a connected machine (`huggingface-cli download ID --local-dir DIR`) and use hf:DIR",
+                hint=_OFFLINE_HINT,
             ) from None
         tok = getattr(processor, "tokenizer", None)
         if tok is not None:
