@@ -1,7 +1,8 @@
 """Incremental pull: tasks whose ``updated_at`` moved since the last pull, their annotations -> verdicts.
 
-Keyset pagination: each request asks for tasks updated after the cursor, oldest first, and the
-cursor (kept in the workspace) advances after each stored page. A pull stopped half-way (server
+A count of the changed tasks picks the route: a few are read in data-manager pages (keyset
+pagination: tasks updated after the cursor, oldest first, the cursor advancing after each stored
+page); many (a first pull) are read from one JSON export, which is several times faster. A pull stopped half-way (server
 down, Ctrl-C) resumes from the last stored page; each task's verdicts are *replaced* by what the
 server holds, so re-fetching a task never double-counts and a deleted annotation disappears.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from pydantic import BaseModel
 
@@ -53,6 +55,12 @@ def _values(result: list[dict], name: str, key: str) -> list:
     return []
 
 
+@lru_cache(maxsize=1)
+def _reason_aliases() -> tuple[dict[str, str], frozenset[str]]:
+    by_display = {r["value"]: r["alias"] for r in review_form()["reasons"]}
+    return by_display, frozenset(by_display.values())
+
+
 def annotation_verdict(ann: dict, data: dict, reviewer: str, *, adjudication: bool) -> ReviewVerdict | None:
     """One Label Studio annotation -> a verdict (None when it carries no verdict, e.g. a skipped task)."""
     if ann.get("was_cancelled"):
@@ -73,8 +81,7 @@ def annotation_verdict(ann: dict, data: dict, reviewer: str, *, adjudication: bo
             verdict = "correct"   # accept with another answer selected means a correction
         elif answer is not None:
             verdict = "accept"    # "correct" to the proposed answer is an accept
-    by_display = {r["value"]: r["alias"] for r in review_form()["reasons"]}
-    aliases = set(by_display.values())
+    by_display, aliases = _reason_aliases()
     reasons = [by_display.get(x, x) for x in _values(result, "reasons", "choices")]
     reasons = [x for x in reasons if x in aliases] if verdict == "reject" else []
     text = " ".join(_values(result, "corrected_question", "text")).strip() or None
@@ -101,42 +108,39 @@ class _Reviewers:
 
 def pull_project(ws: Workspace, conn: Connection, client: LabelStudioClient, kind: str,
                  on_page: Callable[[int], None] | None = None) -> PullReport:
+    """Pull one project: data-manager pages for a few changed tasks, one JSON export for many."""
     store = ReviewStore(ws)
     pid = store.project_id(conn.url, kind)
     report = PullReport(project_id=pid, kind=kind)
     if pid is None:
         return report
     reviewers = _Reviewers(client)
-    page_size = ws.settings.review.batch_size
+    s = ws.settings.review
     since = store.cursor(conn.url, pid) or EPOCH
+    report.cursor = since
+    changed = client.count_tasks(pid, updated_filter(since))
+    if changed == 0:
+        return report
+    if changed > s.export_above:
+        tasks = client.export_json(pid)
+        newest = since
+        for i in range(0, len(tasks), s.batch_size):
+            chunk = tasks[i:i + s.batch_size]
+            _store_tasks(ws, store, conn, pid, kind, chunk, reviewers, report)
+            newest = max([newest, *(_fmt(_parse_dt(t["updated_at"])) for t in chunk)])
+            if on_page:
+                on_page(report.pages)
+        # The export reads tasks in one query: anything updated later has a newer updated_at than all of these.
+        store.set_cursor(conn.url, pid, newest)
+        report.cursor = newest
+        return report
+    page_size = s.batch_size
     while True:
         body = client.tasks_page(pid, query=updated_filter(since), page=1, page_size=page_size)
         tasks = body.get("tasks", [])
         if not tasks:
             break
-        per_task: dict[int, list[ReviewVerdict]] = {}
-        proposed: dict[int, str | None] = {}
-        touched: set[str] = set()
-        for t in tasks:
-            data = t.get("data") or {}
-            if not data.get("candidate_id"):
-                continue
-            vs = []
-            for ann in t.get("annotations") or []:
-                v = annotation_verdict(ann, data, reviewers(ann.get("completed_by")), adjudication=kind == ADJUDICATION)
-                if v is None:
-                    report.unparsable += not ann.get("was_cancelled")
-                else:
-                    vs.append(v)
-            per_task[t["id"]] = vs
-            proposed[t["id"]] = data.get("proposed_answer")
-            touched.add(data["candidate_id"])
-        written, removed = store.replace_task_verdicts(conn.url, pid, per_task, proposed)
-        report.verdicts_written += written
-        report.verdicts_removed += removed
-        report.candidates_updated += apply_consensus(ws, touched)  # per page: an interrupted pull stays consistent
-        report.tasks_fetched += len(tasks)
-        report.pages += 1
+        _store_tasks(ws, store, conn, pid, kind, tasks, reviewers, report)
         last = _parse_dt(tasks[-1]["updated_at"])
         if len(tasks) < page_size:
             since = _fmt(last)
@@ -157,32 +161,64 @@ def pull_project(ws: Workspace, conn: Connection, client: LabelStudioClient, kin
     return report
 
 
-def apply_consensus(ws: Workspace, candidate_ids: set[str] | None = None) -> int:
-    """Write the consensus of each candidate's verdicts back to the candidate store (exports read it)."""
+def _store_tasks(ws: Workspace, store: ReviewStore, conn: Connection, pid: int, kind: str, tasks: list[dict],
+                 reviewers: "_Reviewers", report: PullReport) -> None:
+    """Replace the verdicts of these tasks and re-decide their candidates, in the workspace."""
+    per_task: dict[int, list[ReviewVerdict]] = {}
+    proposed: dict[int, str | None] = {}
+    touched: set[str] = set()
+    for t in tasks:
+        data = t.get("data") or {}
+        if not data.get("candidate_id"):
+            continue
+        vs = []
+        for ann in t.get("annotations") or []:
+            v = annotation_verdict(ann, data, reviewers(ann.get("completed_by")), adjudication=kind == ADJUDICATION)
+            if v is None:
+                report.unparsable += not ann.get("was_cancelled")
+            else:
+                vs.append(v)
+        per_task[t["id"]] = vs
+        proposed[t["id"]] = data.get("proposed_answer")
+        touched.add(data["candidate_id"])
+    written, removed = store.replace_task_verdicts(conn.url, pid, per_task, proposed)
+    report.verdicts_written += written
+    report.verdicts_removed += removed
+    # Per page, so an interrupted pull leaves consistent candidates. This page's verdicts are in hand;
+    # only verdicts from other projects (adjudication) are read back.
+    report.candidates_updated += apply_consensus(ws, touched, known=[v for vs in per_task.values() for v in vs],
+                                                 known_project=(conn.url, pid))
+    report.tasks_fetched += len(tasks)
+    report.pages += 1
+
+
+def apply_consensus(ws: Workspace, candidate_ids: set[str] | None = None, *, known: list[ReviewVerdict] | None = None,
+                    known_project: tuple[str, int] | None = None) -> int:
+    """Write the consensus of each candidate's verdicts back to the candidate store (exports read it).
+
+    ``known`` are the complete current verdicts of ``known_project`` for these candidates (just pulled);
+    everything else is read from the workspace.
+    """
     store, cstore = ReviewStore(ws), CandidateStore(ws)
     by_candidate: dict[str, list[ReviewVerdict]] = {}
-    for v in store.verdicts(candidate_ids=candidate_ids):
+    stored = store.verdicts(candidate_ids=candidate_ids, exclude_project=known_project if known is not None else None)
+    for v in [*(known or []), *stored]:
         by_candidate.setdefault(v.candidate_id, []).append(v)
     changed = 0
-    rows = {r["id"]: r for r in cstore.rows(status=None)} if candidate_ids is None or len(candidate_ids) > 200 else {
-        cid: r for cid in candidate_ids for r in [_row(cstore, cid)] if r is not None}
-    for cid in (candidate_ids if candidate_ids is not None else by_candidate):
-        row = rows.get(cid)
-        if row is None:
-            continue
-        c = decide(by_candidate.get(cid, []), ws.settings.review)
-        agreement = None if c.agreement is None else round(c.agreement, 6)
-        current = (row["review_status"], row["review_answer"], row["review_question"], row["review_agreement"])
-        if current != (c.status, c.answer, c.question, agreement):
-            cstore.set_review(cid, c.status, answer=c.answer, question=c.question, agreement=agreement)
-            changed += 1
+    ids = sorted(candidate_ids if candidate_ids is not None else by_candidate)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        rows = ws.db.execute(
+            "SELECT id, review_status, review_answer, review_question, review_agreement FROM candidates "
+            f"WHERE id IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
+        for row in rows:
+            c = decide(by_candidate.get(row["id"], []), ws.settings.review)
+            agreement = None if c.agreement is None else round(c.agreement, 6)
+            current = (row["review_status"], row["review_answer"], row["review_question"], row["review_agreement"])
+            if current != (c.status, c.answer, c.question, agreement):
+                cstore.set_review(row["id"], c.status, answer=c.answer, question=c.question, agreement=agreement)
+                changed += 1
     return changed
-
-
-def _row(cstore: CandidateStore, cid: str) -> dict | None:
-    r = cstore.ws.db.execute("SELECT id, review_status, review_answer, review_question, review_agreement "
-                             "FROM candidates WHERE id = ?", (cid,)).fetchone()
-    return dict(r) if r else None
 
 
 def pull(ws: Workspace, conn: Connection, *, on_page: Callable[[int], None] | None = None) -> list[PullReport]:

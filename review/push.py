@@ -175,10 +175,12 @@ def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candid
     client = client or conn.client(ws)
     try:
         urls = ImageUrls(ws, conn.files_root)
-        payloads = []
+        payloads, checked = [], set()
         for c in candidates:
             p = task_payload(c, urls)
-            validate_prediction(p["predictions"][0]["result"], p["predictions"][0]["model_version"])
+            if (c.answer, c.builder_version) not in checked:  # the prediction depends on these two only
+                validate_prediction(p["predictions"][0]["result"], p["predictions"][0]["model_version"])
+                checked.add((c.answer, c.builder_version))
             payloads.append(p)
         pid = ensure_project(client, store, ws, conn, kind, urls.storage_dirs)
         known = _sync_task_map(client, store, conn.url, pid, ws.settings.review.batch_size)

@@ -235,6 +235,16 @@ def test_pull_interrupted_by_server_stop_resumes_without_double_counting(ls):
     assert resumed.verdicts_written == 8  # nothing counted twice
     assert {r["review_status"] for r in CandidateStore(ws).rows()} == {"validated"}
 
+    # The same project pulled through the JSON-export route (used when many tasks changed) agrees exactly.
+    twin = ls.workspace("fault-export", reviewers=1, min_accept=1, export_above=0)
+    sample.seed(twin, ws.root / "pool", 12)
+    ReviewStore(twin).set_project(ls.conn.url, MAIN, ReviewStore(ws).project_id(ls.conn.url, MAIN))
+    full = pull(twin, ls.conn)[0]
+    assert (full.tasks_fetched, full.verdicts_written) == (12, 12)
+    key = lambda vs: sorted((v.annotation_id, v.candidate_id, v.reviewer, v.choice, v.answer) for v in vs)  # noqa: E731
+    assert key(ReviewStore(twin).verdicts()) == key(verdicts)
+    assert pull(twin, ls.conn)[0].tasks_fetched == 0  # its cursor is set: nothing new
+
 
 def test_wrong_token_is_a_clear_error_without_the_token(ls):
     bad = "wrong-token-0123456789abcdef"
