@@ -148,3 +148,34 @@ def build_tiny_open_clip(out: Path) -> Path:
     model = open_clip.CLIP(**model_cfg)
     torch.save(model.state_dict(), out / "open_clip_pytorch_model.bin")
     return out
+
+
+def coco_mmra_rows(coco_dir: Path, n_pairs: int = 12) -> list[dict]:
+    """An MMRA-format sample from coco-mini: image paths relative to ``coco_dir``, questions whose
+    answers follow from the COCO object annotations (Choice QA: the object both images share;
+    Yes/No: does the second image also show the first image's object)."""
+    images = [json.loads(line) for line in (coco_dir / "images.jsonl").read_text().splitlines()]
+    rows = []
+    for i in range(len(images) - 1):
+        a, b = images[i], images[i + 1]
+        shared = sorted(set(a["objects"]) & set(b["objects"]))
+        only_a = sorted(set(a["objects"]) - set(b["objects"]))
+        pool = sorted({o for im in images for o in im["objects"]} - set(a["objects"]) - set(b["objects"]))
+        if shared and len(pool) >= 3 and len(rows) % 2 == 0:
+            options = {"A": shared[0], "B": pool[0], "C": pool[1], "D": pool[2]}
+            letters = "ABCD"
+            k = (len(rows) // 2) % 4  # rotate the gold letter
+            texts = list(options.values())
+            texts[0], texts[k] = texts[k], texts[0]
+            rows.append({"Task": "NearSameEntity", "QA_type": "Choice QA",
+                         "question": "Which object appears in both images?", "image1": a["image"], "image2": b["image"],
+                         "options": str(dict(zip(letters, texts))), "answer": letters[k]})
+        elif len(rows) % 2 == 1 and (shared or only_a):
+            obj = shared[0] if (shared and len(rows) % 4 == 1) or not only_a else only_a[0]
+            rows.append({"Task": "Environment", "QA_type": "True or false QA",
+                         "question": f"The first image shows a {obj}. Does the second image show one too?",
+                         "image1": a["image"], "image2": b["image"], "options": None,
+                         "answer": "Yes" if obj in b["objects"] else "No"})
+        if len(rows) == n_pairs:
+            break
+    return rows
