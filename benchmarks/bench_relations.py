@@ -76,7 +76,19 @@ def run_child(kind: str, dump: str, db: str, languages: str) -> None:
     wall = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru.ru_utime + ru.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    print(json.dumps({"edges": edges, "wall_s": wall, "load_cpu_s": cpu, "maxrss_mib": ru.ru_maxrss / 1024}))
+    print(json.dumps({"edges": edges, "wall_s": wall, "load_cpu_s": cpu, "maxrss_mib": peak_rss_mib()}))
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak RSS (VmHWM). ru_maxrss is not used: on Linux a child inherits the
+    parent's high-water mark across fork+exec, which would charge the benchmark driver's memory."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def lookups(db: Path, n: int, seed: int = 0) -> dict[str, float]:

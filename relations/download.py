@@ -6,7 +6,6 @@ instead: put the dump on disk and ingest the file. The finished file is never de
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -50,7 +49,7 @@ def download_dump(url: str, dest_dir: str | Path, *, sha256: str | None = None, 
                   f"A partial download ({part}) is kept and resumed next time."),
         ) from None
     if sha256 is not None:
-        got = _sha256(part)
+        got = sha256_file(part)
         if got != sha256.lower():
             bad = part.with_name(part.name + ".bad")
             part.replace(bad)
@@ -59,10 +58,3 @@ def download_dump(url: str, dest_dir: str | Path, *, sha256: str | None = None, 
     part.replace(target)
     return target
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()

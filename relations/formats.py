@@ -9,9 +9,9 @@ line numbers, so the ingest report can say exactly what was dropped and where.
 from __future__ import annotations
 
 import csv
-import zlib
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import BinaryIO, Literal
 
 from ..errors import InputError
 from .normalize import normalize_concept
-from .ontology import RELATIONS, relation_name
+from .ontology import relation_name
 
 Format = Literal["conceptnet-csv", "kgtk", "pack"]
 ParsedEdge = tuple[str, str, str, str]
@@ -333,6 +333,3 @@ def read_pack(fh: BinaryIO, log: LineLog, languages: list[str], keep_external_ur
             meta["surfaceText"] = cols[4]
         yield name, start, end, json.dumps(meta, ensure_ascii=False)
 
-
-def known_relation_names() -> list[str]:
-    return list(RELATIONS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -173,8 +174,9 @@ class _Loader:
             self.edges += len(self.edges_batch)
             self.edges_batch.clear()
         if len(self.concepts) > CACHE_LIMIT or len(self.labels) > CACHE_LIMIT:
-            self.concepts.clear()
-            self.labels.clear()
+            # Keep the first-seen half: in a Zipf-distributed dump those are the frequent concepts.
+            self.concepts = dict(islice(self.concepts.items(), CACHE_LIMIT // 2))
+            self.labels = dict(islice(self.labels.items(), CACHE_LIMIT // 2))
             if self.complete and self.bulk:  # from now on the store answers lookups: it needs its indexes
                 for ddl in schema.LOOKUP_INDEXES.values():
                     conn.execute(ddl)
