@@ -26,6 +26,8 @@ def _rules() -> dict:
 def singularize(word: str) -> str:
     """Singular of one lower-case English word by exceptions first, then suffix rules."""
     rules = _rules()
+    if "'" in word or not word.isalpha():  # possessives, numbers, codes: leave alone
+        return word
     if word in rules["irregular"]:
         return rules["irregular"][word]
     if word in _invariant():

@@ -433,3 +433,27 @@ def test_bundled_subset_is_real_official_format():
     assert all(r[2].startswith("/c/en/") and r[3].startswith("/c/en/") for r in rows)
     assert all(r[0] == f"/a/[{r[1]}/,{r[2]}/,{r[3]}/]" for r in rows)
     assert (path.parent / "ATTRIBUTION.md").read_text(encoding="utf-8").count("CC BY-SA 4.0") >= 1
+
+
+def test_normalize_is_idempotent_and_round_trips_text():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzé'", min_size=1, max_size=12).filter(lambda w: w.strip("'"))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(words, min_size=1, max_size=4))
+    def check(parts):
+        phrase = " ".join(parts)
+        try:
+            uri = normalize_concept(phrase)
+        except ValueError:
+            return
+        assert uri.startswith("/c/en/") and " " not in uri
+        assert normalize_concept(uri) == uri
+        assert normalize_concept(concept_text(uri)) == uri
+
+    check()
+    assert normalize_concept("the dog's bowls") == "/c/en/dog's_bowl"
+    assert normalize_concept("the dog's") == "/c/en/dog's"
+    assert normalize_concept("7 dwarfs 2s") == "/c/en/7_dwarfs_2s"
