@@ -457,3 +457,28 @@ def test_normalize_is_idempotent_and_round_trips_text():
     assert normalize_concept("the dog's bowls") == "/c/en/dog's_bowl"
     assert normalize_concept("the dog's") == "/c/en/dog's"
     assert normalize_concept("7 dwarfs 2s") == "/c/en/7_dwarfs_2s"
+
+
+def test_interrupted_ingest_leaves_the_previous_store(workspace, kitchen_csv, monkeypatch):
+    from mmrakit.relations import ingest as ingest_mod
+
+    ingest(workspace, kitchen_csv)
+    kitchen_csv.write_text("\n".join(KITCHEN + [line("UsedFor", "/c/en/whisk", "/c/en/beat_egg")]) + "\n", encoding="utf-8")
+    calls = {"n": 0}
+    real_add = ingest_mod._Loader.add
+
+    def add_then_interrupt(self, *edge):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real_add(self, *edge)
+
+    monkeypatch.setattr(ingest_mod._Loader, "add", add_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(workspace, kitchen_csv)
+    monkeypatch.undo()
+    store = RelationStore.open(workspace)
+    assert store.stats()["edges"] == 13 and not store.is_known("whisk")
+    runs = [r for r in workspace.runs.status_report() if r["stage"] == "relations.ingest"]
+    assert [r["status"] for r in runs] == ["interrupted"]
+    assert ingest(workspace, kitchen_csv).edges == 14  # re-running finishes the job
