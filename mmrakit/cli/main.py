@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import MmrakitError
 from ..models import SCHEMAS
 from ..settings import settings_reference
 from ..workspace import Workspace
-from .common import JsonOpt, WorkspaceOpt, console, emit, err_console, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, err_console, open_workspace
 
 app = typer.Typer(
     name="mmrakit",
@@ -45,9 +46,13 @@ def status(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
         if not rows:
             console.print("no stage has run yet")
             return
-        table(f"stages in {ws.root}", ["stage", "key", "status", "stale", "counts", "finished", "s"],
-              [[r["stage"], r["key"], r["status"], "; ".join(r["reasons"]) or "no",
-                json.dumps(r["counts"])[:80], r["finished_at"], r["duration_s"]] for r in rows])
+        console.print(f"[bold]stages in {ws.root}[/]")
+        for r in rows:
+            stale = "[yellow]stale: " + "; ".join(r["reasons"]) + "[/]" if r["stale"] else "up to date"
+            key = escape(f" [{r['key']}]") if r["key"] else ""
+            console.print(f"{r['stage']}{key}: {r['status']}, {stale}, finished {(r['finished_at'] or '-')[:19]}, "
+                          f"{r['duration_s']} s", soft_wrap=True, markup=True, highlight=False)
+            console.print(f"    {json.dumps(r['counts'])[:150]}", soft_wrap=True, markup=False, highlight=False)
 
     emit(report, json_out, render)
 
