@@ -49,7 +49,11 @@ def _question(endorsing: Sequence[ReviewVerdict], need: int) -> str | None:
 def decide(verdicts: Iterable[ReviewVerdict], settings: ReviewSettings) -> Consensus:
     verdicts = list(verdicts)
     final = [v for v in verdicts if v.adjudication]
-    people = [v for v in verdicts if not v.adjudication]
+    latest: dict[str, ReviewVerdict] = {}
+    for v in verdicts:  # one vote per person: a reviewer's second annotation replaces the first
+        if not v.adjudication and (v.reviewer not in latest or v.updated_at >= latest[v.reviewer].updated_at):
+            latest[v.reviewer] = v
+    people = list(latest.values())
     if final:
         v = max(final, key=lambda x: x.updated_at)
         if v.choice == "reject" or not v.answer:

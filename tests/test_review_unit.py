@@ -86,6 +86,10 @@ def test_consensus_rule():
     assert decide([v("c", "a", "accept", "Yes"), v("c", "b", "reject"), v("c", "c", "correct", "No")], S).status == "conflict"
     assert decide([v("c", "a", "accept", "B"), v("c", "b", "accept", "B")], S).status == "pending"  # K not reached
     assert decide([], S).status == "pending"
+    # one person annotating twice is one vote (their latest), not two
+    twice = [v("c", "a", "accept", "B", t=0), v("c", "a", "accept", "B", t=1), v("c", "b", "reject")]
+    assert decide(twice, S).status == "pending"
+    assert decide([*twice, v("c", "c", "reject")], S).status == "rejected"
 
 
 def test_adjudication_is_final():
