@@ -203,8 +203,7 @@ def run_eval(
     requests = [build_request(it, setting=setting, settings=settings, label_pool=pools[it.task]) for it in ds.items]
     keys = [cache_key(backend.fingerprint, r.key_parts(), {**backend.generation, "max_new_tokens": r.max_new_tokens,
                                                            "setting": setting}) for r in requests]
-    results: dict[str, str] = cache.get_many(keys) if cache is not None else {}
-    results = {k: v[0] for k, v in results.items()} if cache is not None else {}
+    results: dict[str, str] = {k: v[0] for k, v in cache.get_many(keys).items()} if cache is not None else {}
     n_cached = len({k for k in keys if k in results})
     todo, seen = [], set()
     for key, req in zip(keys, requests):
