@@ -50,39 +50,61 @@ def flat_pairs(index: np.ndarray, queries: np.ndarray, radius: int) -> tuple[np.
     return (np.concatenate(qs), np.concatenate(js)) if qs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
-def mih_pairs(index: np.ndarray, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """(query row, index row) with distance <= radius (exact for radius <= MIH_MAX_RADIUS)."""
-    if radius > MIH_MAX_RADIUS:
-        raise ValueError(f"multi-index hashing supports radius <= {MIH_MAX_RADIUS}, got {radius}")
-    index = index.astype(np.uint64)
-    queries = queries.astype(np.uint64)
-    per_chunk = radius // len(CHUNKS)
+def _mih_chunk(index: np.ndarray, queries: np.ndarray, radius: int, lo: int, hi: int, per_chunk: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    bits = hi - lo
+    mask_all = np.uint64((1 << bits) - 1)
+    vals = ((index >> np.uint64(lo)) & mask_all).astype(np.int32)
+    order = np.argsort(vals, kind="stable").astype(np.int64)
+    index_sorted = index[order]  # bucket-ordered copy: candidate reads become (nearly) sequential
+    counts = np.bincount(vals, minlength=1 << bits).astype(np.int32)
+    present = counts > 0  # 1 byte per bucket: the hot lookup stays cache-friendly
+    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    qvals = ((queries >> np.uint64(lo)) & mask_all).astype(np.int32)
+    qorder = np.argsort(qvals, kind="stable")  # sorted keys: the table is walked nearly in order
+    qsorted = qvals[qorder]
+    qfull = queries[qorder]
     out_q, out_j = [], []
-    for lo, hi in CHUNKS:
-        bits = hi - lo
-        mask_all = np.uint64((1 << bits) - 1)
-        vals = ((index >> np.uint64(lo)) & mask_all).astype(np.int64)
-        order = np.argsort(vals, kind="stable")
-        counts = np.bincount(vals, minlength=1 << bits)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        qvals = (queries >> np.uint64(lo)) & mask_all
-        for m in _flip_masks(bits, per_chunk):
-            keys = (qvals ^ m).astype(np.int64)
-            cnt = counts[keys]
-            hit = np.flatnonzero(cnt)
-            if not len(hit):
-                continue
-            c = cnt[hit]
-            qi = np.repeat(hit, c)
-            first = np.repeat(offsets[keys[hit]] - np.concatenate([[0], np.cumsum(c)[:-1]]), c)
-            j = order[first + np.arange(len(qi))]
-            d = popcount64(queries[qi] ^ index[j])
-            ok = d <= radius
-            out_q.append(qi[ok])
-            out_j.append(j[ok])
+    for m in _flip_masks(bits, per_chunk).astype(np.int32):
+        keys = qsorted ^ m
+        hit = np.flatnonzero(present[keys])
+        if not len(hit):
+            continue
+        hk = keys[hit]
+        start = offsets[hk]
+        # every hit bucket's first entry (most buckets hold one hash) ...
+        d = popcount64(qfull[hit] ^ index_sorted[start])
+        ok = d <= radius
+        out_q.append(qorder[hit[ok]])
+        out_j.append(order[start[ok]])
+        # ... then the further entries of buckets holding several
+        c = counts[hk]
+        multi = np.flatnonzero(c > 1)
+        if len(multi):
+            extra = (c[multi] - 1).astype(np.int64)
+            h2 = np.repeat(hit[multi], extra)
+            pos = np.repeat(start[multi] + 1 - np.concatenate([[0], np.cumsum(extra)[:-1]]), extra) + np.arange(len(h2))
+            d2 = popcount64(qfull[h2] ^ index_sorted[pos])
+            ok2 = d2 <= radius
+            out_q.append(qorder[h2[ok2]])
+            out_j.append(order[pos[ok2]])
     if not out_q:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(out_q), np.concatenate(out_j)
+
+
+def mih_pairs(index: np.ndarray, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query row, index row) with distance <= radius (exact for radius <= MIH_MAX_RADIUS); chunks run in threads."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    if radius > MIH_MAX_RADIUS:
+        raise ValueError(f"multi-index hashing supports radius <= {MIH_MAX_RADIUS}, got {radius}")
+    index, queries = index.astype(np.uint64), queries.astype(np.uint64)
+    per_chunk = radius // len(CHUNKS)
+    with ThreadPoolExecutor(max_workers=min(len(CHUNKS), os.cpu_count() or 1)) as ex:
+        parts = list(ex.map(lambda c: _mih_chunk(index, queries, radius, c[0], c[1], per_chunk), CHUNKS))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def hash_pairs(hashes: np.ndarray, radius: int, variants: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
