@@ -13,6 +13,7 @@ SQLite transaction, so a crash or Ctrl-C leaves the previous version in place.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from itertools import islice
 from pathlib import Path
@@ -27,8 +28,6 @@ from .formats import Format, LineLog, detect_format, open_binary, read_conceptne
 from .ontology import RELATIONS
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from ..workspace import Workspace
 
 LOADER_VERSION = "relations-loader-1"
@@ -281,9 +280,11 @@ def ingest_file(
 def source_row(db_path: Path, name: str) -> dict | None:
     if not db_path.is_file():
         return None
-    conn = schema.connect(db_path)
+    conn = sqlite3.connect(str(db_path), timeout=30.0)  # a plain reader: no schema writes
     try:
         row = conn.execute("SELECT name, path, fingerprint, report FROM mmrakit_source WHERE name = ?", (name,)).fetchone()
+    except sqlite3.OperationalError:  # a store from conceptnet-lite's own loader: no source table yet
+        row = None
     finally:
         conn.close()
     return None if row is None else {"name": row[0], "path": row[1], "fingerprint": json.loads(row[2]), "report": json.loads(row[3])}

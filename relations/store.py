@@ -101,6 +101,7 @@ class RelationStore:
             self._rel_name[i] = SNAKE_TO_NAME.get(snake, snake)
         self._rel_id = {n: i for i, n in self._rel_name.items()}
         self._sym_ids = [i for i, n in self._rel_name.items() if n in RELATIONS and RELATIONS[n].symmetric]
+        self._has_source = "source_id" in {row[1] for row in c.execute('PRAGMA table_info("edge")')}
         try:
             self._source_name = {i: n for i, n in c.execute("SELECT id, name FROM mmrakit_source")}
         except sqlite3.OperationalError:  # a DB built by conceptnet-lite's own loader
@@ -201,6 +202,8 @@ class RelationStore:
         """One SELECT of the union; ('', []) when it cannot match. ``+e.relation_id`` keeps SQLite
         from scanning the whole relation index instead of the concept's few edges."""
         sql = sql.replace("SELECT ", f"SELECT {flip}, ", 1)
+        if not self._has_source:  # a DB built by conceptnet-lite's own loader
+            sql = sql.replace("e.source_id", "NULL", 1)
         args: list = [label_id]
         if rel_id is not None:
             if symmetric_only and rel_id not in self._sym_ids:

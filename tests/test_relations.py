@@ -482,3 +482,24 @@ def test_interrupted_ingest_leaves_the_previous_store(workspace, kitchen_csv, mo
     runs = [r for r in workspace.runs.status_report() if r["stage"] == "relations.ingest"]
     assert [r["status"] for r in runs] == ["interrupted"]
     assert ingest(workspace, kitchen_csv).edges == 14  # re-running finishes the job
+
+
+def test_store_built_by_conceptnet_lite_itself_is_readable_and_extendable(tmp_path, kitchen_csv):
+    import contextlib
+    import io
+
+    from conceptnet_lite.db import load_dump_to_db
+
+    db = tmp_path / "cnlite.db"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        load_dump_to_db(kitchen_csv, db, edge_count=10**6, delete_dump=False)
+    assert kitchen_csv.exists()
+    store = RelationStore(db)
+    assert [(e.end, e.weight, e.source) for e in store.neighbours("knife", rel="MadeOf")] == [("/c/en/steel", 2.0, None)]
+    assert [e.end for e in store.neighbours("knife", rel="ExternalURL")] == ["http://dbpedia.org/resource/Knife"]
+    pack = tmp_path / "extra.tsv"
+    pack.write_text("knife\tUsedFor\tspread butter\n", encoding="utf-8")
+    ingest_file(db, pack)
+    store = RelationStore(db)
+    assert {e.end for e in store.neighbours("knife", rel="UsedFor")} == {"/c/en/cut", "/c/en/spread_butter"}
+    assert store.stats()["edges"] == 16
