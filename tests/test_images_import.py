@@ -232,3 +232,16 @@ def test_malformed_jsonl_names_file_line_and_field(workspace: Workspace, tmp_pat
         import_images(workspace, str(f), "jsonl")
     res = runner.invoke(app, ["images", "import", str(tmp_path / "nope"), "-w", str(workspace.root)])
     assert res.exit_code != 0
+
+
+def test_bundled_demo_images_are_redistributable_and_import_cleanly(workspace: Workspace) -> None:
+    demo = Path(__file__).resolve().parents[1] / "demo" / "images"
+    lines = [json.loads(x) for x in (demo / "images.jsonl").read_text().splitlines()]
+    attribution = (demo / "ATTRIBUTION.md").read_text()
+    assert lines and all(r["license"] in ("Attribution License", "Attribution-ShareAlike License") for r in lines)
+    assert all(f"`{r['path']}`" in attribution and r["url"] in attribution for r in lines)
+    assert sum(p.stat().st_size for p in demo.iterdir()) < 8_500_000
+    report = import_images(workspace, str(demo / "images.jsonl"), "jsonl")
+    assert report.accepted == len(lines) and report.quarantined == {}
+    pool = ImagePool(workspace)
+    assert all(r.objects and r.captions and r.url for r in pool.records())
