@@ -27,19 +27,19 @@ if TYPE_CHECKING:
 
 Direction = Literal["out", "in", "both"]
 
+# One side of a concept's edges. The anchor is the asked concept (its label is known, so only
+# the other end's label is joined); {flip} marks symmetric edges answered the other way round.
 _EDGE_SQL = """
-SELECT e.relation_id, e.etc, e.source_id,
-       ls.text, ls.language_id, cs.sense_label,
-       le.text, le.language_id, ce.sense_label
-FROM concept {anchor}
-JOIN edge e ON e.{anchor_col} = {anchor}.id
-JOIN concept {other} ON {other}.id = e.{other_col}
-JOIN label ls ON ls.id = cs.label_id
-JOIN label le ON le.id = ce.label_id
-WHERE {anchor}.label_id = ?
+SELECT {{flip}}, {anchor_is_start}, e.relation_id, e.etc, e.source_id, a.sense_label,
+       lo.text, lo.language_id, o.sense_label
+FROM concept a
+JOIN edge e ON e.{anchor_col} = a.id
+JOIN concept o ON o.id = e.{other_col}
+JOIN label lo ON lo.id = o.label_id
+WHERE a.label_id = ?
 """
-_OUT_SQL = _EDGE_SQL.format(anchor="cs", anchor_col="start_id", other="ce", other_col="end_id")
-_IN_SQL = _EDGE_SQL.format(anchor="ce", anchor_col="end_id", other="cs", other_col="start_id")
+_OUT_SQL = _EDGE_SQL.format(anchor_is_start=1, anchor_col="start_id", other_col="end_id")
+_IN_SQL = _EDGE_SQL.format(anchor_is_start=0, anchor_col="end_id", other_col="start_id")
 
 _HOP_SQL = {
     "out": "SELECT DISTINCT ce.label_id FROM concept cs JOIN edge e ON e.start_id = cs.id "
@@ -167,7 +167,7 @@ class RelationStore:
         found = self._resolve(concept, lang)
         if found is None:
             return []
-        label_id = found[1]
+        anchor_uri, label_id = found
         rel_filter: int | None = None
         if rel is not None:
             spec = relation(rel)
@@ -190,7 +190,7 @@ class RelationStore:
         rows = self._conn.execute(sql, [a for p in parts for a in p[1]]).fetchall() if sql else []
         best: dict[tuple[str, str, str], Edge] = {}
         for row in rows:
-            edge = self._to_edge(row[1:], row[0])
+            edge = self._to_edge(row, anchor_uri)
             key = (edge.relation, edge.start, edge.end)
             if key not in best or edge.weight > best[key].weight:
                 best[key] = edge
@@ -201,7 +201,7 @@ class RelationStore:
                   symmetric_only: bool = False) -> tuple[str, list]:
         """One SELECT of the union; ('', []) when it cannot match. ``+e.relation_id`` keeps SQLite
         from scanning the whole relation index instead of the concept's few edges."""
-        sql = sql.replace("SELECT ", f"SELECT {flip}, ", 1)
+        sql = sql.replace("{flip}", str(flip), 1)
         if not self._has_source:  # a DB built by conceptnet-lite's own loader
             sql = sql.replace("e.source_id", "NULL", 1)
         args: list = [label_id]
@@ -224,11 +224,15 @@ class RelationStore:
         base = f"/c/{self._lang_name.get(lang_id, '?')}/{text}"
         return (f"{base}/{sense}" if sense else base), base
 
-    def _to_edge(self, row: tuple, flip: int) -> Edge:
-        rel_id, etc, source_id, s_text, s_lang, s_sense, e_text, e_lang, e_sense = row
+    def _to_edge(self, row: tuple, anchor_base: str) -> Edge:
+        flip, anchor_is_start, rel_id, etc, source_id, a_sense, o_text, o_lang, o_sense = row
         name = self._rel_name.get(rel_id, str(rel_id))
-        s_full, s_base = self._uri(s_text, s_lang, s_sense)
-        e_full, e_base = self._uri(e_text, e_lang, e_sense)
+        a_full = f"{anchor_base}/{a_sense}" if a_sense else anchor_base
+        o_full, o_base = self._uri(o_text, o_lang, o_sense)
+        if anchor_is_start:
+            s_full, s_base, e_full, e_base = a_full, anchor_base, o_full, o_base
+        else:
+            s_full, s_base, e_full, e_base = o_full, o_base, a_full, anchor_base
         meta = json.loads(etc) if isinstance(etc, str) else {}
         start, end = (e_base, s_base) if flip else (s_base, e_base)
         return Edge(
