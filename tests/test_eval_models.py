@@ -49,8 +49,9 @@ def test_hf_backend_loads_and_generates_deterministically(tiny_qwen, datasets_di
     responses = [r["response"] for r in a.records]
     assert all(isinstance(t, str) and t for t in responses)
     assert a.summary["meta"]["backend_fingerprint"].startswith(f"hf:{tiny_qwen}#")
-    # a fresh load (own cache) generates the same text: greedy decoding of fixed weights
-    b = run_eval(data, f"hf:{tiny_qwen}", settings=small(), out_dir=tmp_path / "b")
+    # a fresh load (own cache), one item per forward pass, generates the same text: greedy decoding of
+    # fixed weights, and left-padded batching does not change answers
+    b = run_eval(data, f"hf:{tiny_qwen}", settings=small(batch_size=1), out_dir=tmp_path / "b")
     assert b.calls == 6 and [r["response"] for r in b.records] == responses
     # a re-run with the first cache calls nothing
     c = run_eval(data, f"hf:{tiny_qwen}", settings=small(), out_dir=tmp_path / "a")

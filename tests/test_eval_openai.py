@@ -22,7 +22,7 @@ from mmrakit.evaluation.datasets import load_eval_dataset
 from mmrakit.evaluation.fake_openai import FakeOpenAI, user_text
 from mmrakit.evaluation.runner import run_eval
 from mmrakit.settings import Settings
-from test_eval_support import mmra_rows, write_parquet
+from test_eval_support import mmra_rows, remi_json, remi_rows, write_parquet
 
 SECRET = "sk-test-SECRET-value-123"
 
@@ -168,3 +168,15 @@ def test_killed_run_resumes_without_repeating_finished_calls(tmp_path):
         resumed = run_eval(str(data), "openai:m", settings=s, out_dir=out)
         assert resumed.cached == cached and resumed.calls == 40 - cached and srv.hits == 40 - cached
         assert json.loads((out / "results.json").read_text())["meta"]["items"] == 40
+
+
+def test_remi_images_are_interleaved_on_the_wire(tmp_path):
+    data = write_parquet(tmp_path / "remi.parquet", remi_rows(1))
+    with FakeOpenAI(lambda body: remi_json("45")) as srv:
+        out = run_eval(str(data), "openai:m", settings=settings_for(srv), out_dir=tmp_path / "o")
+    assert out.summary["tasks"]["Clocks"]["accuracy"] == 100.0
+    geo = next(b for b in srv.requests if "Area of the shape" in user_text(b))
+    content = geo["messages"][0]["content"]
+    assert [c["type"] for c in content] == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
+    assert content[0]["text"] == "Question: Area of the shape in "
+    assert geo["max_tokens"] == 512
