@@ -27,6 +27,7 @@ class GraphView:
     def __init__(self) -> None:
         self._out_cache: dict[tuple[str, str], list[Edge]] = {}
         self._in_cache: dict[tuple[str, str], list[Edge]] = {}
+        self._end_index: dict[tuple[str, str], dict[str, Edge]] = {}
 
     def _out(self, concept: str, rel: str) -> list[Edge]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -49,14 +50,21 @@ class GraphView:
             self._in_cache[key] = self._in(concept, rel)
         return self._in_cache[key]
 
+    def _ends(self, start: str, rel: str) -> dict[str, Edge]:
+        key = (start, rel)
+        index = self._end_index.get(key)
+        if index is None:
+            index = {}
+            for e in self.out(start, rel):
+                index.setdefault(e.end, e)  # strongest first
+            self._end_index[key] = index
+        return index
+
     def has(self, start: str, rel: str, end: str) -> bool:
-        return any(e.end == end for e in self.out(start, rel))
+        return end in self._ends(start, rel)
 
     def edge(self, start: str, rel: str, end: str) -> Edge | None:
-        for e in self.out(start, rel):
-            if e.end == end:
-                return e
-        return None
+        return self._ends(start, rel).get(end)
 
     def linked(self, a: str, b: str, rels: Iterable[str]) -> bool:
         """Any of ``rels`` between a and b, either direction."""

@@ -8,6 +8,7 @@ over the captions (recorded as the method, so the band is read with that in mind
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,7 @@ def box_gap(a: Box, b: Box) -> float:
     """Euclidean gap between two boxes (0 when they touch or overlap), in normalised units."""
     gx = max(0.0, max(a.x, b.x) - min(a.x + a.w, b.x + b.w))
     gy = max(0.0, max(a.y, b.y) - min(a.y + a.h, b.y + b.h))
-    return float(np.hypot(gx, gy))
+    return math.hypot(gx, gy)
 
 
 class PoolView:

@@ -31,9 +31,11 @@ def pairs_round_robin(groups: dict[str, list[str]], rng: random.Random, max_offs
 
 def interleave(*lists: Iterable[str]) -> list[str]:
     out: list[str] = []
+    seen: set[str] = set()
     for batch in zip_longest(*lists):
         for x in batch:
-            if x is not None and x not in out:
+            if x is not None and x not in seen:
+                seen.add(x)
                 out.append(x)
     return out
 
@@ -42,7 +44,7 @@ def checked(candidates: Iterable[str], is_wrong: Callable[[str], bool], limit: i
     """Distractors that the graph/evidence says are wrong for this item, in order, without repeats."""
     out: list[str] = []
     for c in candidates:
-        if c not in out and is_wrong(c):
+        if c not in out and is_wrong(c):  # out stays short (limit), a list scan is fine
             out.append(c)
             if len(out) >= limit:
                 break

@@ -24,34 +24,46 @@ class NearSameEntity(Builder):
     task = "NearSameEntity"
     family = "proximity"
 
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._edge_cache: dict[tuple[str, str], object] = {}
+        self._nb_cache: dict[str, set[str]] = {}
+
     def near_map(self, sha: str) -> dict[str, dict[str, tuple]]:
         """entity concept -> {neighbour concept: (entity grounding, neighbour grounding, edge)}."""
         im = self.ctx.pool[sha]
         gap = float(self.rule.param("near_gap", 0.04))
-        objs = im.objects()
+        objs = [(e, e.box.x, e.box.y, e.box.x + e.box.w, e.box.y + e.box.h) for e in im.objects()]
         out: dict[str, dict[str, tuple]] = defaultdict(dict)
-        for a in objs:
-            for z in objs:
-                if a.concept == z.concept or z.concept in out[a.concept]:
+        for a, ax1, ay1, ax2, ay2 in objs:
+            near = out[a.concept]
+            for z, zx1, zy1, zx2, zy2 in objs:
+                if a.concept == z.concept or z.concept in near:
                     continue
-                if box_gap(a.box, z.box) > gap:
+                gx = max(0.0, max(ax1, zx1) - min(ax2, zx2))
+                gy = max(0.0, max(ay1, zy1) - min(ay2, zy2))
+                if gx * gx + gy * gy > gap * gap:
                     continue
                 edge = self._graph_edge(a.concept, z.concept)
-                if edge is None:
-                    continue
-                out[a.concept][z.concept] = (a, z, edge)
+                if edge is not None:
+                    near[z.concept] = (a, z, edge)
         return {k: v for k, v in out.items() if v}
 
     def _graph_edge(self, a: str, z: str):
-        g = self.ctx.graph
-        for rel in self.rule.relations:
-            e = g.edge(a, rel, z) or g.edge(z, rel, a)
-            if e is not None:
-                return e
-        return None
+        key = (a, z)
+        if key not in self._edge_cache:
+            g, found = self.ctx.graph, None
+            for rel in self.rule.relations:
+                found = g.edge(a, rel, z) or g.edge(z, rel, a)
+                if found is not None:
+                    break
+            self._edge_cache[key] = found
+        return self._edge_cache[key]
 
     def _graph_nb(self, concept: str) -> set[str]:
-        return {e.end for rel in self.rule.relations for e in self.ctx.graph.out(concept, rel)}
+        if concept not in self._nb_cache:
+            self._nb_cache[concept] = {e.end for rel in self.rule.relations for e in self.ctx.graph.out(concept, rel)}
+        return self._nb_cache[concept]
 
     def mine(self) -> Iterator[Fact]:
         pool, graph = self.ctx.pool, self.ctx.graph

@@ -46,10 +46,16 @@ class SubEvent(Builder):
         self.rng.shuffle(links)
         no_items = self._unrelated(events)
         streams = []
-        for a_event, b_event, edge in links:
-            combos = [(a, b) for a in by_event[a_event] for b in by_event[b_event]]
-            self.rng.shuffle(combos)
-            streams.append([(a, b, a_event, b_event, edge) for a, b in combos[:400]])
+        for a_event, b_event, edge in links:  # up to 400 random image pairs per link, drawn without building the product
+            ia, ib = sorted(by_event[a_event]), sorted(by_event[b_event])
+            n = min(400, len(ia) * len(ib))
+            seen: set[tuple[str, str]] = set()
+            for _ in range(4 * n):
+                if len(seen) >= n:
+                    break
+                seen.add((ia[self.rng.randrange(len(ia))], ib[self.rng.randrange(len(ib))]))
+            streams.append([(a, b, a_event, b_event, edge) for a, b in sorted(seen)])
+            self.rng.shuffle(streams[-1])
         for batch in zip_longest(*streams):
             for item in batch:
                 if item is None:
