@@ -140,7 +140,7 @@ def bench_near(n: int, planted: int, threshold: int) -> dict:
             "method": "faiss flat" if n < FLAT_BINARY_BELOW else "multi-index hashing"}
 
 
-def bench_semantic(sizes: list[int], dim: int, cluster_size: int) -> list[dict]:
+def bench_semantic(sizes: list[int], dim: int, cluster_size: int, probes: int) -> list[dict]:
     from mmrakit.images.dedup import semantic_pairs
 
     out = []
@@ -152,7 +152,7 @@ def bench_semantic(sizes: list[int], dim: int, cluster_size: int) -> list[dict]:
             y = x[2 * k] + rng.normal(scale=0.01, size=dim).astype(np.float32)
             x[2 * k + 1] = y / np.linalg.norm(y)
         t = time.perf_counter()
-        pairs, stats = semantic_pairs(x, 0.04, cluster_size=cluster_size)
+        pairs, stats = semantic_pairs(x, 0.04, cluster_size=cluster_size, probes=probes)
         dt = time.perf_counter() - t
         found = {tuple(p) for p in pairs.tolist()}
         out.append({"vectors": n, "dim": dim, "seconds": round(dt, 2), "planted_found": sum((2 * k, 2 * k + 1) in found for k in range(100)),
@@ -178,8 +178,9 @@ def main() -> None:
     if args.only in (None, "near"):
         print("near", json.dumps(bench_near(100_000 if q else 1_000_000, 1000, 8)), flush=True)
     if args.only in (None, "semantic"):
-        for rec in bench_semantic([20_000, 40_000] if q else [100_000, 200_000], 512, 1000):
-            print("semantic", json.dumps(rec), flush=True)
+        for probes in (1, 2):
+            for rec in bench_semantic([20_000, 40_000] if q else [100_000, 200_000], 512, 1000, probes):
+                print("semantic", json.dumps(rec), flush=True)
 
 
 if __name__ == "__main__":

@@ -58,21 +58,24 @@ def near_tier(shas: list[str], H: np.ndarray, threshold: int, verify_radius: int
 
 # --- semantic tier ---------------------------------------------------------------------------------
 
-def kmeans_assign(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 10) -> np.ndarray:
+def kmeans_assign(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 10, probes: int = 1) -> np.ndarray:
+    """(n, probes) nearest centroid ids per vector, closest first (spherical k-means, sampled training)."""
     import faiss
 
     n, d = vectors.shape
     k = max(1, min(k, n))
+    probes = max(1, min(probes, k))
     if k == 1:
-        return np.zeros(n, dtype=np.int64)
+        return np.zeros((n, 1), dtype=np.int64)
     km = faiss.Kmeans(d, k, niter=niter, seed=seed, spherical=True, max_points_per_centroid=64, verbose=False)
     km.train(vectors)
-    _, assign = km.index.search(vectors, 1)
-    return assign[:, 0].astype(np.int64)
+    _, assign = km.index.search(vectors, probes)
+    return assign.astype(np.int64)
 
 
-def cluster_pairs(vectors: np.ndarray, members: np.ndarray, min_sim: float, block: int = 4096) -> np.ndarray:
-    """Pairs (global indices, i < j) inside one cluster with cosine >= min_sim (exact)."""
+def cluster_pairs(vectors: np.ndarray, members: np.ndarray, min_sim: float, guests: np.ndarray | None = None,
+                  block: int = 4096) -> np.ndarray:
+    """Pairs (global indices) with cosine >= min_sim inside one cluster (i < j), plus guest x member pairs."""
     x = vectors[members]
     out = []
     for start in range(0, len(members), block):
@@ -80,38 +83,59 @@ def cluster_pairs(vectors: np.ndarray, members: np.ndarray, min_sim: float, bloc
         rows, cols = np.nonzero(sims >= min_sim)
         keep = cols > rows + start
         out.append(np.stack([members[rows[keep] + start], members[cols[keep]]], axis=1))
+    if guests is not None and len(guests):
+        for start in range(0, len(guests), block):
+            g = guests[start:start + block]
+            rows, cols = np.nonzero(vectors[g] @ x.T >= min_sim)
+            out.append(np.stack([g[rows], members[cols]], axis=1))
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
 
 
+def _groups_by(labels: np.ndarray) -> dict[int, np.ndarray]:
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    return {int(labels[g[0]]): g for g in np.split(order, bounds) if len(g)}
+
+
 def semantic_pairs(vectors: np.ndarray, epsilon: float, *, clusters: int | None = None, cluster_size: int = 1000,
-                   executor: str = "local", seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
-    """SemDeDup-style pairs with cosine >= 1 - epsilon; returns (pairs, stats)."""
+                   probes: int = 2, executor: str = "local", seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """SemDeDup-style pairs with cosine >= 1 - epsilon; returns (pairs, stats).
+
+    Each vector lives in its nearest cluster; with ``probes`` > 1 it is also compared (as a guest)
+    with the members of its next-nearest clusters, so near-duplicates split by a cluster boundary
+    are still found, at about ``probes`` times the within-cluster cost.
+    """
     n = len(vectors)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64), {"clusters": 0}
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     k = clusters or max(1, round(n / cluster_size))
     t0 = time.monotonic()
-    assign = kmeans_assign(x, k, seed=seed)
+    assign = kmeans_assign(x, k, seed=seed, probes=probes)
     t1 = time.monotonic()
-    order = np.argsort(assign, kind="stable")
-    bounds = np.flatnonzero(np.diff(assign[order])) + 1
-    groups = [g for g in np.split(order, bounds) if len(g) > 1]
+    members = _groups_by(assign[:, 0])
+    guests: dict[int, list[np.ndarray]] = defaultdict(list)
+    for p in range(1, assign.shape[1]):
+        for c, g in _groups_by(assign[:, p]).items():
+            guests[c].append(g)
+    work = [(m, np.concatenate(guests[c]) if guests.get(c) else np.zeros(0, np.int64)) for c, m in sorted(members.items())]
+    work = [(m, g) for m, g in work if len(m) > 1 or len(g)]
     min_sim = 1.0 - epsilon - 1e-6
     if executor == "ray":
-        pairs = _cluster_pairs_ray(x, groups, min_sim)
+        pairs = _cluster_pairs_ray(x, work, min_sim)
     else:
-        pairs = [cluster_pairs(x, g, min_sim) for g in groups]
+        pairs = [cluster_pairs(x, m, min_sim, g) for m, g in work]
     t2 = time.monotonic()
     allp = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+    allp = allp[allp[:, 0] != allp[:, 1]] if len(allp) else allp
     allp.sort(axis=1)
     allp = np.unique(allp, axis=0) if len(allp) else allp
-    sizes = np.bincount(assign)
-    return allp, {"clusters": int(k), "largest_cluster": int(sizes.max()), "kmeans_s": round(t1 - t0, 3),
-                  "within_cluster_s": round(t2 - t1, 3)}
+    sizes = np.bincount(assign[:, 0])
+    return allp, {"clusters": int(k), "probes": int(assign.shape[1]), "largest_cluster": int(sizes.max()),
+                  "kmeans_s": round(t1 - t0, 3), "within_cluster_s": round(t2 - t1, 3)}
 
 
-def _cluster_pairs_ray(x: np.ndarray, groups: list[np.ndarray], min_sim: float) -> list[np.ndarray]:
+def _cluster_pairs_ray(x: np.ndarray, work: list[tuple[np.ndarray, np.ndarray]], min_sim: float) -> list[np.ndarray]:
     from .executors import ray_session
 
     with ray_session() as ray:
@@ -121,11 +145,12 @@ def _cluster_pairs_ray(x: np.ndarray, groups: list[np.ndarray], min_sim: float) 
 
         def fn(batch: dict) -> dict:
             vecs = ray.get(ref)
-            out = [cluster_pairs(vecs, np.asarray(m, dtype=np.int64), min_sim) for m in batch["members"]]
+            out = [cluster_pairs(vecs, np.asarray(m, dtype=np.int64), min_sim, np.asarray(g, dtype=np.int64))
+                   for m, g in zip(batch["members"], batch["guests"])]
             pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
             return {"a": pairs[:, 0], "b": pairs[:, 1]}
 
-        ds = ray.data.from_items([{"members": g.tolist()} for g in groups])
+        ds = ray.data.from_items([{"members": m.tolist(), "guests": g.tolist()} for m, g in work])
         res = ds.map_batches(fn, batch_size=8, batch_format="numpy")
         return [np.stack([b["a"], b["b"]], axis=1).astype(np.int64) for b in res.iter_batches(batch_format="numpy")
                 if len(b["a"])]
@@ -239,7 +264,8 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
                 idx = np.flatnonzero(mask)
                 vecs = emb.clip_image([shas[i] for i in idx])
                 pairs, stats = semantic_pairs(vecs, cfg.semantic_epsilon, clusters=cfg.semantic_clusters,
-                                              cluster_size=cfg.semantic_cluster_size, executor=executor)
+                                              cluster_size=cfg.semantic_cluster_size, probes=cfg.semantic_probes,
+                                              executor=executor)
                 report.semantic = {"pairs": add(((idx[a], idx[b]) for a, b in pairs), "semantic"), "embedded": len(idx),
                                    "epsilon": cfg.semantic_epsilon, **stats, "seconds": round(time.monotonic() - t0, 3)}
         # groups and keep policy

@@ -89,6 +89,7 @@ class DedupSettings(Section):
     semantic_epsilon: float = Field(0.04, gt=0, lt=1, description="Semantic duplicates: CLIP cosine >= 1 - epsilon.")
     semantic_clusters: int | None = Field(None, description="k-means clusters for semantic dedup; null = n / semantic_cluster_size.")
     keep_policy: Literal["resolution-then-first", "first"] = "resolution-then-first"
+    semantic_probes: int = Field(2, ge=1, le=8, description="Semantic dedup: also compare each vector with the members of its next-nearest clusters (1 = plain SemDeDup).")
     semantic_cluster_size: int = Field(1000, gt=1, description="Target k-means cluster size when semantic_clusters is null (k = n / size).")
     contact_sheet_groups: int = Field(12, ge=0, description="Duplicate groups drawn on the report's contact sheet.")
 
