@@ -29,6 +29,9 @@ CHOICE_QA, TRUE_FALSE_QA = "Choice QA", "True or false QA"
 _IMAGE_TAG = re.compile(r"<image(\d+)>")
 
 
+# The MMRA section below is copied verbatim into exported lmms-eval packs (exports/lmms_pack.py cuts
+# between the "# --- MMRA" and "# --- ReMI" markers): keep the markers, and use only re, Counter, _MMRA,
+# TRUE_FALSE_QA and InputError from outside the section.
 # --- MMRA -----------------------------------------------------------------------------------------
 
 def normalise_qa_type(qa_type: str) -> str:

@@ -29,12 +29,12 @@ def register(app: typer.Typer) -> None:
         dataset: Annotated[str, typer.Argument(
             help="save_to_disk folder, parquet file/folder, Hub id (m-a-p/MMRA, mehrankazemi/ReMI) or 'workspace'.")],
         model: Annotated[str | None, typer.Option(
-            "--model", "-m", help="openai:MODEL, hf:PATH_OR_ID, clip:MODEL[@PRETRAINED], random, text-only:SPEC.")] = None,
+            "--model", "-m", help="openai:MODEL, hf:PATH_OR_ID, clip:MODEL\\[@PRETRAINED], random, text-only:SPEC.")] = None,
         setting: Annotated[str, typer.Option(
             "--setting", help="IQ = images + question; QO = question only (text-only baseline).")] = "IQ",
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N items, round-robin over tasks.")] = None,
         concurrency: Annotated[int | None, typer.Option(
-            "--concurrency", min=1, help="Requests in flight for openai: (default: [eval] concurrency).")] = None,
+            "--concurrency", min=1, help="Requests in flight for openai: (default: \\[eval] concurrency).")] = None,
         out: Annotated[Path | None, typer.Option(
             "--out", "-o", help="Result folder (default: WORKSPACE/eval/<run> or ./eval-results/<run>).")] = None,
         predictions: Annotated[Path | None, typer.Option(
