@@ -71,7 +71,8 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any], comparison: d
         "",
         f"**Overall: {_fmt(summary['overall']['accuracy'])}%** 95% CI {_ci(summary['overall'])} — "
         f"{summary['overall']['aggregation']}.",
-        "",
+        *([f"With MMRA's own extraction rule (evaluate_demo.py): {_fmt(summary['overall']['accuracy_demo_rule'])}%.", ""]
+          if "accuracy_demo_rule" in summary["overall"] else []),
         "| task | n | accuracy % | 95% CI |",
         "|---|---|---|---|",
     ]

@@ -25,7 +25,7 @@ from .cache import ResponseCache, cache_key
 from .datasets import EvalDataset, load_eval_dataset
 from .items import EvalItem
 from .prompts import (
-    PROMPT_TEMPLATES, TRUE_FALSE_QA, extract_mmra_answer, extract_remi_answer, mmra_prompt, remi_prompt_parts,
+    PROMPT_TEMPLATES, TRUE_FALSE_QA, extract_mmra_answer, extract_mmra_answer_demo, extract_remi_answer, mmra_prompt, remi_prompt_parts,
 )
 from .scoring import mmra_correct, remi_correct, summarise
 
@@ -236,6 +236,9 @@ def run_eval(
             "response": response, "extracted": extracted, "method": method, "answer": item.answer,
             "correct": correct, "error": errors.get(item.id), "twin_of": item.twin_of, "order_probe": item.order_probe,
         })
+        if item.format == "mmra":  # MMRA's own extraction rule, for comparison with its published numbers
+            demo = extract_mmra_answer_demo(response, item.qa_type or "") if response is not None else None
+            records[-1]["correct_demo_rule"] = mmra_correct(item.answer, demo)
     summary = summarise(ds.format, records, samples=settings.eval.bootstrap_samples, seed=settings.eval.seed)
     meta = {
         "dataset": ds.source, "split": ds.split, "format": ds.format, "items": len(records), "rows": ds.total_rows,

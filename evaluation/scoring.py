@@ -152,6 +152,8 @@ def summarise(fmt: str, records: Iterable[dict[str, Any]], *, samples: int = 100
             "accuracy": _pct(sum(g.sum() for g in groups) / total) if total else None,
             "ci95": bootstrap_ci(groups, samples=samples, seed=seed, weighted=True),
         }
+        if records and all("correct_demo_rule" in r for r in records):
+            out["overall"]["accuracy_demo_rule"] = _pct(sum(r["correct_demo_rule"] for r in records) / len(records))
     else:
         means = [g.mean() for g in groups if len(g)]
         out["overall"] = {

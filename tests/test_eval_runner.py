@@ -274,3 +274,14 @@ def test_cli_prints_errors_cleanly_with_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "error: mehrankazemi/ReMI: the Hugging Face Hub is not reachable" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_mmra_demo_rule_accuracy_is_reported_beside_ours(mmra_parquet, tmp_path):
+    ds = load_eval_dataset(str(mmra_parquet))
+    # lower-case letters: our extraction reads them, MMRA's upper-case-only pattern does not
+    preds = tmp_path / "lower.jsonl"
+    preds.write_text("\n".join(json.dumps({"id": it.id, "response": it.answer.lower()}) for it in ds.items))
+    out = run_eval(str(mmra_parquet), predictions=preds, settings=FAST, out_dir=tmp_path / "o")
+    assert out.summary["overall"]["accuracy"] == 100.0
+    assert out.summary["overall"]["accuracy_demo_rule"] == 50.0  # only the yes/no half survives
+    assert "With MMRA's own extraction rule (evaluate_demo.py): 50.00%" in (tmp_path / "o" / "report.md").read_text()
