@@ -180,3 +180,36 @@ def test_empty_token_is_refused():
 def test_settings_reject_impossible_consensus():
     with pytest.raises(ValueError, match="cannot exceed"):
         ReviewSettings(reviewers=2, min_accept=3)
+
+
+# --- server discovery and secrets ---------------------------------------------------------------
+
+def test_label_studio_binary_lookup(monkeypatch, tmp_path):
+    from mmrakit.errors import ConfigError
+    from mmrakit.review.server import BIN_ENV, label_studio_bin
+
+    monkeypatch.setenv(BIN_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="not an executable"):
+        label_studio_bin()
+    monkeypatch.delenv(BIN_ENV)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="not installed") as err:
+        label_studio_bin()
+    assert "make setup" in err.value.hint
+    fake = tmp_path / "label-studio"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    assert label_studio_bin() == str(fake)
+
+
+def test_generated_secrets_are_private_and_env_wins(workspace, monkeypatch):
+    from mmrakit.review.server import SECRETS_FILE, data_dir, local_secrets
+
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    made = local_secrets(workspace, create=True)
+    path = data_dir(workspace) / SECRETS_FILE
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert len(made["token"]) == 40 and made["password"] and made["token_source"] == f"{SECRETS_FILE} in the data dir"
+    assert local_secrets(workspace, create=True)["token"] == made["token"]  # generated once
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "from-env-token")
+    assert local_secrets(workspace) == {**made, "token": "from-env-token", "token_source": "$LABEL_STUDIO_API_KEY"}
