@@ -78,10 +78,13 @@ class PoolView:
         clip_vectors: dict[str, np.ndarray] | None = None,
         caption_method: str | None = None,
         clip_note: str | None = None,
+        clip_text=None,
     ) -> None:
         self.images = {im.sha: im for im in sorted(images, key=lambda im: im.sha)}
         self.order = list(self.images)
         self.clip_vectors = clip_vectors or None
+        self._clip_text = clip_text  # texts -> L2-normalised CLIP text vectors (or None), same space as images
+        self._text_cache: dict[str, np.ndarray] = {}
         self.clip_note = clip_note or ("CLIP embeddings present" if clip_vectors else "no CLIP embeddings")
         if caption_vectors:
             self.caption_vectors, self.caption_method = caption_vectors, caption_method or "sbert"
@@ -113,6 +116,20 @@ class PoolView:
         if va is None or vb is None:
             return None
         return round(float(np.dot(va, vb)), 4)
+
+    def clip_prompt_scores(self, sha: str, prompts: list[str]) -> list[float] | None:
+        """Cosine of the image's CLIP vector with each prompt; None without CLIP image/text vectors."""
+        if not self.clip_vectors or self._clip_text is None or sha not in self.clip_vectors:
+            return None
+        missing = [p for p in prompts if p not in self._text_cache]
+        if missing:
+            vecs = self._clip_text(missing)
+            if vecs is None:
+                self._clip_text = None
+                return None
+            self._text_cache.update(zip(missing, np.asarray(vecs, dtype=np.float32)))
+        img = self.clip_vectors[sha]
+        return [round(float(np.dot(img, self._text_cache[p])), 4) for p in prompts]
 
     def hash_distance(self, a: str, b: str) -> int | None:
         ha, hb = self.images[a].phash, self.images[b].phash
@@ -177,8 +194,9 @@ def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
             im.add_entities(grounder.ground(im.captions, set(im.concepts())))
         images.append(im)
     shas = [im.sha for im in images]
-    caption_vectors, clip_vectors, clip_note = _cached_embeddings(ws, shas)
-    return PoolView(images, caption_vectors=caption_vectors, clip_vectors=clip_vectors, clip_note=clip_note)
+    caption_vectors, clip_vectors, clip_note, clip_text = _cached_embeddings(ws, shas)
+    return PoolView(images, caption_vectors=caption_vectors, clip_vectors=clip_vectors, clip_note=clip_note,
+                    clip_text=clip_text)
 
 
 def _uri(text: str) -> str | None:
@@ -193,15 +211,15 @@ def _uri(text: str) -> str | None:
 def _cached_embeddings(ws, shas: list[str]):
     """Caption (SBERT) and CLIP image vectors the images stage already computed; None when absent."""
     if not shas:
-        return None, None, "no images"
+        return None, None, "no images", None
     try:
         from mmrakit.images.embeddings import EmbeddingStore
     except ImportError:
-        return None, None, "CLIP unavailable (images.embeddings not installed)"
+        return None, None, "CLIP unavailable (images.embeddings not installed)", None
     try:
         store = EmbeddingStore.open(ws) if hasattr(EmbeddingStore, "open") else EmbeddingStore(ws)
     except Exception as exc:  # noqa: BLE001 - embeddings are optional evidence
-        return None, None, f"CLIP unavailable ({type(exc).__name__}: {exc})"
+        return None, None, f"CLIP unavailable ({type(exc).__name__}: {exc})", None
 
     def as_dict(arr) -> dict[str, np.ndarray] | None:
         if arr is None:
@@ -221,4 +239,11 @@ def _cached_embeddings(ws, shas: list[str]):
         clip_vectors, note = None, f"CLIP unavailable ({type(exc).__name__})"
     else:
         note = "CLIP image embeddings from the images stage" if clip_vectors else "CLIP unavailable (not embedded)"
-    return caption_vectors, clip_vectors, note
+
+    def clip_text(texts: list[str]):
+        try:
+            return store.clip_text(texts)
+        except Exception:  # noqa: BLE001 - no weights offline: the checks are skipped and say so
+            return None
+
+    return caption_vectors, clip_vectors, note, (clip_text if clip_vectors else None)

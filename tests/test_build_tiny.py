@@ -216,3 +216,39 @@ def test_build_writes_the_store_and_keeps_reviews_on_rebuild(tiny_ws):
                              reviewed={"UsageSimilarity": [store.get(reviewed)]})["UsageSimilarity"]
     produced = {c.id for c in rerun.kept} | {c.id for c, _ in rerun.filtered}
     assert {r["id"] for r in rows if r["review_status"] == "unreviewed"} == produced - {reviewed}
+
+
+def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
+    """With CLIP vectors (a tiny random-init open_clip model through the real load path), AppearanceSimilarity
+    scores property prompts on the pixels and ObservationAngle says it used CLIP; without them both say
+    what they skipped."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fixtures_images import build_tiny_clip, use_tiny_clip
+
+    from mmrakit.images.embeddings import run_embed
+
+    ws = Workspace.init(tmp_path / "ws")
+    ingest(ws, PACK, format="pack")
+    import_images(ws, str(make_tiny_pool(tmp_path / "pool")), "jsonl")
+    without = build_candidates(open_context(ws, 1), ["AppearanceSimilarity", "ObservationAngle"],
+                               {"AppearanceSimilarity": 3, "ObservationAngle": 2})
+    assert without["AppearanceSimilarity"].kept and without["ObservationAngle"].kept
+    assert all(c.evidence.notes["clip_check"]["method"].startswith("skipped")
+               for c in without["AppearanceSimilarity"].kept)
+    assert all("CLIP checks skipped" in c.evidence.notes["method"] for c in without["ObservationAngle"].kept)
+
+    use_tiny_clip(ws, build_tiny_clip(tmp_path / "clip"))
+    run_embed(ws, clip=True, captions=False)
+    ctx = open_context(ws, 1)
+    assert ctx.pool.clip_vectors and len(ctx.pool.clip_vectors) == len(TINY)
+    res = build_candidates(ctx, ["AppearanceSimilarity", "ObservationAngle"], {"AppearanceSimilarity": 3, "ObservationAngle": 2})
+    assert res["AppearanceSimilarity"].kept and res["ObservationAngle"].kept
+    for c in res["AppearanceSimilarity"].kept:
+        check = c.evidence.notes["clip_check"]
+        assert check["method"].startswith("CLIP prompts")
+        assert c.options[c.answer] in check["image1"] and -1.0 <= check["image1"][c.options[c.answer]] <= 1.0
+        assert c.evidence.clip_similarity is not None
+    for c in res["ObservationAngle"].kept:
+        assert c.evidence.notes["method"].startswith("CLIP similarity") and c.evidence.clip_similarity is not None

@@ -121,7 +121,7 @@ class ObservationAngle(Builder):
         for concept, a, b in pairs_round_robin(by_subject, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
-            if not self.allowed_pair(a, b):
+            if not self.allowed_pair(a, b) or not self.in_caption_band(a, b)[0]:
                 continue
             hd = pool.hash_distance(a, b)
             if hd is not None and hd < min_hash:

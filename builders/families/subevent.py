@@ -63,7 +63,7 @@ class SubEvent(Builder):
                 a, b, a_event, b_event, edge = item
                 if a == b or b_event in events[a] or a_event in events[b]:
                     continue
-                if not self.allowed_pair(a, b):
+                if not self.allowed_pair(a, b) or not self.in_caption_band(a, b)[0]:
                     continue
                 yield self._yes(a, b, a_event, b_event, edge, labels)
                 no = next(no_items, None)
@@ -96,7 +96,7 @@ class SubEvent(Builder):
                 ea, eb = events[a], events[b]
                 if ea & eb or any(graph.linked(x, y, (*rels, "IsA", "Synonym")) for x in ea for y in eb):
                     continue
-                if self.ctx.pool.same_group(a, b):
+                if self.ctx.pool.same_group(a, b) or not self.in_caption_band(a, b)[0]:
                     continue
                 xa, xb = sorted(ea)[0], sorted(eb)[0]
                 ev = self.pair_evidence(a, b, events1=sorted(ea), events2=sorted(eb))
