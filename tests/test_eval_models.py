@@ -92,3 +92,10 @@ def test_clip_backend_scores_options_from_a_local_dir(tiny_clip, datasets_dir, t
         run_eval(str(datasets_dir / "remi.parquet"), spec, settings=small(), out_dir=tmp_path / "c")
     with pytest.raises(ConfigError, match="needs images"):
         run_eval(data, spec, settings=small(), setting="QO", out_dir=tmp_path / "d")
+
+
+def test_clip_named_weights_offline_is_a_clear_error(datasets_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="clip:RN50@openai: weights are not on this machine") as err:
+        run_eval(str(datasets_dir / "mmra.parquet"), "clip:RN50@openai", settings=small(), out_dir=tmp_path / "o")
+    assert "local-dir:" in err.value.hint

@@ -15,7 +15,11 @@ from typing import Any
 
 from mmrakit.errors import ConfigError, OfflineError
 
+from ..hub import hub_unreachable
 from .base import BatchBackend, Request
+
+_OFFLINE_HINT = ("download the checkpoint on a connected machine and pass clip:MODEL@/path/to/checkpoint, "
+                 "or clip:local-dir:/path (open_clip_config.json + weights)")
 
 
 class ClipBackend(BatchBackend):
@@ -36,6 +40,10 @@ class ClipBackend(BatchBackend):
         import open_clip
         import torch
 
+        reason = hub_unreachable() if self._needs_download(open_clip) else None
+        if reason is not None:
+            raise OfflineError(f"clip:{self.model_name}@{self.pretrained}: weights are not on this machine and the "
+                               f"Hugging Face Hub is not reachable ({reason})", hint=_OFFLINE_HINT)
         device = ("cuda" if torch.cuda.is_available() else "cpu") if self._device_pref == "auto" else self._device_pref
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(self.model_name, pretrained=self.pretrained,
@@ -44,15 +52,39 @@ class ClipBackend(BatchBackend):
         except FileNotFoundError as exc:
             raise ConfigError(f"clip:{self.model_name}: {exc}") from None
         except RuntimeError as exc:
-            if "pretrained" in str(exc).lower() or "not found" in str(exc).lower():
+            text = str(exc).lower()
+            if "download" in text or "connection" in text:
+                raise OfflineError(f"clip:{self.model_name}@{self.pretrained}: cannot fetch weights ({str(exc)[:200]})",
+                                   hint=_OFFLINE_HINT) from None
+            if "pretrained" in text or "not found" in text:
                 raise ConfigError(f"clip:{self.model_name}@{self.pretrained}: {exc}",
                                   hint="use a tag from open_clip.list_pretrained(), a checkpoint file, or local-dir:") from None
             raise
         except OSError as exc:
             raise OfflineError(f"clip:{self.model_name}@{self.pretrained}: cannot fetch weights ({str(exc)[:200]})",
-                               hint="download the checkpoint on a connected machine and pass clip:MODEL@/path/to/ckpt "
-                                    "or clip:local-dir:/path") from None
+                               hint=_OFFLINE_HINT) from None
         self._model, self._preprocess, self._tokenizer, self._device = model.eval(), preprocess, tokenizer, device
+
+    def _needs_download(self, open_clip: Any) -> bool:
+        """True when loading would fetch weights that are not in the local HF cache."""
+        if self.model_name.startswith("local-dir:") or not (self.pretrained or self.model_name.startswith("hf-hub:")):
+            return False
+        if self.pretrained and Path(self.pretrained).is_file():
+            return False
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            if self.model_name.startswith("hf-hub:"):
+                repo = self.model_name[len("hf-hub:"):]
+            else:
+                repo = (open_clip.get_pretrained_cfg(self.model_name, self.pretrained) or {}).get("hf_hub", "")
+            repo = repo.strip("/")
+            if not repo:
+                return False  # a URL-only tag: let open_clip decide
+            files = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+            return not any(isinstance(try_to_load_from_cache(repo, f), str) for f in files)
+        except Exception:
+            return False
 
     def _texts(self, request: Request) -> tuple[list[str], list[str]]:
         if not request.choices:
