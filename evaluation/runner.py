@@ -8,6 +8,7 @@ good are reported per item and are not cached: re-running retries only those.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -192,65 +193,66 @@ def run_eval(
         out_dir = ws.path("eval", name) if ws is not None else Path("eval-results") / name
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    use_cache = not isinstance(backend, PredictionsBackend)
-    if cache_path is None:
-        cache_path = ws.path("eval", "cache.sqlite") if ws is not None else out_dir / "cache.sqlite"
-    cache = ResponseCache(cache_path) if use_cache else None
+    stage = (ws.stage_run("eval", key=name, inputs=[ds.source, spec, setting, limit], settings=settings.eval,
+                          force=True) if ws is not None else contextlib.nullcontext())
+    with stage as run:  # in a workspace, `mmrakit status` shows the run (done / failed / interrupted)
+        use_cache = not isinstance(backend, PredictionsBackend)
+        if cache_path is None:
+            cache_path = ws.path("eval", "cache.sqlite") if ws is not None else out_dir / "cache.sqlite"
+        cache = ResponseCache(cache_path) if use_cache else None
 
-    pools: dict[str, list[str]] = {}
-    for it in ds.items:
-        pools.setdefault(it.task, []).append(it.answer)
-    requests = [build_request(it, setting=setting, settings=settings, label_pool=pools[it.task]) for it in ds.items]
-    keys = [cache_key(backend.fingerprint, r.key_parts(), {**backend.generation, "max_new_tokens": r.max_new_tokens,
-                                                           "setting": setting}) for r in requests]
-    results: dict[str, str] = {k: v[0] for k, v in cache.get_many(keys).items()} if cache is not None else {}
-    n_cached = len({k for k in keys if k in results})
-    todo, seen = [], set()
-    for key, req in zip(keys, requests):
-        if key not in results and key not in seen:
-            seen.add(key)
-            todo.append((key, req))
-    errors: dict[str, str] = {}
-    if progress:
-        progress(len(keys) - len(todo), len(keys))
-    try:
-        if todo:
-            if isinstance(backend, AsyncBackend):
-                conc = concurrency or settings.eval.concurrency
-                asyncio.run(_run_async(backend, todo, cache, conc, results, errors, progress,
-                                       len(keys) - len(todo), len(keys)))
-            else:
-                _run_batches(backend, todo, cache, results, progress, len(keys) - len(todo), len(keys))  # type: ignore[arg-type]
-    finally:
-        backend.close()
-        if cache is not None:
-            cache.close()
+        pools: dict[str, list[str]] = {}
+        for it in ds.items:
+            pools.setdefault(it.task, []).append(it.answer)
+        requests = [build_request(it, setting=setting, settings=settings, label_pool=pools[it.task]) for it in ds.items]
+        keys = [cache_key(backend.fingerprint, r.key_parts(), {**backend.generation, "max_new_tokens": r.max_new_tokens,
+                                                               "setting": setting}) for r in requests]
+        results: dict[str, str] = {k: v[0] for k, v in cache.get_many(keys).items()} if cache is not None else {}
+        n_cached = len({k for k in keys if k in results})
+        todo, seen = [], set()
+        for key, req in zip(keys, requests):
+            if key not in results and key not in seen:
+                seen.add(key)
+                todo.append((key, req))
+        errors: dict[str, str] = {}
+        if progress:
+            progress(len(keys) - len(todo), len(keys))
+        try:
+            if todo:
+                if isinstance(backend, AsyncBackend):
+                    conc = concurrency or settings.eval.concurrency
+                    asyncio.run(_run_async(backend, todo, cache, conc, results, errors, progress,
+                                           len(keys) - len(todo), len(keys)))
+                else:
+                    _run_batches(backend, todo, cache, results, progress, len(keys) - len(todo), len(keys))  # type: ignore[arg-type]
+        finally:
+            backend.close()
+            if cache is not None:
+                cache.close()
 
-    records = []
-    for item, req, key in zip(ds.items, requests, keys):
-        response = results.get(key)
-        extracted, method, correct = score_item(item, response)
-        records.append({
-            "id": item.id, "task": item.task, "level": item.level, "qa_type": item.qa_type,
-            "prompt": req.prompt_repr(), "images": [img.sha256 for img in req.images],
-            "response": response, "extracted": extracted, "method": method, "answer": item.answer,
-            "correct": correct, "error": errors.get(item.id), "twin_of": item.twin_of, "order_probe": item.order_probe,
-        })
-        if item.format == "mmra":  # MMRA's own extraction rule, for comparison with its published numbers
-            demo = extract_mmra_answer_demo(response, item.qa_type or "") if response is not None else None
-            records[-1]["correct_demo_rule"] = mmra_correct(item.answer, demo)
-    summary = summarise(ds.format, records, samples=settings.eval.bootstrap_samples, seed=settings.eval.seed)
-    meta = {
-        "dataset": ds.source, "split": ds.split, "format": ds.format, "items": len(records), "rows": ds.total_rows,
-        "limit": limit, "model": spec, "backend_fingerprint": backend.fingerprint, "setting": setting,
-        "generation": {**backend.generation, "max_new_tokens": sorted({r.max_new_tokens for r in requests})},
-        "calls": len(todo), "cached": n_cached, "errors": len(errors),
-    }
-    seconds = time.perf_counter() - t0
-    write_report(out_dir, meta=meta, summary=summary, records=records)
-    if ws is not None:
-        with ws.stage_run("eval", key=name, inputs=[ds.source, spec, setting, limit], settings=settings.eval,
-                          force=True) as run:
+        records = []
+        for item, req, key in zip(ds.items, requests, keys):
+            response = results.get(key)
+            extracted, method, correct = score_item(item, response)
+            records.append({
+                "id": item.id, "task": item.task, "level": item.level, "qa_type": item.qa_type,
+                "prompt": req.prompt_repr(), "images": [img.sha256 for img in req.images],
+                "response": response, "extracted": extracted, "method": method, "answer": item.answer,
+                "correct": correct, "error": errors.get(item.id), "twin_of": item.twin_of, "order_probe": item.order_probe,
+            })
+            if item.format == "mmra":  # MMRA's own extraction rule, for comparison with its published numbers
+                demo = extract_mmra_answer_demo(response, item.qa_type or "") if response is not None else None
+                records[-1]["correct_demo_rule"] = mmra_correct(item.answer, demo)
+        summary = summarise(ds.format, records, samples=settings.eval.bootstrap_samples, seed=settings.eval.seed)
+        meta = {
+            "dataset": ds.source, "split": ds.split, "format": ds.format, "items": len(records), "rows": ds.total_rows,
+            "limit": limit, "model": spec, "backend_fingerprint": backend.fingerprint, "setting": setting,
+            "generation": {**backend.generation, "max_new_tokens": sorted({r.max_new_tokens for r in requests})},
+            "calls": len(todo), "cached": n_cached, "errors": len(errors),
+        }
+        seconds = time.perf_counter() - t0
+        write_report(out_dir, meta=meta, summary=summary, records=records)
+        if run is not None:
             run.counts = {"items": len(records), "calls": len(todo), "cached": n_cached, "errors": len(errors)}
             run.outputs = {"dir": str(out_dir), "overall": summary["overall"]["accuracy"]}
     return EvalOutcome(out_dir=out_dir, summary={"meta": meta, **summary}, records=records, calls=len(todo),

@@ -249,6 +249,11 @@ def test_workspace_candidates_are_a_dataset(workspace, tmp_path):
     CandidateStore(workspace).set_review(cands[0].id, "validated", answer="B")
     out = run_eval("workspace", "random", ws=workspace)
     assert out.summary["n"] == 1 and out.records[0]["answer"] == "B"
+    # a run that fails is recorded as failed, with the reason
+    with pytest.raises(ConfigError, match="not found"):
+        run_eval("workspace", f"clip:local-dir:{tmp_path / 'no-such-model'}", ws=workspace)
+    failed = workspace.runs.latest("eval", status="failed")
+    assert failed is not None and "ConfigError" in failed["error"]
 
 
 def test_cli_eval_json_and_errors(mmra_parquet, tmp_path, monkeypatch):
