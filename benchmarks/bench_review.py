@@ -40,7 +40,6 @@ def main(n: int = 2000) -> None:
     if os.environ.get("MMRAKIT_BENCH_LS_URL"):
         root = Path(os.environ["MMRAKIT_BENCH_LS_ROOT"])
         conn = Connection(os.environ["MMRAKIT_BENCH_LS_URL"], os.environ["MMRAKIT_BENCH_LS_TOKEN"], "bench", root)
-        base = Path(tempfile.mkdtemp(prefix="bench-review-", dir=root))
     else:
         root = base / "served"
         root.mkdir()
@@ -50,6 +49,7 @@ def main(n: int = 2000) -> None:
         t, _ = timed(lambda: serve(own_server, port=PORT, files_root=root))
         print(f"server start: {t:.1f} s")
         conn = connection(own_server)
+    work = Path(tempfile.mkdtemp(prefix="bench-review-", dir=root))  # served images must live under the root
     from label_studio_sdk import LabelStudio
 
     sdk = LabelStudio(base_url=conn.url, api_key=conn.token, timeout=600)
@@ -57,9 +57,10 @@ def main(n: int = 2000) -> None:
     rows = []
     try:
         # 1. push vs bulk import of the same payload
-        ws = Workspace.init(base / "push" / "ws")
-        cands = sample.seed(ws, base / "push" / "pool", n)
-        payload = [task_payload(c, ImageUrls(ws, root)) for c in cands]
+        ws = Workspace.init(work / "push" / "ws")
+        cands = sample.seed(ws, work / "push" / "pool", n)
+        urls = ImageUrls(ws, root)
+        payload = [task_payload(c, urls) for c in cands]
         project = sdk.projects.create(title="bench baseline import", label_config=label_config(), maximum_annotations=3)
         t_sdk, resp = timed(lambda: sdk.projects.import_tasks(id=project.id, request=payload, return_task_ids=True))
         assert resp.task_count == n
@@ -71,13 +72,14 @@ def main(n: int = 2000) -> None:
         rows.append(("re-push, nothing changed", t_repush, "-", None))
 
         # 2. full pull of N tasks with 3 annotations each vs a JSON export snapshot
-        ws2 = Workspace.init(base / "pull" / "ws")
-        cands2 = sample.seed(ws2, base / "pull" / "pool", n)
+        ws2 = Workspace.init(work / "pull" / "ws")
+        cands2 = sample.seed(ws2, work / "pull" / "pool", n)
+        urls2 = ImageUrls(ws2, root)
         users = [admin.create_user(f"bench{i}-{os.getpid()}@mmrakit.local")["id"] for i in range(3)]
         project2 = admin.create_project(title="bench pull", label_config=label_config(), maximum_annotations=3)
         tasks = []
         for i, c in enumerate(cands2):
-            t = task_payload(c, ImageUrls(ws2, root))
+            t = task_payload(c, urls2)
             t["annotations"] = [{"result": sample.annotation_result("accept" if (i + k) % 4 else "reject"),
                                  "completed_by": uid} for k, uid in enumerate(users)]
             tasks.append(t)

@@ -136,6 +136,8 @@ class ReviewSettings(Section):
     def _consensus_possible(self) -> "ReviewSettings":
         if self.min_accept > self.reviewers:
             raise ValueError(f"min_accept ({self.min_accept}) cannot exceed reviewers ({self.reviewers})")
+        if self.min_reject is not None and self.min_reject > self.reviewers:
+            raise ValueError(f"min_reject ({self.min_reject}) cannot exceed reviewers ({self.reviewers})")
         return self
 
 

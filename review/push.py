@@ -214,9 +214,9 @@ def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candid
 def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, reviewers: int | None = None) -> PushReport:
     """`review push`: every kept candidate (of ``subtasks``) not yet decided, recorded as stage review.push."""
     if reviewers is not None and reviewers != ws.settings.review.reviewers:
-        if ws.settings.review.min_accept > reviewers:
-            ws.settings.review.min_accept = reviewers
-        ws.settings.review.reviewers = reviewers
+        ws.settings.review = ws.settings.review.model_copy(update={
+            "reviewers": reviewers, "min_accept": min(ws.settings.review.min_accept, reviewers),
+            "min_reject": None if ws.settings.review.min_reject is None else min(ws.settings.review.min_reject, reviewers)})
         ws.save_settings()  # pull's consensus must use the K the project was pushed with
     rows = CandidateStore(ws).rows(task=subtasks, status="kept")
     candidates = [r["candidate"] for r in rows]
