@@ -111,9 +111,10 @@ class FilterState:
 
     def __init__(self, order_dependent: bool, reviewed: Iterable[Candidate] = ()) -> None:
         self.order_dependent = order_dependent
-        self.seen: dict[tuple, tuple] = {}  # item key -> content of the candidate that holds it
+        self.seen: set[tuple] = set()  # item keys kept in this build
+        self.reviewed: dict[tuple, tuple] = {}  # item key -> content of a reviewed candidate from an earlier build
         for c in reviewed:
-            self.seen[self.key(c, c.evidence.notes.get("key", ""))] = self.content(c)
+            self.reviewed[self.key(c, c.evidence.notes.get("key", ""))] = self.content(c)
 
     @staticmethod
     def content(c: Candidate) -> tuple:
@@ -137,9 +138,13 @@ def check(c: Candidate, fact: Fact | None, ctx: BuildContext, rule: SubtaskRule,
     if pool.same_group(c.image1, c.image2):
         return "same_duplicate_group"
     fact_key = fact.key if fact is not None else c.evidence.notes.get("key", "")
-    holder = state.seen.get(state.key(c, fact_key))
-    if not c.order_probe and holder is not None and holder != state.content(c):
-        return "duplicate_item"
+    key = state.key(c, fact_key)
+    if not c.order_probe:
+        if key in state.seen:
+            return "duplicate_item"
+        held = state.reviewed.get(key)
+        if held is not None and held != state.content(c):  # a reviewed item already covers this pair and answer
+            return "duplicate_item"
     guess = text_only_answer(c, ctx, rule.text_only_relations)
     if guess is not None and guess == c.answer:
         return "text_only_answerable"
@@ -155,5 +160,5 @@ def check(c: Candidate, fact: Fact | None, ctx: BuildContext, rule: SubtaskRule,
         if c.answer in one:
             return "single_image_answerable"
     if not c.order_probe:
-        state.seen[state.key(c, fact_key)] = state.content(c)
+        state.seen.add(key)
     return None

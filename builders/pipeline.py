@@ -116,6 +116,9 @@ def build_candidates(
         kept_n: Counter = Counter()
         overflow: dict[str, list[tuple[Fact, Candidate]]] = defaultdict(list)
         reuse: Counter = Counter()
+        kept_ids: set[str] = set()
+        filtered_ids: set[str] = set()
+        probe_ids: set[str] = set()
         state = FilterState(info[task].order_dependent, (reviewed or {}).get(task, ()))
         letters = LetterSchedule(ctx.rng(task, "letters"))
         phrasing_rng = ctx.rng(task, "phrasing")
@@ -128,7 +131,11 @@ def build_candidates(
                             texts=list(draft.options.values()) if draft.options else None,
                             builder_version=BUILDER_VERSION, seed=ctx.seed)
             final.evidence.notes["key"] = fact.key
+            if final.id in probe_ids:  # identical to an order probe already kept: the same item
+                res.skipped["repeated_fact"] += 1
+                return
             res.kept.append(final)
+            kept_ids.add(final.id)
             kept_n[_bucket(fact)] += 1
             reuse[fact.image1] += 1
             reuse[fact.image2] += 1
@@ -138,8 +145,16 @@ def build_candidates(
                                 letter=None, options=final.options, builder_version=BUILDER_VERSION, seed=ctx.seed,
                                 order_probe=True, twin_of=final.id)
                 probe.evidence.notes["key"] = twin.key
+                if probe.id in kept_ids or probe.id in filtered_ids:  # a regular item already asks exactly this
+                    res.skipped["repeated_fact"] += 1
+                    return
                 reason = check(probe, twin, ctx, rule, state)
-                (res.filtered.append((probe, reason)) if reason else res.probes.append(probe))
+                if reason:
+                    res.filtered.append((probe, reason))
+                    filtered_ids.add(probe.id)
+                else:
+                    res.probes.append(probe)
+                    probe_ids.add(probe.id)
 
         def reuse_ok(f: Fact) -> bool:
             return reuse[f.image1] < ctx.max_image_reuse and reuse[f.image2] < ctx.max_image_reuse
@@ -166,33 +181,48 @@ def build_candidates(
                             letter=spare_rng.choice("ABCD"[:len(texts)]) if texts else None, texts=texts,
                             builder_version=BUILDER_VERSION, seed=ctx.seed)
             draft.evidence.notes["key"] = fact.key
+            if draft.id in kept_ids or draft.id in filtered_ids or draft.id in probe_ids:
+                res.skipped["repeated_fact"] += 1  # the very same item mined again: nothing new to record
+                continue
             reason = check(draft, fact, ctx, rule, state)
             if reason:
                 res.filtered.append((draft, reason))
+                filtered_ids.add(draft.id)
                 continue
             if kept_n[bucket] < quotas[bucket]:
                 keep(fact, draft)
             else:
                 overflow[bucket].append((fact, draft))
-        # top up from facts that passed but overflowed their bucket (keeping Yes/No in pairs)
-        total = lambda: len(res.kept)  # noqa: E731
-        while total() < res.target:
-            progressed = False
-            if overflow["choice"] and total() < res.target:
-                fact, draft = overflow["choice"].pop(0)
-                if reuse_ok(fact):
-                    keep(fact, draft)
-                progressed = True
-            if overflow["Yes"] and overflow["No"] and total() + 1 < res.target + 1:
-                for b in ("Yes", "No"):
-                    fact, draft = overflow[b].pop(0)
-                    if reuse_ok(fact):
-                        keep(fact, draft)
-                progressed = True
-            if not progressed:
+        # top up from facts that passed but overflowed their bucket: Choice first, then whichever of
+        # Yes/No has fewer kept so far (so the Yes/No balance stays as even as the facts allow)
+        while len(res.kept) < res.target:
+            order = ["choice"] + sorted(("Yes", "No"), key=lambda b: kept_n[b])
+            bucket = next((b for b in order if overflow[b]), None)
+            if bucket is None:
                 break
+            fact, draft = overflow[bucket].pop(0)
+            if reuse_ok(fact):
+                keep(fact, draft)
+        _balance_yes_no(res, builder)
         res.missing = dict(ctx.missing[task])
     return results
+
+
+def _balance_yes_no(res: SubtaskResult, builder) -> None:
+    """Yes/No items must be balanced: when one answer ran short, drop the newest items of the other
+    (and their order probes) until the counts differ by at most one; say so in ``missing``."""
+    yes = [c for c in res.kept if c.qa_type == "True or false QA" and c.answer == "Yes"]
+    no = [c for c in res.kept if c.qa_type == "True or false QA" and c.answer == "No"]
+    bigger, smaller = (yes, no) if len(yes) > len(no) else (no, yes)
+    excess = len(bigger) - len(smaller) - 1
+    if excess <= 0:
+        return
+    drop = {c.id for c in bigger[-excess:]}
+    res.kept = [c for c in res.kept if c.id not in drop]
+    res.probes = [p for p in res.probes if p.twin_of not in drop]
+    res.skipped["yes_no_balance"] += excess
+    short = "Yes" if bigger is no else "No"
+    builder.missing(f"too few '{short}' items to balance Yes/No ({len(smaller)}); dropped {excess} of the other answer")
 
 
 # --- workspace wiring ------------------------------------------------------------------------------
@@ -261,8 +291,10 @@ def build(
             stale += store.delete(old) if old else 0
             store.upsert(res.kept + res.probes, status="kept")
             by_reason: dict[str, list[Candidate]] = defaultdict(list)
+            kept_here = {c.id for c in res.kept} | {c.id for c in res.probes}
             for c, reason in res.filtered:
-                by_reason[reason].append(c)
+                if c.id not in kept_here:  # never demote a kept item that a repeat of it failed
+                    by_reason[reason].append(c)
             for reason, cands in by_reason.items():
                 store.upsert(cands, status="filtered", filter_reason=reason)
         report = {

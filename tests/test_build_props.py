@@ -68,9 +68,11 @@ def test_pairs_groups_reuse_and_balance(graph_seed, pool_seed, seed, dup_rate, r
         for n, counts in letters.items():
             spread = [counts.get(letter, 0) for letter in "ABCD"[:n]]
             assert max(spread) - min(spread) <= 1, (task, n, counts)
-        if info[task].qa_types == ("True or false QA",) and len(res.kept) == TARGET:
-            yn = Counter(c.answer for c in res.kept)
-            assert abs(yn["Yes"] - yn["No"]) <= 1, (task, yn)
+        yn = Counter(c.answer for c in res.kept if c.qa_type == "True or false QA")
+        assert abs(yn["Yes"] - yn["No"]) <= 1, (task, yn)
+        assert len(res.kept) <= TARGET
+        every = [c.id for c in res.kept + res.probes] + [c.id for c, _ in res.filtered]
+        assert len(every) == len(set(every)), f"{task}: one item recorded twice"
         for p in res.probes:
             assert p.order_probe and info[task].order_dependent and p.twin_of in {c.id for c in res.kept}
 
