@@ -185,7 +185,7 @@ def run_eval(
         spec, text_only = split_text_only(model or "")
         if text_only:
             setting = "QO"
-        backend = make_backend(spec, settings.eval, settings.clip)
+        backend = make_backend(spec, settings.eval, settings.clip, text_only=setting == "QO")
         spec = model or spec
 
     name = run_name(ds.source, spec, setting)

@@ -12,7 +12,8 @@ from mmrakit.evaluation.backends.hf_backend import HFBackend
 from mmrakit.evaluation.datasets import load_eval_dataset
 from mmrakit.evaluation.runner import build_request, run_eval
 from mmrakit.settings import Settings
-from test_eval_support import build_tiny_open_clip, build_tiny_qwen2vl, mmra_rows, remi_rows, write_parquet
+from test_eval_support import (build_tiny_open_clip, build_tiny_qwen2_lm, build_tiny_qwen2vl, mmra_rows, remi_rows,
+                               write_parquet)
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +100,16 @@ def test_clip_named_weights_offline_is_a_clear_error(datasets_dir, tmp_path, mon
     with pytest.raises(OfflineError, match="clip:RN50@openai: weights are not on this machine") as err:
         run_eval(str(datasets_dir / "mmra.parquet"), "clip:RN50@openai", settings=small(), out_dir=tmp_path / "o")
     assert "local-dir:" in err.value.hint
+
+
+def test_qo_setting_runs_a_text_only_language_model(datasets_dir, tiny_qwen, tmp_path):
+    lm = build_tiny_qwen2_lm(tmp_path / "tiny-lm")
+    data = str(datasets_dir / "mmra.parquet")
+    out = run_eval(data, f"text-only:hf:{lm}", settings=small(), out_dir=tmp_path / "qo")
+    assert out.calls == 6 and out.errors == 0 and out.summary["meta"]["setting"] == "QO"
+    assert all(isinstance(r["response"], str) and r["images"] == [] for r in out.records)
+    with pytest.raises(ConfigError, match="is not a vision-language model"):
+        run_eval(data, f"hf:{lm}", settings=small(), out_dir=tmp_path / "iq")
+    # a vision-language model also runs question-only
+    vl = run_eval(data, f"hf:{tiny_qwen}", settings=small(), setting="QO", out_dir=tmp_path / "vlqo")
+    assert vl.errors == 0 and all(r["images"] == [] for r in vl.records)

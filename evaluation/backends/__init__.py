@@ -21,7 +21,8 @@ def split_text_only(spec: str) -> tuple[str, bool]:
     return spec, False
 
 
-def make_backend(spec: str, settings: EvalSettings, clip: ClipSettings | None = None) -> Backend:
+def make_backend(spec: str, settings: EvalSettings, clip: ClipSettings | None = None, *, text_only: bool = False) -> Backend:
+    """``text_only``: the QO setting (no images will be sent; hf: may then load a plain language model)."""
     kind, _, rest = spec.partition(":")
     if kind == "openai":
         from .openai_backend import OpenAIBackend
@@ -34,7 +35,7 @@ def make_backend(spec: str, settings: EvalSettings, clip: ClipSettings | None = 
         from .hf_backend import HFBackend
 
         return HFBackend(rest, temperature=settings.temperature, seed=settings.seed, batch_size=settings.batch_size,
-                         device=settings.device)
+                         device=settings.device, sees_images=not text_only)
     if kind == "clip":
         from .clip_backend import ClipBackend
 

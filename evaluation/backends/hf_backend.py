@@ -3,6 +3,8 @@
 AutoProcessor + AutoModelForImageTextToText, the processor's chat template with several images
 interleaved as the prompt says, left-padded batches, greedy unless a temperature is set,
 CUDA when present. Images are handed over as PIL objects (no file paths inside messages).
+In the QO setting a text-only language model also works (AutoModelForCausalLM + its tokenizer's
+chat template), for MMRA's question-only baselines.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class HFBackend(BatchBackend):
         self._device_pref = device
         self._model: Any = None
         self._processor: Any = None
+        self._plain_text = False
 
     def _load(self) -> None:
         if self._model is not None:
@@ -80,7 +83,16 @@ class HFBackend(BatchBackend):
         dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
         try:
             processor = AutoProcessor.from_pretrained(source)
-            model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype)
+            try:
+                model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype)
+            except ValueError as exc:  # "Unrecognized configuration class": a text-only language model
+                if self.sees_images:
+                    raise ConfigError(f"hf:{self.path_or_id} is not a vision-language model ({str(exc)[:160]})",
+                                      hint="use --setting QO (or text-only:hf:...) to run a text-only model") from None
+                from transformers import AutoModelForCausalLM
+
+                model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+                self._plain_text = True
         except OSError as exc:
             if local.exists():
                 raise ConfigError(f"{local}: not a loadable transformers vision-language model ({exc})") from None
@@ -88,7 +100,9 @@ class HFBackend(BatchBackend):
                 f"hf:{self.path_or_id}: cannot load it from the Hugging Face Hub ({str(exc)[:200]})",
                 hint=_OFFLINE_HINT,
             ) from None
-        tok = getattr(processor, "tokenizer", None)
+        tok = getattr(processor, "tokenizer", processor)
+        if getattr(tok, "chat_template", None) is None and getattr(processor, "chat_template", None) is None:
+            raise ConfigError(f"hf:{self.path_or_id} has no chat template", hint="use an instruction-tuned (chat) model")
         if tok is not None:
             tok.padding_side = "left"
             if tok.pad_token is None:
@@ -98,6 +112,8 @@ class HFBackend(BatchBackend):
             f"hf:{self.path_or_id}@{getattr(model.config, '_commit_hash', None) or 'unknown'}"
 
     def messages(self, request: Request) -> list[dict[str, Any]]:
+        if self._plain_text:  # a language model's template takes a string
+            return [{"role": "user", "content": request.text}]
         content: list[dict[str, Any]] = []
         for part in request.parts:
             if isinstance(part, str):
