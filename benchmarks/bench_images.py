@@ -43,27 +43,37 @@ def bench_throughput(model: str, n: int, batch_size: int, workers: int) -> dict:
                                 "fp16" if torch.cuda.is_available() else "fp32"))
     files = (_photos() * (n // len(_photos()) + 1))[:n]
     items = sha_items(files)
-    # warm-up
-    list(_clip_batches_local(bundle, items[:batch_size], batch_size=batch_size, num_workers=0, draft=True, decode="pil"))
-    t = time.perf_counter()
-    got = sum(len(s) for s, _, _ in _clip_batches_local(bundle, items, batch_size=batch_size, num_workers=workers, draft=True,
-                                                        decode="pil"))
-    e2e = time.perf_counter() - t
-    # bare: the same batches, decoded and preprocessed beforehand
     from mmrakit.images.validate import open_rgb
 
     batches = [torch.stack([bundle.preprocess(open_rgb(p, draft_size=bundle.image_size)) for _, p in items[i:i + batch_size]])
                for i in range(0, len(items), batch_size)]
     dtype = next(bundle.model.parameters()).dtype
-    t = time.perf_counter()
-    with torch.inference_mode():
-        for x in batches:
-            bundle.model.encode_image(x.to(bundle.spec.device, dtype))
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    bare = time.perf_counter() - t
-    return {"model": model, "device": bundle.spec.device, "images": got, "batch": batch_size, "workers": workers,
-            "end_to_end_img_s": round(n / e2e, 1), "bare_encode_img_s": round(n / bare, 1), "ratio": round(bare / e2e, 3)}
+
+    def end_to_end() -> float:
+        t = time.perf_counter()
+        got = sum(len(s) for s, _, _ in _clip_batches_local(bundle, items, batch_size=batch_size, num_workers=workers,
+                                                            draft=True, decode="pil"))
+        assert got == n
+        return time.perf_counter() - t
+
+    def bare() -> float:
+        t = time.perf_counter()
+        with torch.inference_mode():
+            for x in batches:
+                bundle.model.encode_image(x.to(bundle.spec.device, dtype))
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    bare()  # warm-up
+    # alternate the two measurements and keep each one's best, so load from other processes hits both alike
+    e2e_times, bare_times = [], []
+    for _ in range(2):
+        e2e_times.append(end_to_end())
+        bare_times.append(bare())
+    e2e, bare_s = min(e2e_times), min(bare_times)
+    return {"model": model, "device": bundle.spec.device, "images": n, "batch": batch_size, "workers": workers,
+            "end_to_end_img_s": round(n / e2e, 1), "bare_encode_img_s": round(n / bare_s, 1), "ratio": round(bare_s / e2e, 3)}
 
 
 RSS_CHILD = """
@@ -75,7 +85,8 @@ from mmrakit.images.embeddings import run_embed
 ws = Workspace.open(sys.argv[1])
 r = run_embed(ws, captions=False)
 print(json.dumps({{"images": r.clip_images, "img_s": r.clip_img_per_s,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
 """
 
 
@@ -171,7 +182,7 @@ def main() -> None:
     q = args.quick
     if args.only in (None, "throughput"):
         for workers in (0, 1):
-            print("throughput", json.dumps(bench_throughput(args.model, 64 if q else 128, 32, workers)), flush=True)
+            print("throughput", json.dumps(bench_throughput(args.model, 32 if q else 64, 32, workers)), flush=True)
     if args.only in (None, "rss"):
         for rec in bench_rss([1000, 2500] if q else [2500, 10000], workers=1):
             print("rss", json.dumps(rec), flush=True)

@@ -104,6 +104,9 @@ def test_injected_duplicates_full_recall_no_merges_keep_policy(workspace: Worksp
     assert len(rep["groups_detail"]) == 20 and all(g["tiers"] == ["near"] for g in rep["groups_detail"])
     sheet = Image.open(workspace.path("dedup", "contact-sheet.png"))
     assert sheet.format == "PNG" and sheet.height > 128
+    res = runner.invoke(app, ["images", "stats", "-w", str(workspace.root), "--json"])
+    stats = json.loads(res.stdout)
+    assert stats["duplicate_groups"] == 20 and stats["excluded"] == len(truth) and stats["images"] == len(name)
 
 
 def test_exact_tier_counts_repeated_bytes(workspace: Workspace, tmp_path: Path) -> None:
