@@ -272,8 +272,12 @@ def build(
     ctx = open_context(ws, seed)
     store = CandidateStore(ws)
     pool_digest = hashlib.sha256("\n".join(ctx.pool.order).encode()).hexdigest()
-    inputs = [ws.resolve(ws.settings.relations.db_file), {"pool": pool_digest, "subtasks": chosen,
-                                                          "targets": targets, "seed": seed}]
+    from mmrakit.images import ImagePool
+
+    # what the build read: the relation store file, the pool (images, groundings, dedup), the embeddings
+    inputs = [ws.resolve(ws.settings.relations.db_file),
+              {"pool": pool_digest, "pool_stats": ImagePool(ws).stats(), "captions": ctx.pool.caption_method,
+               "clip": ctx.pool.clip_note, "subtasks": chosen, "targets": targets, "seed": seed}]
     with ws.stage_run("build", inputs=inputs, settings=s, code_version=BUILDER_VERSION, force=force) as run:
         if run.up_to_date:
             prev = ws.path("candidates", "build-report.json")

@@ -78,7 +78,7 @@ class SceneBuilder(Builder):
         for sha in pool.order:
             strong = labels.strong(sha)
             if not strong:
-                self.missing(f"image without a {self.rule.target_kind} from captions or objects")
+                self.missing(f"image without any {self.rule.target_kind} from captions or objects")
                 continue
             with_labels.append(sha)
             for lab in strong:
