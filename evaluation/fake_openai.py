@@ -38,6 +38,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
@@ -123,8 +124,16 @@ def user_text(body: dict[str, Any]) -> str:
     return "".join(c.get("text", "") for c in content if c.get("type") == "text")
 
 
-def serve_forever(answer: str = "A", latency_s: float = 0.2) -> None:  # pragma: no cover - manual use
+def serve_forever(answer: str = "A", latency_s: float = 0.2) -> None:
+    """Run in its own process (``python -m mmrakit.evaluation.fake_openai [LATENCY] [ANSWER]``); prints
+    the base URL on the first line. The benchmark uses this so server and client do not share a GIL."""
     with FakeOpenAI(lambda _: answer, latency_s=latency_s) as srv:
         print(srv.base_url, flush=True)
         while True:
             time.sleep(3600)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_forever(sys.argv[2] if len(sys.argv) > 2 else "A", float(sys.argv[1]) if len(sys.argv) > 1 else 0.2)

@@ -88,6 +88,8 @@ async def _run_async(backend: AsyncBackend, todo: list[tuple[str, Request]], cac
                      concurrency: int, results: dict[str, str], errors: dict[str, str], progress: Progress | None,
                      done0: int, total: int) -> None:
     sem = asyncio.Semaphore(concurrency)
+    if hasattr(backend, "connections"):
+        backend.connections = concurrency
     done = done0
 
     async def one(key: str, req: Request) -> None:

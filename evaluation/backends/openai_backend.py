@@ -98,10 +98,12 @@ class OpenAIBackend(AsyncBackend):
         self.calls = 0
         self.retries = 0
         self._client: httpx.AsyncClient | None = None
+        self.connections = 16  # the runner sets it to its concurrency
 
     def _get_client(self) -> httpx.AsyncClient:
         if self._client is None:
-            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            # as many connections as requests in flight: kept alive and reused, no pool scans over idle ones
+            limits = httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections)
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), limits=limits, headers=self._headers)
         return self._client
 
