@@ -66,7 +66,7 @@ class ImageUrls:
                     raise InputError(
                         f"candidate {candidate_id}: image {path} is outside the served local-files root {self.root}",
                         hint="restart `mmrakit review serve` (it roots serving at the images' common folder) "
-                             "or set [review] files_root")
+                             "or set review.files_root in mmrakit.toml")
             else:
                 rel = path.relative_to(self.root)
                 if len(rel.parts) < 2:
@@ -77,7 +77,7 @@ class ImageUrls:
         if url is None:
             if not rec.url or not rec.url.startswith(("http://", "https://")):
                 raise InputError(f"candidate {candidate_id}: image {sha} has neither a servable file nor an http URL",
-                                 hint="start the local server with `mmrakit review serve`, or set [review] files_root")
+                                 hint="start the local server with `mmrakit review serve`, or set review.files_root in mmrakit.toml")
             url = rec.url
         self._cache[sha] = url
         return url

@@ -63,7 +63,7 @@ def label_studio_bin() -> str:
         return found
     raise ConfigError("Label Studio is not installed: no $MMRAKIT_LABEL_STUDIO_BIN and no `label-studio` on PATH",
                       hint="run `make setup` (installs it into .venv-ls), or `pip install label-studio` in its own venv, "
-                           "or connect to an existing server with [review] url + $LABEL_STUDIO_API_KEY")
+                           "or connect to an existing server with review.url in mmrakit.toml + $LABEL_STUDIO_API_KEY")
 
 
 def _read_json(path: Path) -> dict:
@@ -144,7 +144,7 @@ def serve(ws: Workspace, *, port: int | None = None, files_root: Path | None = N
     url = f"http://{'127.0.0.1' if s.host in ('0.0.0.0', '::') else s.host}:{port}"
     if _answers(url):
         raise MmrakitError(f"something already answers on {url}",
-                           hint="stop it, pick another port (`review serve --port N`), or connect with [review] url")
+                           hint="stop it, pick another port (`review serve --port N`), or connect with review.url (mmrakit.toml)")
     env = {k: v for k, v in os.environ.items() if k not in STRAY_ENV}
     env.update({
         "LABEL_STUDIO_USERNAME": s.admin_email,
@@ -216,12 +216,12 @@ def connection(ws: Workspace) -> Connection:
     if s.url:
         token = os.environ.get(s.token_env, "")
         if not token:
-            raise ConfigError(f"[review] url is {s.url} but ${s.token_env} is not set",
+            raise ConfigError(f"review.url is {s.url} but ${s.token_env} is not set",
                               hint=f"export {s.token_env}=<your Label Studio API token (legacy token)>")
         return Connection(s.url.rstrip("/"), token, f"${s.token_env}", Path(s.files_root) if s.files_root else None)
     state = server_state(ws)
     if not state:
-        raise MmrakitError("no Label Studio server: none started for this workspace and [review] url is not set",
-                           hint="run `mmrakit review serve`, or set [review] url and $" + s.token_env)
+        raise MmrakitError("no Label Studio server: none started for this workspace and review.url (mmrakit.toml) is not set",
+                           hint="run `mmrakit review serve`, or set review.url and $" + s.token_env)
     sec = local_secrets(ws)
     return Connection(state["url"], sec["token"], sec["token_source"], Path(state["files_root"]))

@@ -143,6 +143,9 @@ def create_reviewers(ws: Workspace, conn: Connection, emails: list[str], *,
             creds[email] = entry
             _save_credentials(ws, creds)
             out.append(Reviewer(email=email, user_id=user["id"], created=created))
+        if method == "invite" and any(r.created for r in out):
+            # The invite link appears in the server's access log: retire it.
+            admin.request("POST", "/api/invite/reset-token")
     return out
 
 
