@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
@@ -231,7 +230,3 @@ def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, 
         run.outputs.update({"project_id": report.project_id, "url": report.url})
     return report
 
-
-def files_inside(root: Path, path: Path) -> bool:
-    """True when ``path`` (symlinks resolved) stays inside ``root``."""
-    return Path(os.path.realpath(path)).is_relative_to(Path(os.path.realpath(root)))
