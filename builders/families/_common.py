@@ -49,3 +49,12 @@ def checked(candidates: Iterable[str], is_wrong: Callable[[str], bool], limit: i
             if len(out) >= limit:
                 break
     return out
+
+
+def lexically_close(a: str, b: str) -> bool:
+    """One concept's words contained in the other's ("cut" / "cut cake", "bear" / "teddy bear", "eat" /
+    "eat food"): one may well hold whenever the other does, so they never sit together as answer and
+    distractor ("play tennis" / "play frisbee" may)."""
+    wa = set(a.rsplit("/", 1)[-1].split("_"))
+    wb = set(b.rsplit("/", 1)[-1].split("_"))
+    return wa <= wb or wb <= wa

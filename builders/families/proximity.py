@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from ..base import Builder, Fact, register
 from ..pool import box_gap
-from ._common import checked, interleave, pairs_round_robin
+from ._common import checked, interleave, lexically_close, pairs_round_robin
 from .shared_target import edge_evidence
 
 
@@ -96,7 +96,7 @@ class NearSameEntity(Builder):
             near_a, near_b = set(ma[ea]), set(mb[eb])
 
             def wrong(d: str) -> bool:
-                return (d not in (z, ea, eb) and not (d in near_a and d in near_b)
+                return (d not in (z, ea, eb) and not (d in near_a and d in near_b) and not lexically_close(d, z)
                         and not self.ctx.is_kind(d, "place"))  # options are objects, not places
 
             others = sorted(set(pool[a].concepts(("object",))) | set(pool[b].concepts(("object",))))

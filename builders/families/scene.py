@@ -18,7 +18,7 @@ from mmrakit.models import EntityGrounding
 from ..base import Builder, Fact, register
 from ..graph import uri
 from ..rules import lexicon
-from ._common import checked, interleave, pairs_round_robin
+from ._common import checked, interleave, lexically_close, pairs_round_robin
 from .shared_target import edge_evidence
 
 
@@ -102,7 +102,8 @@ class SceneBuilder(Builder):
             self.rng.shuffle(others)
 
             def wrong(d: str) -> bool:
-                return d != x and d not in both and not graph.linked(d, x, ("IsA", "Synonym", "PartOf"))
+                return (d != x and d not in both and not lexically_close(d, x)
+                        and not graph.linked(d, x, ("IsA", "Synonym", "PartOf")))
 
             distractors = checked(interleave(only_a, only_b, sibs, others), wrong)
             ev = self.pair_evidence(a, b, label=x, strength=[la[x][0], lb[x][0]])

@@ -18,7 +18,7 @@ from mmrakit.models import EdgeEvidence, EntityGrounding
 from ..base import Builder, Fact, register
 from ..graph import uri
 from ..rules import lexicon
-from ._common import checked, interleave, pairs_round_robin
+from ._common import checked, interleave, lexically_close, pairs_round_robin
 
 
 def edge_evidence(e) -> EdgeEvidence:
@@ -113,7 +113,8 @@ class SharedTargetBuilder(Builder):
         related += graph.opposites(x)
 
         def wrong(d: str) -> bool:
-            return (d != x and d not in both and not graph.linked(d, x, ("IsA", "Synonym", "FormOf"))
+            return (d != x and d not in both and not lexically_close(d, x)
+                    and not graph.linked(d, x, ("IsA", "Synonym", "FormOf"))
                     and self.ctx.is_kind(d, self.rule.target_kind))
 
         distractors = checked(interleave(only_a, only_b, related), wrong)

@@ -106,9 +106,10 @@ def show(
     if len(ids) != 1:
         raise InputError(f"{'no' if not ids else 'more than one'} candidate matches {candidate_id!r}",
                          hint="list ids with `mmrakit candidates list`")
-    row = next(r for r in store.rows(status=None) if r["id"] == ids[0])
-    cand = row.pop("candidate")
-    data = {**{k: v for k, v in row.items()}, "candidate": cand.model_dump(mode="json")}
+    row = dict(ws.db.execute("SELECT * FROM candidates WHERE id = ?", (ids[0],)).fetchone())
+    row.pop("data", None)
+    cand = store.get(ids[0])
+    data = {**row, "candidate": cand.model_dump(mode="json")}
 
     from rich.markup import escape
 
