@@ -226,3 +226,11 @@ def test_mmra_subtask_table() -> None:
     assert normalise_task_name("SimE") == "SimilarEvent"
     assert normalise_task_name("sub_event") == "SubEvent"
     assert normalise_task_name("Counting") is None
+
+
+def test_configuration_reference_is_current() -> None:
+    """docs/configuration.md is generated from the settings models; `make docs` regenerates it."""
+    from mmrakit.settings import settings_reference
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert doc.read_text(encoding="utf-8").strip() == settings_reference().strip(), "run `make docs`"
