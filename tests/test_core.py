@@ -234,3 +234,11 @@ def test_configuration_reference_is_current() -> None:
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
     assert doc.read_text(encoding="utf-8").strip() == settings_reference().strip(), "run `make docs`"
+
+
+def test_cli_error_keeps_bracketed_setting_names(tmp_path: Path) -> None:
+    (tmp_path / "mmrakit.toml").write_text('[clip]\nbatch_size = "x"\n')
+    proc = subprocess.run([sys.executable, "-m", "mmrakit.cli.main", "status", "-w", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "[clip] batch_size" in proc.stderr

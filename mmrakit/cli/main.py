@@ -98,9 +98,9 @@ def main() -> None:
     try:
         app()
     except MmrakitError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}")
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
         if exc.hint:
-            err_console.print(f"  [dim]hint:[/] {exc.hint}")
+            err_console.print(f"  [dim]hint:[/] {escape(exc.hint)}")
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted: finished work is kept; re-run the same command to resume")

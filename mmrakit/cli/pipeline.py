@@ -192,7 +192,7 @@ def next_steps(cfg: PipelineConfig, ws: Workspace, results: list[StepResult]) ->
             "",
             "This run exported an UNREVIEWED preview. To have people verify the candidates:",
             f"  mmrakit review serve {w}                # local Label Studio on 127.0.0.1",
-            f"  mmrakit review users --create 3 {w}     # reviewer accounts (optional)",
+            f"  mmrakit review users create --count 3 {w}  # reviewer accounts (optional)",
             f"  mmrakit review push {w}",
             f"  mmrakit review pull {w} && mmrakit review status {w}",
             f"  mmrakit export --out DIR {w}            # validated items only",
