@@ -152,3 +152,74 @@ def test_kill_inside_a_long_stage_then_resume_gives_identical_outputs(stage, ref
     assert result["waiting"] is None
     assert statuses(result)[stage] == "ran", "the killed stage is not taken as done"
     assert outputs_digest(tmp_path / "ws") == expected
+
+
+@pytest.mark.labelstudio
+def test_pipeline_waits_for_reviews_then_continues_from_pull(ls, reviewers, tmp_path) -> None:
+    """All stages with a real Label Studio: the run stops after the pull until people have reviewed,
+    reviewers (simulated through the API, each with their own token) accept or reject, and the next
+    `mmrakit run` continues from the pull to a validated export and the random baseline."""
+    from conftest import REVIEWERS
+
+    from mmrakit.review import reviewer_client, sample
+    from mmrakit.review.push import MAIN
+    from mmrakit.review.store import ReviewStore
+
+    ws_dir = ls.root / "pipeline-e2e"  # inside the server's local-files root
+    pipeline = write_pipeline(tmp_path, workspace=str(ws_dir), **{
+        "images.copy_files": True,
+        "build.subtasks": ["UsageSimilarity", "SubEvent"],
+        "settings.builders.per_subtask": 3,
+        "settings.review.url": ls.conn.url,
+        "settings.review.token_env": "MMRAKIT_E2E_LS_TOKEN",
+        "settings.review.files_root": str(ls.root),
+        "review.enabled": True,
+        "export.include_unreviewed": False,
+        "export.out": "exports/validated",
+    })
+    env = dict(ENV, MMRAKIT_E2E_LS_TOKEN=ls.conn.token)
+
+    def run_with_token() -> dict:
+        proc = subprocess.run([sys.executable, "-m", "mmrakit.cli.main", "run", str(pipeline), "--json"],
+                              capture_output=True, text=True, env=env, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert ls.conn.token not in proc.stdout + proc.stderr  # the token is never printed
+        return json.loads(proc.stdout)
+
+    first = run_with_token()
+    st = statuses(first)
+    assert st["review.push"] == "ran" and st["review.pull"] == "waiting"
+    assert "export" not in st and "0 of" in first["waiting"] and ls.conn.url in first["waiting"]
+
+    ws = Workspace.open(ws_dir)
+    store = ReviewStore(ws)
+    pid = store.project_id(ls.conn.url, MAIN)
+    tasks = {cid: tid for cid, (tid, _) in store.tasks(ls.conn.url, pid).items()}
+    kept = CandidateStore(ws).rows()
+    assert set(tasks) == {r["id"] for r in kept} and len(kept) >= 4
+    rejected = {r["id"] for r in kept[::4]}  # every 4th item: all three reviewers reject it
+    clients = {e: reviewer_client(ls.ws, ls.conn, e) for e in REVIEWERS}
+    for r in kept:
+        verdict = "reject" if r["id"] in rejected else "accept"
+        reasons = ("ambiguous",) if verdict == "reject" else ()
+        for email in REVIEWERS:
+            clients[email].create_annotation(tasks[r["id"]], sample.annotation_result(verdict, None, reasons))
+
+    second = run_with_token()
+    st = statuses(second)
+    assert second["waiting"] is None
+    assert st["review.push"] == "skipped" and [st[s] for s in ("review.pull", "export", "eval")] == ["ran"] * 3
+    rows = {r["id"]: r["review_status"] for r in CandidateStore(ws).rows()}
+    assert {cid for cid, s in rows.items() if s == "rejected"} == rejected
+    assert {s for cid, s in rows.items() if cid not in rejected} == {"validated"}
+    export = ws_dir / "exports" / "validated"
+    from datasets import load_dataset
+
+    ds = load_dataset("parquet", data_dir=str(export / "data"), split="test")
+    assert len(ds) == len(kept) - len(rejected)
+    assert set(ds["review_status"]) == {"validated"}  # validated items only (provenance names their status)
+    assert (ws_dir / "eval" / "random" / "results.json").is_file()
+
+    third = run_with_token()  # nothing new from reviewers: pull re-runs, export and eval are skipped
+    st = statuses(third)
+    assert st["review.pull"] == "ran" and st["export"] == "skipped" and st["eval"] == "skipped"

@@ -35,55 +35,9 @@ from mmrakit.workspace import Workspace
 
 pytestmark = pytest.mark.labelstudio
 
-LS_PORT = int(os.environ.get("MMRAKIT_TEST_LS_PORT", "18089"))
+from conftest import LS, LS_PORT, REVIEWERS, SENIOR  # noqa: E402,F401  (fixtures `ls`, `reviewers` live in conftest)
+
 REPO = Path(__file__).resolve().parents[1]
-REVIEWERS = ["reviewer1@mmrakit.local", "reviewer2@mmrakit.local", "reviewer3@mmrakit.local"]
-SENIOR = "senior@mmrakit.local"
-
-
-@dataclass
-class LS:
-    ws: Workspace   # the workspace whose data dir holds the server
-    root: Path      # local-files document root
-    conn: Connection
-
-    def workspace(self, name: str, **review_settings) -> Workspace:
-        ws = Workspace.init(self.root / name)
-        ws.settings.review = ReviewSettings(**{**ws.settings.review.model_dump(), **review_settings})
-        ws.save_settings()
-        return ws
-
-    def admin(self) -> LabelStudioClient:
-        return LabelStudioClient(self.conn.url, self.conn.token, max_retries=2, backoff_s=0.2)
-
-
-@pytest.fixture(scope="session")
-def ls(tmp_path_factory) -> LS:
-    try:
-        label_studio_bin()
-    except ConfigError as exc:
-        pytest.skip(f"needs the Label Studio server: {exc.message} (run `make setup`)")
-    base = tmp_path_factory.mktemp("labelstudio")
-    root = base / "served"
-    root.mkdir()
-    ws = Workspace.init(base / "server-ws")
-    ws.settings.review.port = LS_PORT
-    ws.settings.review.token_env = "MMRAKIT_TEST_NO_SUCH_TOKEN_VAR"  # use the generated secret, not the user's env
-    ws.save_settings()
-    serve(ws, port=LS_PORT, files_root=root)
-    yield LS(ws=ws, root=root, conn=connection(ws))
-    stop(ws)
-
-
-@pytest.fixture(scope="session")
-def reviewers(ls) -> dict[str, int]:
-    """Three reviewers through the invite route, the senior through the API + `label-studio user` route."""
-    made = create_reviewers(ls.ws, ls.conn, REVIEWERS, method="invite")
-    made += create_reviewers(ls.ws, ls.conn, [SENIOR], method="cli")
-    creds = load_credentials(ls.ws)
-    assert set(creds) == {*REVIEWERS, SENIOR} and all(c["token"] for c in creds.values())
-    assert oct(os.stat(ls.ws.path("review", "labelstudio", "mmrakit-reviewers.json")).st_mode & 0o777) == "0o600"
-    return {r.email: r.user_id for r in made}
 
 
 def _task_ids(ws: Workspace, ls: LS, kind: str = MAIN) -> dict[str, int]:
