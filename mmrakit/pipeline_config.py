@@ -6,14 +6,13 @@ Paths are relative to the pipeline file. ``[settings]`` is merged over the works
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
-from .settings import Settings, format_validation_error
+from .settings import Settings, format_validation_error, read_toml
 
 
 class _Model(BaseModel):
@@ -87,12 +86,7 @@ class PipelineConfig(_Model):
     @classmethod
     def load(cls, path: str | Path) -> "PipelineConfig":
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: pipeline file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raw = read_toml(path, missing_hint="give the path of a pipeline file such as demo/pipeline.toml")
         try:
             cfg = cls.model_validate(raw)
         except ValidationError as exc:

@@ -193,13 +193,7 @@ class Settings(Section):
 
     @classmethod
     def load(cls, path: str | Path) -> "Settings":
-        path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: not found", hint="run `mmrakit init DIR` to create a workspace") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at the line named") from None
+        raw = read_toml(path, missing_hint="run `mmrakit init DIR` to create a workspace")
         return cls.from_dict(raw, source=str(path))
 
     @classmethod
@@ -213,6 +207,17 @@ class Settings(Section):
         data = self.model_dump(mode="json", exclude_none=True)
         header = "# mmrakit workspace settings. Every key is documented in docs/configuration.md.\n"
         return header + tomli_w.dumps(data)
+
+
+def read_toml(path: str | Path, *, missing_hint: str | None = None) -> dict:
+    """Parse a TOML file; a missing file or a syntax error is a ConfigError naming the file (and line)."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found", hint=missing_hint) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at the line named") from None
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:

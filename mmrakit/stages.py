@@ -206,7 +206,7 @@ class StageRuns:
         for r in rows:
             reasons: list[str] = []
             status = r["status"]
-            if status == "running" and not _pid_alive(r["pid"]):
+            if status == "running" and not pid_alive(r["pid"]):
                 status = "interrupted"
                 reasons.append("process died mid-run; re-run the stage to resume")
             if status == "done":
@@ -229,7 +229,8 @@ class StageRuns:
         return report
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists (a run recorded as running by a dead process was killed)."""
     if not pid:
         return False
     try:

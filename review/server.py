@@ -22,6 +22,7 @@ import httpx
 
 from .. import atomic
 from ..errors import ConfigError, MmrakitError
+from ..stages import pid_alive
 from ..records import ImageCatalog
 from ..workspace import Workspace
 from .client import LabelStudioClient
@@ -107,18 +108,6 @@ def server_state(ws: Workspace) -> dict:
     return _read_json(data_dir(ws) / STATE_FILE)
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url + "/api/version", timeout=3).status_code == 200
@@ -131,7 +120,7 @@ def serve(ws: Workspace, *, port: int | None = None, files_root: Path | None = N
     """Start the local server (or return the running one). Returns the state (no secrets)."""
     s = ws.settings.review
     state = server_state(ws)
-    if state and _alive(state.get("pid")) and _answers(state["url"]):
+    if state and pid_alive(state.get("pid")) and _answers(state["url"]):
         state["already_running"] = True
         return state
     ddir = data_dir(ws)
@@ -189,13 +178,13 @@ def stop(ws: Workspace, *, timeout_s: float = 20.0) -> bool:
     state = _read_json(path)
     pid = state.get("pid")
     stopped = False
-    if _alive(pid):
+    if pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(0.2)
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
         _reap(pid)
         stopped = True

@@ -98,3 +98,24 @@ def test_failed_step_reruns_next_time(workspace: Workspace, tmp_path: Path) -> N
         run_pipeline(workspace, steps)
     assert [r.status for r in run_pipeline(workspace, steps)] == ["ran"]
     assert [r.status for r in run_pipeline(workspace, steps)] == ["skipped"]
+
+
+def test_pipeline_file_errors_name_the_key(tmp_path: Path) -> None:
+    from mmrakit.errors import ConfigError
+    from mmrakit.pipeline_config import PipelineConfig
+
+    bad = tmp_path / "p.toml"
+    bad.write_text('[build]\nsubtask = "all"\n')
+    with pytest.raises(ConfigError, match=r"\[build\] subtask: unknown key"):
+        PipelineConfig.load(bad)
+    bad.write_text('[settings.clip]\nbatch_size = -1\n')
+    with pytest.raises(ConfigError, match=r"\[clip\] batch_size"):
+        PipelineConfig.load(bad)
+    good = tmp_path / "ok.toml"
+    good.write_text('workspace = "w"\n[settings.builders]\nseed = 3\n[[relations.sources]]\npath = "x.csv"\nformat = "pack"\n')
+    cfg = PipelineConfig.load(good)
+    assert cfg.resolve(cfg.workspace) == tmp_path / "w"
+    assert cfg.resolve(cfg.relations.sources[0].path) == tmp_path / "x.csv"
+    from mmrakit.settings import Settings
+
+    assert cfg.merged_settings(Settings()).builders.seed == 3
