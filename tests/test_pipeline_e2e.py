@@ -144,7 +144,7 @@ def test_kill_inside_a_long_stage_then_resume_gives_identical_outputs(stage, ref
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     caught = _wait_for_running(tmp_path / "ws" / "catalog.sqlite", stage, proc)
     if caught:
-        time.sleep(0.2 if stage != "images.embed" else 3.0)  # let it get some work done first
+        time.sleep({"images.embed": 3.0, "images.import": 0.3}.get(stage, 0.0))  # mid-way, not before or after
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=900)
     assert caught, f"the run finished before {stage} could be caught running"
