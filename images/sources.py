@@ -175,6 +175,8 @@ def _load_json(path: Path) -> dict:
 
 def read_coco(source: str, *, image_root, ignore_suffixes, split) -> Iterator[SourceItem]:
     src = Path(source)
+    if src.is_dir() and not any(src.glob("*.json")) and (src / "annotations").is_dir():
+        src = src / "annotations"  # the dataset root as COCO ships it: annotations/ beside train2017/ ...
     for captions_file, instances_file, split_name in _coco_pairs(src):
         images: dict[int, dict] = {}
         licenses: dict[int, dict] = {}

@@ -244,3 +244,10 @@ def test_bundled_demo_images_are_redistributable_and_import_cleanly(workspace: W
     assert report.accepted == len(lines) and report.quarantined == {}
     pool = ImagePool(workspace)
     assert all(r.objects and r.captions and r.url for r in pool.records())
+
+
+def test_coco_dataset_root_finds_its_annotations_folder(workspace, shared_data):
+    from mmrakit.images.importer import import_images
+
+    report = import_images(workspace, str(shared_data / "coco-mini"), "coco")
+    assert report.accepted == 159
