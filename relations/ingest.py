@@ -13,6 +13,8 @@ SQLite transaction, so a crash or Ctrl-C leaves the previous version in place.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 import sqlite3
 import time
 from itertools import islice
@@ -193,6 +195,24 @@ def _collect_orphans(conn: "sqlite3.Connection") -> None:
     conn.execute("DELETE FROM label WHERE NOT EXISTS (SELECT 1 FROM concept WHERE concept.label_id = label.id)")
 
 
+@contextmanager
+def write_transaction(db_path: Path, *, cache_kib: int | None = None) -> Iterator[sqlite3.Connection]:
+    """One immediate write transaction on the store: committed whole, or rolled back whole."""
+    conn = schema.connect(db_path)
+    if cache_kib:
+        conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+
+
 def ingest_file(
     db_path: str | Path,
     source: str | Path,
@@ -220,10 +240,7 @@ def ingest_file(
     dataset = pack_dataset(name) if fmt == "pack" else None
     report = IngestReport(name=name, path=str(path), format=fmt, dataset=dataset, languages=langs, db_path=str(db_path))
     log = LineLog()
-    conn = schema.connect(db_path)
-    conn.execute(f"PRAGMA cache_size=-{INGEST_CACHE_KIB}")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with write_transaction(db_path, cache_kib=INGEST_CACHE_KIB) as conn:
         row = conn.execute("SELECT id FROM mmrakit_source WHERE name = ?", (name,)).fetchone()
         fp = json.dumps(fingerprint_file(path))
         if row is None:
@@ -267,13 +284,6 @@ def ingest_file(
             "UPDATE mmrakit_source SET path = ?, format = ?, dataset = ?, fingerprint = ?, languages = ?, edges = ?, "
             "report = ?, ingested_at = ? WHERE id = ?",
             (str(path), fmt, dataset, fp, json.dumps(langs), loader.edges, report.model_dump_json(), now_iso(), source_id))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.close()
     return report
 
 
@@ -330,9 +340,7 @@ def remove_source(ws: "Workspace", source: str) -> dict:
     db_path = ws.resolve(ws.settings.relations.db_file)
     if not db_path.is_file():
         raise InputError(f"no relation store at {db_path}", hint="nothing has been ingested in this workspace")
-    conn = schema.connect(db_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with write_transaction(db_path) as conn:
         resolved = str(Path(source).expanduser().resolve())
         row = conn.execute("SELECT id, name FROM mmrakit_source WHERE name = ? OR path = ?", (source, resolved)).fetchone()
         if row is None:
@@ -344,12 +352,5 @@ def remove_source(ws: "Workspace", source: str) -> dict:
         removed = _delete_source_edges(conn, source_id)
         conn.execute("DELETE FROM mmrakit_source WHERE id = ?", (source_id,))
         _collect_orphans(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.close()
     ws.runs.invalidate("relations.ingest", key=name)
     return {"source": name, "removed_edges": removed}

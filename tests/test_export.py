@@ -443,7 +443,7 @@ def test_import_hub_id_offline_is_a_clear_error(workspace, monkeypatch, tmp_path
 
 # --- Hub push --------------------------------------------------------------------------------------
 
-SECRET = "hf_testTOKENthatMustNeverBeWritten123"
+SECRET = "hf_FAKE-test-token-that-must-never-be-written"
 
 
 def test_push_offline_is_a_clear_error_and_the_token_goes_nowhere(built, tmp_path, monkeypatch):
