@@ -7,7 +7,7 @@ from datetime import datetime
 from collections.abc import Iterable
 
 from ..models import ReviewVerdict
-from ..stages import now_iso
+from ..util import now_iso
 from ..workspace import Workspace
 
 COMPONENT, VERSION = "review", 1

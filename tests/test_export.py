@@ -540,7 +540,7 @@ def test_cli_export_validate_and_import(built, tmp_path):
 @pytest.mark.shared
 def test_export_of_coco_photos_keeps_bytes_and_flags_licences(shared_data, workspace, tmp_path):
     from mmrakit.models import Candidate, ImageRecord
-    from mmrakit.stages import sha256_file
+    from mmrakit.util import sha256_file
 
     lines = [json.loads(x) for x in (shared_data / "coco-mini" / "images.jsonl").read_text().splitlines()[:6]]
     records = []
