@@ -19,8 +19,6 @@ from mmrakit.subtasks import mmra_subtasks, normalise_task_name
 
 from .prompts import PROMPT_TEMPLATES
 
-FILES = ("items.jsonl", "results.json", "report.md", "chart.png", "prompts.toml")
-
 
 @lru_cache(maxsize=1)
 def published_mmra() -> dict[str, dict[str, Any]]:

@@ -25,7 +25,7 @@ from mmrakit.errors import ConfigError
 from mmrakit.records import CandidateStore
 from mmrakit.review import (LabelStudioAuthError, LabelStudioClient, LabelStudioError, adjudicate, connection,
                             create_reviewers, pull, push, review_status, reviewer_client, serve, stop)
-from mmrakit.review import sample
+from support import review_sample as sample
 from mmrakit.review.push import ADJUDICATION, MAIN
 from mmrakit.review.server import Connection, label_studio_bin
 from mmrakit.review.store import ReviewStore

@@ -11,7 +11,7 @@ import pytest
 from mmrakit.errors import InputError
 from mmrakit.models import ReviewVerdict
 from mmrakit.records import ImageCatalog
-from mmrakit.review import sample
+from support import review_sample as sample
 from mmrakit.review.agreement import agreement_report, cohen_kappa, fleiss_kappa, krippendorff_alpha
 from mmrakit.review.client import LabelStudioAuthError, LabelStudioClient, LabelStudioError, updated_filter
 from mmrakit.review.config import LabelConfigError, answer_result, label_config, validate_config, validate_prediction
