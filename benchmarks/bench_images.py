@@ -35,7 +35,7 @@ def bench_throughput(model: str, n: int, batch_size: int, workers: int) -> dict:
     import torch
 
     from mmrakit.images.embeddings import _clip_batches_local
-    from mmrakit.images.models import ClipSpec, load_clip
+    from mmrakit.modelhub.clip import ClipSpec, load_clip
     from mmrakit.util import sha256_file
 
     bundle = load_clip(ClipSpec(model, None, "cuda" if torch.cuda.is_available() else "cpu",

@@ -102,7 +102,7 @@ def _store_image(ws: Workspace, cell: Any, origin: str, meta: dict[str, Any]) ->
 
 
 def _candidate(row: dict[str, Any], image1: str, image2: str) -> Candidate:
-    from ..evaluation.prompts import normalise_qa_type
+    from ..modelhub.prompts import normalise_qa_type
 
     raw_task = str(row.get("Task") or "").strip()
     task = normalise_task_name(raw_task) or raw_task

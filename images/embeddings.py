@@ -104,7 +104,7 @@ class EmbeddingStore:
         if not self.ws.settings.clip.enabled and ptr is None:
             return None
         if self._clip is None:
-            from .models import ClipSpec, load_clip
+            from mmrakit.modelhub.clip import ClipSpec, load_clip
 
             if ptr is not None:
                 spec = ClipSpec(**ptr["spec"])
@@ -208,7 +208,7 @@ def _clip_batches_ray(spec_dict: dict, items: list[tuple[str, str]], *, batch_si
 
         class ClipEmbedder:
             def __init__(self) -> None:
-                from .models import ClipSpec, load_clip
+                from mmrakit.modelhub.clip import ClipSpec, load_clip
 
                 self.bundle = load_clip(ClipSpec(**spec_dict))
 
@@ -327,7 +327,8 @@ def embed_concepts(ws: Workspace, bundle, concepts: list[str], *, image_fp: str,
 def embed_captions(ws: Workspace, records: list[tuple[str, list[str]]], *, progress: Progress | None = None,
                    report: EmbedReport | None = None) -> EmbedReport:
     """Mean sentence-transformers vector of each image's captions (images without captions are skipped)."""
-    from .models import caption_fingerprint, load_caption_model, resolve_device
+    from mmrakit.modelhub.clip import resolve_device
+    from mmrakit.modelhub.text import caption_fingerprint, load_caption_model
 
     cfg = ws.settings.captions
     report = report or EmbedReport()
@@ -367,7 +368,8 @@ def run_embed(ws: Workspace, *, clip: bool | None = None, captions: bool = True,
     import hashlib
 
     from .index import build_all_indexes
-    from .models import ClipSpec, caption_fingerprint, clip_fingerprint
+    from mmrakit.modelhub.clip import ClipSpec, clip_fingerprint
+    from mmrakit.modelhub.text import caption_fingerprint
     from .store import ImagePool
 
     pool = ImagePool(ws)
@@ -387,7 +389,7 @@ def run_embed(ws: Workspace, *, clip: bool | None = None, captions: bool = True,
     bundle = None
     if clip and (force or not ws.runs.is_current("images.embed", inputs=inputs, settings=run_settings,
                                                  code_version=code_version)):
-        from .models import load_clip
+        from mmrakit.modelhub.clip import load_clip
 
         bundle = load_clip(spec)  # unavailable weights fail here, before a run is recorded
     with ws.stage_run("images.embed", inputs=inputs, settings=run_settings, code_version=code_version,

@@ -487,7 +487,7 @@ def test_push_needs_a_token(built, tmp_path, monkeypatch):
 # --- lmms-eval pack (mmrakit side; lmms-eval itself runs in test_export_lmms.py) --------------------
 
 def test_lmms_pack_utils_is_self_contained_and_matches_the_runner(built, tmp_path):
-    from mmrakit.evaluation.prompts import extract_mmra_answer, mmra_prompt
+    from mmrakit.modelhub.prompts import extract_mmra_answer, mmra_prompt
 
     ws, _ = built
     out = tmp_path / "export"
