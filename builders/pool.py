@@ -213,7 +213,7 @@ def _cached_embeddings(ws, shas: list[str]):
     if not shas:
         return None, None, "no images", None
     try:
-        from mmrakit.images.embeddings import EmbeddingStore
+        from mmrakit.images.vectors import EmbeddingStore
     except ImportError:
         return None, None, "CLIP unavailable (images.embeddings not installed)", None
     try:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import OfflineError
-from ..stage import StageContext, StageReport
+from mmrakit.errors import OfflineError
+from mmrakit.stage import StageContext, StageReport
 
 
 class ImportTotals(StageReport):
@@ -45,7 +45,7 @@ class EmbedStage:
     upstream = ("images.import",)
 
     def run(self, ctx: StageContext) -> StageReport:
-        from .embeddings import run_embed
+        from .embed import run_embed
 
         cfg = ctx.config.embed
         use_clip = cfg.clip and ctx.ws.settings.clip.enabled

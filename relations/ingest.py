@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from ..errors import InputError
-from ..runs import fingerprint_file
-from ..util import now_iso
+from mmrakit.errors import InputError
+from mmrakit.runs import fingerprint_file
+from mmrakit.util import now_iso
 from . import schema
 from .formats import Format, LineLog, detect_format, open_binary, read_conceptnet_csv, read_kgtk, read_pack
 from .ontology import RELATIONS
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from mmrakit.workspace import Workspace
 
 LOADER_VERSION = "relations-loader-1"
 CACHE_LIMIT = 200_000  # concept/label ids kept in memory; beyond this the store's indexes answer

@@ -185,7 +185,7 @@ def test_semantic_per_cluster_step_on_ray_is_identical() -> None:
 
 def test_semantic_tier_end_to_end_with_clip_vectors(workspace: Workspace, tmp_path: Path) -> None:
     """run_dedup reads the CLIP cache; two images given (near-)identical vectors are grouped."""
-    from mmrakit.images.embeddings import shard_store, write_pointer
+    from mmrakit.images.vectors import shard_store, write_pointer
 
     d = tmp_path / "imgs"
     d.mkdir()

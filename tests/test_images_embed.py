@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from mmrakit.cli.main import app
 from mmrakit.images import ImagePool
-from mmrakit.images.embeddings import EmbeddingStore, run_embed
+from mmrakit.images.embed import run_embed
+from mmrakit.images.vectors import EmbeddingStore
 from mmrakit.images.importer import import_images
 from mmrakit.images.search import caption_pairs_in_band, search_like, search_text
 from mmrakit.workspace import Workspace
@@ -75,7 +76,7 @@ def test_kill_9_mid_run_then_rerun_has_no_duplicates_and_no_loss(workspace: Work
     script = (
         "import sys, time\n"
         "from mmrakit.workspace import Workspace\n"
-        "from mmrakit.images.embeddings import run_embed\n"
+        "from mmrakit.images.embed import run_embed\n"
         "ws = Workspace.open(sys.argv[1])\n"
         "run_embed(ws, captions=False, progress=lambda task, done, total: time.sleep(0.4))\n"
     )

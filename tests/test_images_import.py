@@ -251,3 +251,14 @@ def test_coco_dataset_root_finds_its_annotations_folder(workspace, shared_data):
 
     report = import_images(workspace, str(shared_data / "coco-mini"), "coco")
     assert report.accepted == 159
+
+
+def test_concept_checker_without_a_store_is_unchecked_but_a_broken_store_fails_loudly(workspace) -> None:
+    import sqlite3
+
+    from mmrakit.images.entities import ConceptChecker
+
+    assert not ConceptChecker.open(workspace).available  # nothing ingested: grounding unchecked, by design
+    workspace.resolve(workspace.settings.relations.db_file).write_bytes(b"not a database at all" * 100)
+    with pytest.raises(sqlite3.DatabaseError):  # a broken store is a bug to see, not a silent fallback
+        ConceptChecker.open(workspace)

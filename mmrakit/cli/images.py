@@ -79,7 +79,7 @@ def embed(
 ) -> None:
     """Embed pool images with CLIP (and concept names), captions with MiniLM; build FAISS indexes. Resumable."""
     from ..errors import InputError
-    from ..images.embeddings import run_embed
+    from ..images.embed import run_embed
 
     if clip not in (None, "none", "on"):
         raise InputError(f"--clip {clip!r}: expected 'none' (or omit it)", hint="the CLIP model itself is set in [clip] model")
@@ -173,7 +173,7 @@ def dedup(
 def stats(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """Pool size, quarantine by reason, entities, hashes, embeddings and duplicate groups."""
     from ..images import ImagePool
-    from ..images.embeddings import EmbeddingStore
+    from ..images.vectors import EmbeddingStore
 
     ws = open_workspace(workspace)
     data = ImagePool(ws).stats()
