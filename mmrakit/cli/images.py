@@ -33,7 +33,9 @@ def import_cmd(
     from ..images.importer import import_images
 
     ws = open_workspace(workspace)
-    report = import_images(ws, source, format, image_root=image_root, copy=copy, split=split, force=force)
+    with progress_bar(enabled=not json_out) as progress:
+        report = import_images(ws, source, format, image_root=image_root, copy=copy, split=split, force=force,
+                               progress=progress)
 
     def render(r) -> None:
         if r.up_to_date:
@@ -154,7 +156,9 @@ def dedup(
     ws = open_workspace(workspace)
     if not (exact or near or semantic):
         exact = near = semantic = True
-    report = run_dedup(ws, exact=exact, near=near, semantic=semantic, executor=executor, force=force)
+    with progress_bar(enabled=not json_out) as progress:
+        report = run_dedup(ws, exact=exact, near=near, semantic=semantic, executor=executor, force=force,
+                           progress=progress)
 
     def render(r) -> None:
         if r.up_to_date:
