@@ -97,7 +97,7 @@ def test_injected_duplicates_full_recall_no_merges_keep_policy(workspace: Worksp
     assert kept == set(expected)
     # excluded from building, never deleted
     assert {name[s] for s in pool.excluded()} == set(truth)
-    assert all(pool.file_path(s).is_file() for s in pool.excluded())
+    assert all(pool.image_path(s).is_file() for s in pool.excluded())
     assert len(list(pool.records())) == len(name) - len(truth)
     # report + contact sheet
     rep = json.loads(workspace.path("dedup", "report.json").read_text())

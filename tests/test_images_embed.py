@@ -195,7 +195,7 @@ def test_tensor_decode_path_matches_pil_preprocessing(tmp_path: Path, tiny_clip)
 def test_changed_file_found_at_embed_time(workspace: Workspace, tmp_path: Path, tiny_clip) -> None:
     shas = make_pool(workspace, tmp_path, 4, captions=False)
     use_tiny_clip(workspace, tiny_clip)
-    victim = ImagePool(workspace).file_path(shas[1])
+    victim = ImagePool(workspace).image_path(shas[1])
     victim.write_bytes(jpeg_bytes(photo(555)))
     report = run_embed(workspace, captions=False)
     assert report.clip_failed == {"changed": 1}
