@@ -154,22 +154,32 @@ def _panel(img: Image.Image | None, entities: list[EntityGrounding], number: int
     panel.paste(img.resize((w, h), Image.Resampling.LANCZOS), (x0, y0))
     font = _font(18, bold=True)
     boxed = [e for e in entities if e.box is not None][:MAX_BOXES]
+    rects = []
     for i, e in enumerate(boxed):
         colour = BOX_COLOURS[i % len(BOX_COLOURS)]
         b = e.box
         x1, y1 = x0 + b.x * w, y0 + b.y * h
         x2, y2 = x0 + (b.x + b.w) * w, y0 + (b.y + b.h) * h
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=3)
-        label = e.text
+        rects.append((e.text, colour, x1, y1, x2, y2))
+    placed: list[tuple[float, float, float, float]] = []
+    for label, colour, x1, y1, x2, y2 in rects:  # labels after all boxes, so no outline crosses a label
         tw, th = font.getlength(label) + 8, 24
-        ty = y1 - th if y1 - th >= 0 else y1
-        tx = min(max(0, x1), PANEL_W - tw)
+        tries = [(x1, y1 - th), (x1, y1), (x1, y2), (x2 - tw, y1 - th), (x1, y2 - th)]
+        tries = [(min(max(0.0, tx), PANEL_W - tw), min(max(0.0, ty), PANEL_H - th)) for tx, ty in tries]
+        tx, ty = next((t for t in tries if not any(_overlap((t[0], t[1], t[0] + tw, t[1] + th), r) for r in placed)),
+                      tries[0])
+        placed.append((tx, ty, tx + tw, ty + th))
         draw.rectangle((tx, ty, tx + tw, ty + th), fill=colour)
         draw.text((tx + 4, ty + 2), label, fill=(0, 0, 0) if sum(colour) > 400 else (255, 255, 255), font=font)
     badge = _font(28, bold=True)
     draw.rectangle((0, 0, 40, 40), fill=(0, 0, 0))
     draw.text((11, 4), str(number), fill=(255, 255, 255), font=badge)
     return panel
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _entity_line(entities: list[EntityGrounding]) -> str:
