@@ -135,7 +135,7 @@ def run_export(
         else:
             _write_outputs(out, rows, splits, fmts, report, cfg, with_provenance=with_provenance,
                            include_unreviewed=include_unreviewed, after_write=_after_write,
-                           load_id=push_to_hub or cfg.hub_repo or str(out))
+                           load_id=push_to_hub or cfg.hub_repo or f"path/to/{out.name}")
             run.counts = {"rows": len(rows), **{f"split_{s}": n for s, n in report.splits.items()},
                           "validated": report.validated, "unreviewed": report.unreviewed}
             run.outputs = {"out": str(out), "formats": fmts}
@@ -193,6 +193,8 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
                            with_provenance=with_provenance)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         report.files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-        (tmp / MANIFEST).write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        # the manifest travels with the export: it names the folder, not where it sits on this machine
+        (tmp / MANIFEST).write_text(report.model_copy(update={"out": out.name}).model_dump_json(indent=2),
+                                    encoding="utf-8")
         if after_write is not None:  # test hook: fail after everything is written, before the swap
             after_write(tmp)
