@@ -45,6 +45,7 @@ class ExportReport(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     lmms_tasks: dict[str, str] = Field(default_factory=dict)
     vlmevalkit_files: dict[str, int] = Field(default_factory=dict)
+    vlmevalkit_config: str | None = Field(None, description="run.py --config file, relative to the export")
     pushed_to: str | None = None
     up_to_date: bool = False
 
@@ -185,9 +186,10 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
 
                 shutil.rmtree(tmp / ".pack-data")
         if "vlmevalkit" in fmts:
-            from .vlmevalkit import write_vlmevalkit
+            from .vlmevalkit import config_name, write_vlmevalkit
 
             report.vlmevalkit_files = write_vlmevalkit(tmp / "vlmevalkit", splits, name=cfg.vlmevalkit_name)
+            report.vlmevalkit_config = f"vlmevalkit/{config_name(cfg.vlmevalkit_name)}"
         card = render_card(splits, feats, dataset_license=cfg.license, pretty_name=cfg.pretty_name,
                            load_id=load_id, include_unreviewed=include_unreviewed,
                            with_provenance=with_provenance)

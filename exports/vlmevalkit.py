@@ -76,6 +76,10 @@ def yes_no_question(question: str) -> str:
     return question if question.endswith(YES_NO_INSTRUCTION) else f"{question} {YES_NO_INSTRUCTION}"
 
 
+def config_name(name: str) -> str:
+    return f"{name}_config.json"
+
+
 def run_config(name: str, files: Sequence[str]) -> dict[str, object]:
     """VLMEvalKit ``run.py --config`` content: each written TSV with the dataset class that scores it."""
     data = {}
@@ -118,5 +122,5 @@ def write_vlmevalkit(directory: Path, splits: Mapping[str, Sequence[ExportRow]],
         for h in handles.values():
             h.close()
     config = run_config(name, [fn for fn, n in counts.items() if n])  # an empty TSV would fail in VLMEvalKit
-    (directory / f"{name}_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (directory / config_name(name)).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return counts
