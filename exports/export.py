@@ -26,7 +26,7 @@ from .splits import assign_splits
 FORMATS = ("hf", "parquet", "lmms-eval", "vlmevalkit")
 DEFAULT_FORMATS = ("hf", "parquet")
 MANIFEST = "export.json"
-CODE_VERSION = "exports-1"
+CODE_VERSION = "exports-2"  # 2: public source names, VLMEvalKit config + yes/no instruction
 
 
 class ExportReport(BaseModel):

@@ -189,8 +189,14 @@ def _vlmevalkit(directory: Path, report: ValidationReport) -> None:
         report.fail(f"vlmevalkit/: expected one *_config.json (run.py --config), found {len(configs)}")
         configured, prefix = {}, ""
     else:
-        configured = json.loads(configs[0].read_text("utf-8")).get("data", {})
         prefix = configs[0].name.removesuffix("_config.json")
+        try:
+            configured = json.loads(configs[0].read_text("utf-8")).get("data", {})
+            assert isinstance(configured, dict) and all(isinstance(v, dict) for v in configured.values())
+        except (ValueError, AttributeError, AssertionError):
+            report.fail(f"vlmevalkit/{configs[0].name}: not a run.py config (JSON with a 'data' mapping of "
+                        "dataset name -> {class, dataset})")
+            configured = {}
     before = 0
     for tsv in sorted((directory / "vlmevalkit").glob("*.tsv")):
         with open(tsv, encoding="utf-8", newline="") as fh:

@@ -375,6 +375,9 @@ def test_vlmevalkit_tsv_follows_the_documented_layout(built, tmp_path):
     (out / "vlmevalkit" / "MMRA_mmrakit_config.json").write_text(json.dumps(config))
     result = validate_export(out)
     assert not result.ok and any("MMRA_mmrakit_YN.tsv: the run.py config" in e for e in result.errors)
+    (out / "vlmevalkit" / "MMRA_mmrakit_config.json").write_text("{not json")
+    result = validate_export(out)
+    assert not result.ok and any("not a run.py config" in e for e in result.errors)
 
 
 # --- import-dataset --------------------------------------------------------------------------------
