@@ -12,10 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..base import Builder, Fact, register
+from ..instances import ImageEvidence
 from ..rules import lexicon, templates
 from ._common import pairs_round_robin
 
-AXIS = {"left": "x", "right": "x", "above": "y", "below": "y"}
+def overlap(a, b) -> float:
+    """Intersection area over the smaller box's area."""
+    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    small = min(a.w * a.h, b.w * b.h)
+    return 0.0 if small <= 0 else ix * iy / small
 
 
 def relation_of(a_box, b_box, margin: float) -> str | None:
@@ -38,13 +44,17 @@ class RelativePosition(Builder):
         return templates()[self.task].option["text"].format(r1=words[r1], r2=words[r2])
 
     def relations_in(self, sha: str) -> dict[tuple[str, str], tuple]:
+        """(A, B) -> (side, A grounding, B grounding) for salient, caption-named, single-instance objects
+        whose boxes overlap little (an object lying ON a table has no clear side of it)."""
         im = self.ctx.pool[sha]
+        ev = ImageEvidence(im, self.ctx.graph)
         margin = float(self.rule.param("margin", 0.12))
-        singles = [e for e in im.objects() if im.instance_count(e.concept) == 1]
+        max_overlap = float(self.rule.param("max_overlap", 0.1))
+        singles = [e for e in im.objects() if ev.dominant(e)]
         out = {}
         for a in singles:
             for b in singles:
-                if a.concept >= b.concept:
+                if a.concept >= b.concept or overlap(a.box, b.box) > max_overlap:
                     continue
                 r = relation_of(a.box, b.box, margin)
                 if r is not None:

@@ -1,6 +1,7 @@
 """Entity-level subtasks where an entity of each image reaches the same target through the graph:
-UsageSimilarity (UsedFor/CapableOf), SimilarMaterial (MadeOf), AppearanceSimilarity (HasProperty),
 MentalitySimilarity (caption cue -> emotional state, with a person/animal in each image).
+(UsageSimilarity, SimilarMaterial and AppearanceSimilarity moved to :mod:`.attributes`: instance
+evidence, not graph reachability.)
 
 Choice QA: "what do they share?" with answer X; distractors first come from targets that only one
 image's entities reach (so neither image alone singles out X), then IsA siblings and antonyms of X;
@@ -175,21 +176,6 @@ class SharedTargetBuilder(Builder):
                 ev.entities1, ev.entities2 = [ea], [eb]
                 yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="No", evidence=ev,
                            key=f"tf:{xa}|{xb}")
-
-
-@register
-class UsageSimilarity(SharedTargetBuilder):
-    task = "UsageSimilarity"
-
-
-@register
-class SimilarMaterial(SharedTargetBuilder):
-    task = "SimilarMaterial"
-
-
-@register
-class AppearanceSimilarity(SharedTargetBuilder):
-    task = "AppearanceSimilarity"
 
 
 @register

@@ -1,0 +1,217 @@
+"""Entity-level subtasks answered from instance evidence: UsageSimilarity (purposes), SimilarMaterial
+(materials) and AppearanceSimilarity (colours).
+
+UsageSimilarity and SimilarMaterial (Choice QA) ask what SOMETHING in each image shares, without
+naming the entities (naming them would let common sense answer from the text). The answer comes from
+a salient, caption-named object of each image: its kind's typical use, or its material as a caption
+states it for this instance ("a wooden bench") or as the kind's single strong default when nothing
+contradicts it (a book is paper). A distractor must be impossible in at least one of the two images
+given ALL their evidence (:mod:`..instances`), so it cannot be shared; options are phrased as answers.
+
+AppearanceSimilarity (Yes/No) names one entity per image whose colour the captions state (one colour,
+for this instance) and asks whether they are the same colour: both images are needed, and no shape or
+size words (always true of something) are used.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from ..base import Builder, Fact, register
+from ..instances import Entity, ImageEvidence, vocab
+from ._common import interleave, pairs_round_robin
+
+
+class _EvidenceBuilder(Builder):
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._ev: dict[str, ImageEvidence] = {}
+
+    def ev(self, sha: str) -> ImageEvidence:
+        if sha not in self._ev:
+            self._ev[sha] = ImageEvidence(self.ctx.pool[sha], self.ctx.graph)
+        return self._ev[sha]
+
+    def pair_ok(self, a: str, b: str) -> bool:
+        if not self.allowed_pair(a, b):
+            return False
+        ok, _ = self.in_caption_band(a, b)
+        return ok
+
+
+class InventoryBuilder(_EvidenceBuilder):
+    """Shared value of an unnamed entity per image; distractors impossible in one image."""
+
+    dim = ""  # "use" | "material"
+
+    def answers(self, ev: ImageEvidence) -> dict[str, list[tuple[Entity, str, str | None]]]:
+        """value -> [(entity, evidence kind, caption)] for values salient entities of the image have,
+        instance evidence first."""
+        raise NotImplementedError
+
+    def possible(self, ev: ImageEvidence) -> set[str]:
+        raise NotImplementedError
+
+    def values(self) -> list[str]:
+        raise NotImplementedError
+
+    def mine(self) -> Iterator[Fact]:
+        v = vocab()
+        per_image: dict[str, dict] = {}
+        by_value: dict[str, list[str]] = defaultdict(list)
+        for sha in self.ctx.pool.order:
+            ans = self.answers(self.ev(sha))
+            if not ans:
+                self.missing(f"image without a salient, caption-named object whose {self.dim} is known")
+                continue
+            per_image[sha] = ans
+            for x in ans:
+                by_value[x].append(sha)
+        for x, a, b in pairs_round_robin(by_value, self.rng):
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if not self.pair_ok(a, b):
+                continue
+            pairs = [(p, q) for p in per_image[a][x] for q in per_image[b][x]]
+            pairs.sort(key=lambda pq: pq[0][0].kind == pq[1][0].kind)  # different kinds first
+            if self.rule.distinct_entities:
+                pairs = [pq for pq in pairs if pq[0][0].kind != pq[1][0].kind]
+            if not pairs:
+                self.missing("shared value only through the same kind of object")
+                continue
+            (ea, kind_a, cap_a), (eb, kind_b, cap_b) = pairs[0]
+            pa, pb = self.possible(self.ev(a)), self.possible(self.ev(b))
+            pa.add(x)
+            pb.add(x)
+            # tempting distractors first, alternating: possible in image 1 only, in image 2 only (so
+            # neither image alone singles the answer out), then possible in neither
+            only_a = [d for d in self.values() if d != x and d in pa and d not in pb]
+            only_b = [d for d in self.values() if d != x and d in pb and d not in pa]
+            neither = [d for d in self.values() if d != x and d not in pa and d not in pb]
+            for part in (only_a, only_b, neither):
+                self.rng.shuffle(part)
+            distractors = interleave(only_a, only_b) + neither
+            if len(distractors) < 2:
+                self.missing(f"too few {self.dim} options impossible in one of the two images")
+                continue
+            opt = lambda d: v.option(self.dim, d)  # noqa: E731
+            ev = self.pair_evidence(a, b, target=x, dimension=self.dim,
+                                    evidence1={"entity": ea.kind, "kind": kind_a, "caption": cap_a},
+                                    evidence2={"entity": eb.kind, "kind": kind_b, "caption": cap_b},
+                                    possible1=sorted(pa), possible2=sorted(pb))
+            ev.entities1, ev.entities2 = self._shown(ea), self._shown(eb)
+            yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=opt(x),
+                       distractors=[opt(d) for d in distractors], evidence=ev,
+                       distractor_groups=[[opt(d) for d in g] for g in (only_a, only_b, neither)],
+                       support=({opt(d) for d in pa}, {opt(d) for d in pb}), key=x)
+
+    @staticmethod
+    def _shown(e: Entity) -> list:
+        return [e.grounding] if e.boxed else []
+
+
+@register
+class UsageSimilarity(InventoryBuilder):
+    task = "UsageSimilarity"
+    family = "attributes"
+    dim = "use"
+
+    def values(self) -> list[str]:
+        return sorted(u for u in vocab().uses if u not in self.rule.param("never_options", []))
+
+    def answers(self, ev: ImageEvidence) -> dict:
+        skip = set(self.rule.param("never_options", []))
+        out: dict[str, list] = defaultdict(list)
+        for ent in ev.entities():
+            if ent.boxed:
+                for u in vocab().kinds[ent.kind].uses:
+                    if u not in skip:
+                        out[u].append((ent, "kind", None))
+        return dict(out)
+
+    def possible(self, ev: ImageEvidence) -> set[str]:
+        return ev.possible_uses()
+
+
+@register
+class SimilarMaterial(InventoryBuilder):
+    task = "SimilarMaterial"
+    family = "attributes"
+    dim = "material"
+
+    def values(self) -> list[str]:
+        return list(vocab().dimensions["material"]["values"])
+
+    def answers(self, ev: ImageEvidence) -> dict:
+        out: dict[str, list] = defaultdict(list)
+        allow_defaults = bool(self.rule.param("category_defaults", True))
+        for ent in ev.entities():
+            attr = ev.material(ent)
+            if attr is None or (attr.kind == "default" and (not allow_defaults or not ent.boxed)):
+                continue
+            out[attr.value].append((ent, attr.kind, attr.caption))
+        for v in out.values():
+            v.sort(key=lambda t: t[1] != "instance")  # instance evidence first
+        return dict(out)
+
+    def possible(self, ev: ImageEvidence) -> set[str]:
+        return ev.possible_materials()
+
+
+@register
+class AppearanceSimilarity(_EvidenceBuilder):
+    task = "AppearanceSimilarity"
+    family = "attributes"
+
+    def mine(self) -> Iterator[Fact]:
+        coloured: dict[str, list[tuple[Entity, str, str]]] = {}
+        by_colour: dict[str, list[str]] = defaultdict(list)
+        for sha in self.ctx.pool.order:
+            ev = self.ev(sha)
+            items = []
+            for ent in ev.entities():
+                attr = ev.colour(ent)
+                if attr is not None:
+                    items.append((ent, attr.value, attr.caption))
+            if not items:
+                self.missing("image without a salient entity whose one colour a caption states")
+                continue
+            coloured[sha] = items
+            for _, c, _ in items:
+                by_colour[c].append(sha)
+        no_pairs = self._different(coloured)
+        for c, a, b in pairs_round_robin(by_colour, self.rng):
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if not self.pair_ok(a, b):
+                continue
+            ea = next(i for i in coloured[a] if i[1] == c)
+            eb = next(i for i in coloured[b] if i[1] == c)
+            yield self._fact(a, b, ea, eb, "Yes")
+            no = next(no_pairs, None)
+            if no is not None:
+                yield no
+
+    def _different(self, coloured: dict) -> Iterator[Fact]:
+        shas = sorted(coloured)
+        self.rng.shuffle(shas)
+        for offset in range(1, 40):
+            for i in range(len(shas) - offset):
+                a, b = shas[i], shas[i + offset]
+                for ea in coloured[a]:
+                    eb = next((x for x in coloured[b] if x[1] != ea[1] and x[1] not in {y[1] for y in coloured[a]}), None)
+                    if eb is None or not self.pair_ok(a, b):
+                        continue
+                    yield self._fact(a, b, ea, eb, "No")
+                    break
+
+    def _fact(self, a: str, b: str, ea: tuple, eb: tuple, answer: str) -> Fact:
+        (ent_a, col_a, cap_a), (ent_b, col_b, cap_b) = ea, eb
+        ev = self.pair_evidence(a, b, colour1=col_a, colour2=col_b, evidence_kind="instance",
+                                caption1=cap_a, caption2=cap_b)
+        ev.entities1 = [ent_a.grounding] if ent_a.boxed else []
+        ev.entities2 = [ent_b.grounding] if ent_b.boxed else []
+        return Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer=answer,
+                    slots={"a": ent_a.kind, "b": ent_b.kind}, evidence=ev,
+                    key=f"tf:{ent_a.kind}|{ent_b.kind}|{col_a}|{col_b}")
