@@ -213,7 +213,19 @@ class ImageEvidence:
         return min(b.w * im.width, b.h * im.height) >= s["min_side"]
 
     def _is_crowd(self, e: EntityGrounding) -> bool:
-        return any(_same_box(e.box, cb) for cb in getattr(self.im, "crowd_boxes", ()))
+        """Marked as a crowd by the dataset, or (sources without the flag) a box holding the centres of
+        two or more other boxes of its own kind: a group, not one thing."""
+        if any(_same_box(e.box, cb) for cb in getattr(self.im, "crowd_boxes", ())):
+            return True
+        b = e.box
+        inside = 0
+        for o in self.im.objects():
+            if o is e or o.concept != e.concept or _same_box(o.box, b):
+                continue
+            cx, cy = o.box.center
+            if b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h:
+                inside += 1
+        return inside >= 2
 
     # --- entities with stated attributes -----------------------------------------------------------
 
@@ -240,7 +252,11 @@ class ImageEvidence:
                 continue  # a boxable kind with no box is not there (or too small to be boxed)
             n = self.mention_count(kind)
             if n >= s["caption_only_mentions"]:
-                g = EntityGrounding(concept=f"/c/en/{kind.replace(' ', '_')}", text=kind, source="caption")
+                concept = f"/c/en/{kind.replace(' ', '_')}"
+                found = self.im.groundings(concept)
+                g = found[0] if found else EntityGrounding(concept=concept, text=kind, source="caption")
+                if not found:  # the captions name it: record that grounding on the image
+                    self.im.add_entities([g])
                 out.append(self._with_stated(Entity(kind, g, False, n, 0)))
         self._entities = out
         return out

@@ -108,7 +108,7 @@ class InventoryBuilder(_EvidenceBuilder):
 
     @staticmethod
     def _shown(e: Entity) -> list:
-        return [e.grounding] if e.boxed else []
+        return [e.grounding]
 
 
 @register
@@ -188,7 +188,9 @@ class AppearanceSimilarity(_EvidenceBuilder):
                 continue
             ea = next(i for i in coloured[a] if i[1] == c)
             eb = next(i for i in coloured[b] if i[1] == c)
-            yield self._fact(a, b, ea, eb, "Yes")
+            yes = self._fact(a, b, ea, eb, "Yes")
+            if yes is not None:
+                yield yes
             no = next(no_pairs, None)
             if no is not None:
                 yield no
@@ -203,15 +205,36 @@ class AppearanceSimilarity(_EvidenceBuilder):
                     eb = next((x for x in coloured[b] if x[1] != ea[1] and x[1] not in {y[1] for y in coloured[a]}), None)
                     if eb is None or not self.pair_ok(a, b):
                         continue
-                    yield self._fact(a, b, ea, eb, "No")
+                    no = self._fact(a, b, ea, eb, "No")
+                    if no is not None:
+                        yield no
                     break
 
-    def _fact(self, a: str, b: str, ea: tuple, eb: tuple, answer: str) -> Fact:
+    def _clip_check(self, a: str, b: str, ent_a: Entity, ent_b: Entity, col_a: str, col_b: str) -> dict | None:
+        """With CLIP image vectors: score "a photo of a {colour} {entity}" for every colour on each image
+        and veto (None) when a stated colour ranks in the bottom half there. Without them, say so."""
+        pool = self.ctx.pool
+        colours = list(vocab().dimensions["colour"]["values"])
+        out: dict = {"method": "CLIP prompts 'a photo of a {colour} {entity}'"}
+        for key, sha, ent, col in (("image1", a, ent_a, col_a), ("image2", b, ent_b, col_b)):
+            scores = pool.clip_prompt_scores(sha, [f"a photo of a {c} {ent.kind}" for c in colours])
+            if scores is None:
+                return {"method": f"skipped: {pool.clip_note}; the colour rests on the captions"}
+            out[key] = dict(zip(colours, scores))
+            rank = sorted(colours, key=lambda c: -out[key][c]).index(col)
+            if rank >= len(colours) // 2:
+                self.missing("CLIP ranks a caption-stated colour in the bottom half (vetoed)")
+                return None
+        return out
+
+    def _fact(self, a: str, b: str, ea: tuple, eb: tuple, answer: str) -> Fact | None:
         (ent_a, col_a, cap_a), (ent_b, col_b, cap_b) = ea, eb
+        check = self._clip_check(a, b, ent_a, ent_b, col_a, col_b)
+        if check is None:
+            return None
         ev = self.pair_evidence(a, b, colour1=col_a, colour2=col_b, evidence_kind="instance",
-                                caption1=cap_a, caption2=cap_b)
-        ev.entities1 = [ent_a.grounding] if ent_a.boxed else []
-        ev.entities2 = [ent_b.grounding] if ent_b.boxed else []
+                                caption1=cap_a, caption2=cap_b, clip_check=check)
+        ev.entities1, ev.entities2 = [ent_a.grounding], [ent_b.grounding]
         return Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer=answer,
                     slots={"a": ent_a.kind, "b": ent_b.kind}, evidence=ev,
                     key=f"tf:{ent_a.kind}|{ent_b.kind}|{col_a}|{col_b}")

@@ -24,13 +24,20 @@ def overlap(a, b) -> float:
     return 0.0 if small <= 0 else ix * iy / small
 
 
-def relation_of(a_box, b_box, margin: float) -> str | None:
+def relation_of(a_box, b_box, margin: float, stack_overlap: float = 0.5) -> str | None:
+    """Side of A relative to B in the image plane. Left/right when the horizontal offset dominates;
+    above/below only when the boxes are stacked (their x-ranges overlap by ``stack_overlap`` of the
+    narrower box, a microwave above an oven): otherwise a vertical offset in a photo mostly means
+    farther/nearer, which a reviewer does not read as "above"."""
     (ax, ay), (bx, by) = a_box.center, b_box.center
     dx, dy = ax - bx, ay - by
     if abs(dx) >= abs(dy) and abs(dx) > margin:
         return "left" if dx < 0 else "right"
     if abs(dy) > abs(dx) and abs(dy) > margin:
-        return "above" if dy < 0 else "below"
+        ix = max(0.0, min(a_box.x + a_box.w, b_box.x + b_box.w) - max(a_box.x, b_box.x))
+        narrow = min(a_box.w, b_box.w)
+        if narrow > 0 and ix / narrow >= stack_overlap:
+            return "above" if dy < 0 else "below"
     return None
 
 
@@ -56,7 +63,7 @@ class RelativePosition(Builder):
             for b in singles:
                 if a.concept >= b.concept or overlap(a.box, b.box) > max_overlap:
                     continue
-                r = relation_of(a.box, b.box, margin)
+                r = relation_of(a.box, b.box, margin, float(self.rule.param("stack_overlap", 0.5)))
                 if r is not None:
                     out[(a.concept, b.concept)] = (r, a, b)
         return out
