@@ -213,8 +213,8 @@ class ImageEvidence:
         return min(b.w * im.width, b.h * im.height) >= s["min_side"]
 
     def _is_crowd(self, e: EntityGrounding) -> bool:
-        """Marked as a crowd by the dataset, or (sources without the flag) a box holding the centres of
-        two or more other boxes of its own kind: a group, not one thing."""
+        """Marked as a crowd by the dataset, or (sources without the flag) a box holding two or more
+        whole other boxes of its own kind: a group, not one thing."""
         if any(_same_box(e.box, cb) for cb in getattr(self.im, "crowd_boxes", ())):
             return True
         b = e.box
@@ -222,8 +222,8 @@ class ImageEvidence:
         for o in self.im.objects():
             if o is e or o.concept != e.concept or _same_box(o.box, b):
                 continue
-            cx, cy = o.box.center
-            if b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h:
+            ob = o.box
+            if b.x <= ob.x and b.y <= ob.y and ob.x + ob.w <= b.x + b.w and ob.y + ob.h <= b.y + b.h:
                 inside += 1
         return inside >= 2
 
@@ -329,6 +329,8 @@ class ImageEvidence:
         for concept in self.im.concepts():
             for e in self.graph.out(concept, "UsedFor"):
                 out |= v.use_by_concept.get(self.graph.text(e.end), frozenset())
+        words = {w for toks in self.tokens for w in toks}
+        out |= {uid for uid, u in v.uses.items() if words & set(u.get("cues", ()))}
         return out
 
     def typical_uses(self) -> dict[str, Entity]:

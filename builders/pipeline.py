@@ -117,7 +117,8 @@ def build_candidates(
         kept_n: Counter = Counter()
         overflow: dict[str, list[tuple[Fact, Candidate]]] = defaultdict(list)
         reuse: Counter = Counter()
-        options = OptionLedger(ctx.max_option_repeats)
+        # closed option sets (every combination of sides is some item's answer) need no ledger
+        options = OptionLedger(ctx.max_option_repeats if rule.param("option_ledger", True) else 10**9)
         kept_ids: set[str] = set()
         filtered_ids: set[str] = set()
         probe_ids: set[str] = set()
@@ -177,7 +178,7 @@ def build_candidates(
                 continue
             texts = None
             if fact.qa_type == "Choice QA":
-                texts = option_texts(fact, ctx.choice_options, allowed=options.allowed)
+                texts = option_texts(fact, ctx.choice_options, allowed=options.allowed, prefer=options.preference)
                 if texts is None:
                     res.skipped["too_few_distractors"] += 1
                     builder.missing("too few graph-checked distractors")
@@ -227,6 +228,10 @@ class OptionLedger:
 
     def allowed(self, text: str, answer: str | None = None) -> bool:
         return self.as_answer[text] > 0 or text == answer or self.as_distractor[text] < self.max_repeats
+
+    def preference(self, text: str) -> tuple[int, int]:
+        """Distractors already seen as an answer first, then the least repeated."""
+        return (0 if self.as_answer[text] else 1, self.as_distractor[text])
 
     def record(self, answer: str, distractors: list[str]) -> None:
         self.as_answer[answer] += 1

@@ -26,11 +26,11 @@ PACK = REPO / "demo" / "relations" / "mmrakit-coco-pack.tsv"
 
 # name: (captions, [(category, [x, y, w, h])])
 TINY = {
-    "kitchen1": (["A woman smiling in a kitchen with a knife and a cup"],
+    "kitchen1": (["A woman smiling in a kitchen with a knife and a cup on the table"],
                  [("knife", [0.05, 0.5, 0.13, 0.13]), ("cup", [0.3, 0.42, 0.13, 0.14]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
                   ("bottle", [0.41, 0.4, 0.05, 0.15]),
                   ("person", [0.6, 0.05, 0.3, 0.45])]),
-    "kitchen2": (["A man laughing in the kitchen next to scissors and a bowl"],
+    "kitchen2": (["A man laughing in the kitchen next to scissors and a bowl on a table"],
                  [("scissors", [0.05, 0.3, 0.13, 0.13]), ("bowl", [0.3, 0.45, 0.15, 0.12]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
                   ("spoon", [0.41, 0.5, 0.06, 0.02]),
                   ("person", [0.55, 0.05, 0.3, 0.45]), ("tv", [0.02, 0.02, 0.2, 0.15])]),

@@ -86,9 +86,11 @@ class InventoryBuilder(_EvidenceBuilder):
             pb.add(x)
             # tempting distractors first, alternating: possible in image 1 only, in image 2 only (so
             # neither image alone singles the answer out), then possible in neither
-            only_a = [d for d in self.values() if d != x and d in pa and d not in pb]
-            only_b = [d for d in self.values() if d != x and d in pb and d not in pa]
-            neither = [d for d in self.values() if d != x and d not in pa and d not in pb]
+            never = set(self.rule.param("never_distractors", []))
+            values = [d for d in self.values() if d != x and d not in never]
+            only_a = [d for d in values if d in pa and d not in pb]
+            only_b = [d for d in values if d in pb and d not in pa]
+            neither = [d for d in values if d not in pa and d not in pb]
             for part in (only_a, only_b, neither):
                 self.rng.shuffle(part)
             distractors = interleave(only_a, only_b) + neither

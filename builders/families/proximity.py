@@ -119,6 +119,11 @@ class NearSameEntity(Builder):
             self.rng.shuffle(ties)
             distractors = checked(interleave(ties, sorted(near_a - {z}), sorted(near_b - {z}), others,
                                              sorted(nb_a | nb_b)), wrong)
+            # options drawn in turn from: near a only (image 1), near b only (image 2), the rest, so that
+            # neither image alone leaves only the answer
+            only_a = [d for d in distractors if d in close_a]
+            only_b = [d for d in distractors if d in close_b]
+            rest = [d for d in distractors if d not in close_a and d not in close_b]
             ga, za, edge_a = ma[ea][z]
             gb, zb, edge_b = mb[eb][z]
             ev = self.pair_evidence(a, b, third=z, near_gap=self.rule.param("near_gap"),
@@ -128,4 +133,5 @@ class NearSameEntity(Builder):
             text = graph.text
             yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=text(z),
                        distractors=[text(d) for d in distractors], slots={"a": text(ea), "b": text(eb)}, evidence=ev,
+                       distractor_groups=[[text(d) for d in g] for g in (only_a, only_b, rest)],
                        support=({text(c) for c in close_a}, {text(c) for c in close_b}), key=f"{ea}|{eb}|{z}")
