@@ -38,6 +38,7 @@ class Kind:
     fixed_colour: bool
     scene: bool
     caption_only: bool
+    implies: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,15 @@ def vocab() -> Vocab:
         bad = [u for u in (*f.get("uses", []), *f.get("also", [])) if u not in uses]
         if bad:
             raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] unknown uses {bad}", hint=f"one of {sorted(uses)}")
+        bad = [k for k in f.get("implies", []) if k not in raw["kinds"]]
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] implies unknown kinds {bad}")
         if f.get("default") and f["default"] not in f.get("materials", []):
             raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] default must be one of its materials")
         k = Kind(name=name, words=tuple(f.get("words", [name])), materials=frozenset(f.get("materials", [])),
                  default=f.get("default"), uses=tuple(f.get("uses", [])), also=frozenset(f.get("also", [])),
                  fixed_colour=bool(f.get("fixed_colour", False) or f.get("never_colour", False)), scene=bool(f.get("scene", False)),
-                 caption_only=bool(f.get("caption_only", False)))
+                 caption_only=bool(f.get("caption_only", False)), implies=tuple(f.get("implies", ())))
         kinds[name] = k
         for w in {*k.words, name}:
             by_words.setdefault(tuple(w.split()), []).append(name)
@@ -164,6 +168,7 @@ class Entity:
     instances: int
     stated: dict[str, set[str]] = field(default_factory=dict)  # dimension -> stated values
     stated_in: dict[str, str] = field(default_factory=dict)  # value -> caption stating it
+    stated_count: dict[str, int] = field(default_factory=dict)  # value -> captions stating it
 
 
 class ImageEvidence:
@@ -271,6 +276,8 @@ class ImageEvidence:
                         for val in got:
                             ent.stated_in.setdefault(val, cap)
                         vals |= got
+                for val in {x for m in ms if ent.kind in m.kinds for x in stated_values(toks, m, dim, self.v.modifiers)}:
+                    ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
             ent.stated[dim_name] = vals
         return ent
 
@@ -286,9 +293,12 @@ class ImageEvidence:
         k = self.v.kinds[ent.kind]
         return Attribute(k.default, "default") if k.default else None
 
-    def colour(self, ent: Entity) -> Attribute | None:
-        """The entity's colour when captions state exactly one for it (no defaults: colour varies)."""
+    def colour(self, ent: Entity, min_captions: int = 1) -> Attribute | None:
+        """The entity's colour when captions state exactly one for it, in at least ``min_captions``
+        captions (no defaults: colour varies by instance)."""
         stated = ent.stated.get("colour", set())
+        if len(stated) == 1 and ent.stated_count.get(next(iter(stated)), 0) < min_captions:
+            return None
         if len(stated) == 1 and not self.v.kinds[ent.kind].fixed_colour:
             val = next(iter(stated))
             return Attribute(val, "instance", ent.stated_in.get(val))
@@ -300,6 +310,7 @@ class ImageEvidence:
         """Every kind of thing any evidence puts in the image: all boxes (any size) and caption nouns."""
         kinds = {_text(e) for e in self.im.entities if e.source == "object"}
         kinds |= {k for ms in self.mentions for m in ms for k in m.kinds}
+        kinds |= {s for k in list(kinds) if k in self.v.kinds for s in self.v.kinds[k].implies}
         return kinds
 
     def possible_materials(self) -> set[str]:
