@@ -5,7 +5,8 @@ a caption states for an instance ("a wooden table", "a red bus"), and every valu
 Two rules the builders rely on:
 
 - **Instance evidence beats category defaults.** An attribute is an answer for an instance when a caption
-  states it for that instance, or (materials only) when it is the kind's single strong default and no
+  states it for that instance (adjectives before its noun, and the adjective-noun pairs of
+  :mod:`mmrakit.relations.text`), or (materials only) when it is the kind's single strong default and no
   caption states another value for it. :attr:`Attribute.kind` records which.
 - **A distractor is false for an image only when nothing in it could have that value**: every box of
   every size (crowd and tiny boxes included), every caption noun, the ConceptNet edges of every
@@ -267,8 +268,15 @@ class ImageEvidence:
         return out
 
     def _with_stated(self, ent: Entity) -> Entity:
+        heads = {w.split()[-1] for w in (*self.v.kinds[ent.kind].words, ent.kind)}
         for dim_name, dim in self.v.dimensions.items():
             vals: set[str] = set()
+            for cap in self.im.captions:  # the caption linguistics module's adjective-noun pairs too
+                got = {dim["adjectives"][adj] for noun, adj in _pairs(cap) if noun in heads and adj in dim["adjectives"]}
+                for val in got:
+                    ent.stated_in.setdefault(val, cap)
+                    ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
+                vals |= got
             for cap, toks, ms in zip(self.im.captions, self.tokens, self.mentions):
                 for m in ms:
                     if ent.kind in m.kinds:
@@ -277,7 +285,8 @@ class ImageEvidence:
                             ent.stated_in.setdefault(val, cap)
                         vals |= got
                 for val in {x for m in ms if ent.kind in m.kinds for x in stated_values(toks, m, dim, self.v.modifiers)}:
-                    ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
+                    if val not in {dim["adjectives"].get(a) for n, a in _pairs(cap) if n in heads}:  # not counted twice
+                        ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
             ent.stated[dim_name] = vals
         return ent
 
@@ -357,6 +366,14 @@ class ImageEvidence:
     def stated_anywhere(self, dim: str) -> set[str]:
         adj = self.v.dimensions[dim]["adjectives"]
         return {adj[w] for toks in self.tokens for w in toks if w in adj}
+
+
+@lru_cache(maxsize=50_000)
+def _pairs(caption: str) -> tuple[tuple[str, str], ...]:
+    """(head noun lemma, adjective) pairs of a caption, from the caption linguistics module."""
+    from mmrakit.relations.text import attribute_pairs
+
+    return tuple(attribute_pairs(caption))
 
 
 def _text(e: EntityGrounding) -> str:
