@@ -290,12 +290,20 @@ class ImageEvidence:
             ent.stated[dim_name] = vals
         return ent
 
+    def _enough(self, ent: Entity, val: str, min_captions: int = 1) -> bool:
+        """An entity without a box (a plate, a wall) needs ``caption_only_statements`` captions to state a
+        value: one caption's "blue plate" may describe a blue-rimmed white plate."""
+        need = max(min_captions, int(self.v.salience["caption_only_statements"]) if not ent.boxed else 1)
+        return ent.stated_count.get(val, 0) >= need
+
     def material(self, ent: Entity) -> Attribute | None:
         """The entity's material: stated for it (exactly one value), else its kind's strong default
         when no caption states any material for it."""
         stated = ent.stated.get("material", set())
         if len(stated) == 1:
             val = next(iter(stated))
+            if not self._enough(ent, val):
+                return None
             return Attribute(val, "instance", ent.stated_in.get(val))
         if stated:
             return None
@@ -306,7 +314,7 @@ class ImageEvidence:
         """The entity's colour when captions state exactly one for it, in at least ``min_captions``
         captions (no defaults: colour varies by instance)."""
         stated = ent.stated.get("colour", set())
-        if len(stated) == 1 and ent.stated_count.get(next(iter(stated)), 0) < min_captions:
+        if len(stated) == 1 and not self._enough(ent, next(iter(stated)), min_captions):
             return None
         if len(stated) == 1 and not self.v.kinds[ent.kind].fixed_colour:
             val = next(iter(stated))
