@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..models import Candidate
 from ..records import CandidateStore, ImageCatalog
 from ..workspace import Workspace
-from .client import LabelStudioClient
+from .client import LabelStudioClient, LabelStudioError
 from .config import answer_result, label_config, validate_prediction
 from .media import MediaFolder, name_from_url
 from .server import Connection
@@ -157,7 +157,14 @@ def ensure_storage(client: LabelStudioClient, pid: int, media: MediaFolder) -> N
         elif str(st.get("title", "")).startswith(STORAGE_TITLE):
             client.delete_local_storage(st["id"])
     if not have:
-        client.create_local_storage(pid, want, title=f"{STORAGE_TITLE} (review media)")
+        try:
+            client.create_local_storage(pid, want, title=f"{STORAGE_TITLE} (review media)")
+        except LabelStudioError as exc:
+            raise ConfigError(
+                f"Label Studio at {client.url} refused a local storage over the review media folder {media.images}: "
+                f"{exc.message}",
+                hint=f"start that server with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and "
+                     f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={media.root}, and set [review] files_root = \"{media.root}\"") from None
 
 
 def withdraw(ws: Workspace, conn: Connection, client: LabelStudioClient, store: ReviewStore) -> int:

@@ -348,6 +348,28 @@ def test_shared_image_survives_the_rejection_of_one_candidate(ls, reviewers, tmp
     assert CandidateStore(ws).rows(review_status="rejected")[0]["id"] == rejected.id
 
 
+def test_push_upgrades_what_an_older_version_pushed(ls):
+    """Tasks with URLs relative to an older, wider root and the storages made for it: one push fixes both."""
+    ws = ls.workspace("legacy")
+    cand = sample.seed(ws, ws.root / "pool", 1)[0]
+    rep = push(ws, ls.conn)
+    tid = _task_ids(ws, ls)[cand.id]
+    legacy = ls.media / "pool"  # as an older mmrakit made them: one storage per first-level folder
+    legacy.mkdir()
+    try:
+        with ls.admin() as admin:
+            admin.create_local_storage(rep.project_id, str(legacy), title="mmrakit images: pool")
+            data = admin.task(tid)["data"]
+            admin.update_task(tid, {**data, "image1": "/data/local-files/?d=pool/img00000.png", "content_hash": "old"})
+            ReviewStore(ws).record_tasks(ls.conn.url, rep.project_id, [(cand.id, tid, "old")])
+            again = push(ws, ls.conn)
+            assert (again.created, again.updated) == (0, 1)
+            assert admin.task(tid)["data"]["image1"] == f"/data/local-files/?d=images/{cand.image1}.png"
+            assert [st["path"] for st in admin.local_storages(rep.project_id)] == [str(ls.media / "images")]
+    finally:
+        legacy.rmdir()
+
+
 def test_serve_refuses_other_roots_and_push_refuses_a_wide_storage(ls, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="serves only the workspace's review media folder") as err:
         serve(ls.ws, port=LS_PORT, files_root=tmp_path)
@@ -371,6 +393,13 @@ def test_serve_refuses_other_roots_and_push_refuses_a_wide_storage(ls, tmp_path,
         push(ws, connection(ws))
     assert "LOCAL_FILES_DOCUMENT_ROOT" in err.value.hint
     assert ReviewStore(ws).project_id(ls.conn.url, MAIN) is None and sorted(os.listdir(dataset)) == ["annotations.json", "pool"]
+    # an empty files_root that is not the server's document root: Label Studio refuses the storage, we say what to set
+    elsewhere = tmp_path / "not-the-servers-root"
+    ws.settings.review.files_root = str(elsewhere)
+    ws.save_settings()
+    with pytest.raises(ConfigError, match="refused a local storage over the review media folder") as err:
+        push(ws, connection(ws))
+    assert f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={elsewhere}" in err.value.hint
 
 
 def test_cli_push_and_status_json(ls, monkeypatch):
