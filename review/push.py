@@ -199,6 +199,16 @@ def _live_candidates(ws: Workspace, ids: list[str]) -> set[str]:
     return live
 
 
+def _unknown_media(ws: Workspace, conn: Connection, media: MediaFolder) -> bool:
+    """Whether the folder holds a file that none of this workspace's live tasks shows (then the server decides)."""
+    live: set[str] = set()
+    for a, b in ws.db.execute(
+            "SELECT c.image1, c.image2 FROM review_tasks t JOIN candidates c ON c.id = t.candidate_id "
+            "WHERE t.url = ? AND t.content_hash != ?", (conn.url, WITHDRAWN)):
+        live.update((a, b))
+    return any(name.split(".", 1)[0] not in live for name in media.names())
+
+
 def referenced_media(client: LabelStudioClient, media: MediaFolder, page_size: int) -> set[str]:
     """Media file names any task references, over every project served from this media folder (any workspace)."""
     names: set[str] = set()
@@ -242,7 +252,7 @@ def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candid
             report = _push_locked(ws, conn, list(candidates), kind, client, store, urls)
             if urls.media is not None:
                 urls.media.prune_strays()
-                if report.withdrawn:
+                if report.withdrawn or _unknown_media(ws, conn, urls.media):
                     keep = referenced_media(client, urls.media, ws.settings.review.batch_size)
                     report.media_removed = len(urls.media.collect(keep))
         return report

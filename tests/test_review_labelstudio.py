@@ -346,6 +346,11 @@ def test_shared_image_survives_the_rejection_of_one_candidate(ls, reviewers, tmp
         assert admin.task(tids[rejected.id])["data"]["image1"] == ""
     assert pull(ws, ls.conn)[0].verdicts_written == 0  # the withdrawal changed no verdict
     assert CandidateStore(ws).rows(review_status="rejected")[0]["id"] == rejected.id
+    # a file no task shows (e.g. left by a push that failed half-way) goes on the next push
+    leftover = media.images / ("e" * 64 + ".png")
+    leftover.write_bytes((media.images / f"{s0}.png").read_bytes())
+    assert push(ws, ls.conn).media_removed == 1 and not leftover.exists()
+    assert sorted(os.listdir(media.images)) == names
 
 
 def test_push_upgrades_what_an_older_version_pushed(ls):
