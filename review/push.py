@@ -3,6 +3,10 @@
 Pushing again imports only new candidates, updates the tasks whose content changed (data and
 the prediction), and never duplicates: the map candidate -> task lives in the workspace, and is
 rebuilt from the server's task data when it is missing (a new workspace, a lost catalogue).
+
+Images go into the server's media folder (:mod:`.media`) as tasks need them. The tasks of candidates
+that reviewers rejected or that are no longer kept are withdrawn (their images stripped, the task and
+its annotations kept), and a media file goes once no task on the server shows it.
 """
 
 from __future__ import annotations
@@ -298,7 +302,7 @@ def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], k
 
 
 def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, reviewers: int | None = None) -> PushReport:
-    """`review push`: every kept candidate (of ``subtasks``) not yet decided, recorded as stage review.push."""
+    """`review push`: every kept candidate (of ``subtasks``) not rejected, recorded as stage review.push."""
     if reviewers is not None and reviewers != ws.settings.review.reviewers:
         ws.settings.review = ws.settings.review.model_copy(update={
             "reviewers": reviewers, "min_accept": min(ws.settings.review.min_accept, reviewers),
