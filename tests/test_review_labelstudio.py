@@ -306,6 +306,20 @@ def test_reviewers_read_exactly_the_pushed_images(ls, reviewers, tmp_path):
             climbs = posixpath.normpath(unquote(query)).lstrip("/").startswith("..")
             assert r.status_code in ((400, 403, 404, 500) if climbs else (403, 404)), (who, name, query, r.status_code)
             assert b"SECRET" not in r.content and b"mmrakit" not in r.content, (who, name)
+    # the same bounds for a reviewer's browser session (cookie login, as the labelling page loads images)
+    email, password = REVIEWERS[0], load_credentials(ls.ws)[REVIEWERS[0]]["password"]
+    with httpx.Client(base_url=ls.conn.url, follow_redirects=True) as browser:
+        browser.get("/user/login/")
+        browser.post("/user/login/", data={"email": email, "password": password,
+                                           "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+                     headers={"Referer": ls.conn.url + "/user/login/"})
+        assert "sessionid" in browser.cookies
+        for u in urls:
+            r = browser.get(u)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("image/"), u
+        for name in ("secret, absolute", "README, absolute", "unpushed image, media name", "media marker"):
+            r = browser.get("/data/local-files/?d=" + forbidden[name])
+            assert r.status_code == 404 and b"SECRET" not in r.content, (name, r.status_code)
     print("refused:", sorted(set(served.values())))
     assert set(os.listdir(media.images)) >= {f"{x}.png" for x in imported[:2]} | {f"{d.sha256}.jpg" for d in demo[:2]}
     assert not any(n.startswith(imported[2]) or n.startswith(demo[2].sha256) for n in os.listdir(media.images))
