@@ -155,6 +155,9 @@ class ExportSettings(Section):
     token_env: str = Field("HF_TOKEN", description="Environment variable holding the Hub token (never stored).")
     lmms_task_name: str = Field("mmrakit_mmra", description="lmms-eval task name (dev split gets a _dev suffix).")
     vlmevalkit_name: str = Field("MMRA_mmrakit", description="VLMEvalKit dataset name (TSV file stem).")
+    source_root: str | None = Field(None, description="Exports name local image sources by their path relative to this "
+                                    "folder (relative: to the workspace); outside it, by the source's own name. Hub ids "
+                                    "are kept. Absolute paths never leave the workspace.")
 
 
 class EvalSettings(Section):
