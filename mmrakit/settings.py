@@ -98,7 +98,9 @@ class BuildersSettings(Section):
     seed: int = 0
     per_subtask: int = Field(20, gt=0, description="Target candidates per subtask (unless --mmra-distribution).")
     caption_band: tuple[float, float] = Field((0.2, 0.85), description="SentenceBERT caption-similarity band [lo, hi] for image-level pairs.")
-    max_image_reuse: int = Field(4, gt=0, description="How many candidates one image may appear in, per subtask.")
+    max_image_reuse: int = Field(2, gt=0, description="How many candidates one image may appear in, per subtask.")
+    max_image_reuse_total: int = Field(6, gt=0, description="How many candidates one image may appear in, over all subtasks of a build.")
+    max_option_repeats: int = Field(2, ge=1, description="A distractor may appear in this many items of a subtask before it must also be the answer of one.")
     choice_options: Literal[3, 4] = Field(4, description="Options per Choice QA item.")
     order_probes: bool = Field(True, description="Emit swapped-order twins for order-dependent subtasks.")
     caption_band_fallback: tuple[float, float] = Field(
@@ -124,7 +126,7 @@ class ReviewSettings(Section):
     min_accept: int = Field(2, ge=1, description="Consensus: at least this many accept with the same answer.")
     min_reject: int | None = Field(None, ge=1, description="Rejected when at least this many reject; null = min_accept.")
     password_env: str = Field("MMRAKIT_LS_ADMIN_PASSWORD", description="Environment variable with the local admin's password (generated and kept in the data dir when unset).")
-    files_root: str | None = Field(None, description="Local-files document root of an existing server (`url`); null = images' common root for `review serve`.")
+    files_root: str | None = Field(None, description="Only with `url`: your server's LOCAL_FILES_DOCUMENT_ROOT, an empty folder used only for review images (mmrakit keeps exactly the pushed images in it); `review serve` always uses <workspace>/review/media.")
     reviewer_emails: list[str] = Field(default_factory=list, description="Reviewer accounts to create with `review users create` (default: reviewer1..K@mmrakit.local).")
     batch_size: int = Field(500, gt=0, description="Tasks per import call and per page when pulling.")
     export_above: int = Field(100, ge=0, description="A pull with more changed tasks than this reads one JSON export instead of data-manager pages.")
