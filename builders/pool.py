@@ -184,7 +184,7 @@ def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
                            for o in rec.objects if _uri(o.category)]
         path = None
         try:
-            path = pool.file_path(rec.sha256)
+            path = pool.image_path(rec.sha256)
         except (KeyError, FileNotFoundError):
             pass
         im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=list(rec.captions),
@@ -213,7 +213,7 @@ def _cached_embeddings(ws, shas: list[str]):
     if not shas:
         return None, None, "no images", None
     try:
-        from mmrakit.images.embeddings import EmbeddingStore
+        from mmrakit.images.vectors import EmbeddingStore
     except ImportError:
         return None, None, "CLIP unavailable (images.embeddings not installed)", None
     try:

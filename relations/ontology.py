@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import InputError
+from mmrakit.errors import InputError
 
 RelationKind = Literal["core", "negative", "dbpedia", "pseudo"]
 EvidenceKind = Literal["boxes", "captions", "clip", "sbert", "hash"]

@@ -23,7 +23,7 @@ import httpx
 
 from .. import atomic
 from ..errors import ConfigError, MmrakitError
-from ..stages import pid_alive
+from ..util import pid_alive
 from ..workspace import Workspace
 from .client import LabelStudioClient
 from .media import MediaFolder

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, progress_bar, table
 
 images_app = typer.Typer(help="The image pool: import + validate, embed (CLIP, captions), search, deduplicate.",
                          no_args_is_help=True)
@@ -16,22 +16,6 @@ images_app = typer.Typer(help="The image pool: import + validate, embed (CLIP, c
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the main app."""
     app.add_typer(images_app, name="images")
-
-
-def _progress():
-    """A rich progress bar fed by (task, done, total) callbacks from the embed stage."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def update(name: str, done: int, total: int) -> None:
-        if name not in tasks:
-            tasks[name] = bar.add_task(name, total=total)
-        bar.update(tasks[name], completed=done, total=total)
-
-    return bar, update
 
 
 @images_app.command("import")
@@ -49,7 +33,9 @@ def import_cmd(
     from ..images.importer import import_images
 
     ws = open_workspace(workspace)
-    report = import_images(ws, source, format, image_root=image_root, copy=copy, split=split, force=force)
+    with progress_bar(enabled=not json_out) as progress:
+        report = import_images(ws, source, format, image_root=image_root, copy=copy, split=split, force=force,
+                               progress=progress)
 
     def render(r) -> None:
         if r.up_to_date:
@@ -67,7 +53,7 @@ def import_cmd(
         if not r.concepts_checked:
             console.print("  [dim]no relation store: caption n-grams grounded unchecked (ingest relations, then re-import with --force)[/]")
 
-    emit(report.as_dict(), json_out, lambda d: render(report))
+    emit(report.model_dump(mode="json"), json_out, lambda d: render(report))
 
 
 @images_app.command()
@@ -95,17 +81,16 @@ def embed(
 ) -> None:
     """Embed pool images with CLIP (and concept names), captions with MiniLM; build FAISS indexes. Resumable."""
     from ..errors import InputError
-    from ..images.embeddings import run_embed
+    from ..images.embed import run_embed
 
     if clip not in (None, "none", "on"):
         raise InputError(f"--clip {clip!r}: expected 'none' (or omit it)", hint="the CLIP model itself is set in [clip] model")
     if executor not in (None, "local", "ray"):
         raise InputError(f"--executor {executor!r}: expected local or ray")
     ws = open_workspace(workspace)
-    bar, update = _progress()
-    with bar:
+    with progress_bar(enabled=not json_out) as progress:
         report = run_embed(ws, clip=None if clip is None else clip != "none", captions=captions, executor=executor,
-                           progress=None if json_out else update, force=force)
+                           progress=progress, force=force)
 
     def render(r) -> None:
         if r.up_to_date:
@@ -119,7 +104,7 @@ def embed(
         for kind, meta in r.indexes.items():
             console.print(f"index {kind}: {meta['type']} over {meta['n']} vectors (dim {meta['dim']})")
 
-    emit(report.as_dict(), json_out, lambda d: render(report))
+    emit(report.model_dump(mode="json"), json_out, lambda d: render(report))
 
 
 @images_app.command()
@@ -171,7 +156,9 @@ def dedup(
     ws = open_workspace(workspace)
     if not (exact or near or semantic):
         exact = near = semantic = True
-    report = run_dedup(ws, exact=exact, near=near, semantic=semantic, executor=executor, force=force)
+    with progress_bar(enabled=not json_out) as progress:
+        report = run_dedup(ws, exact=exact, near=near, semantic=semantic, executor=executor, force=force,
+                           progress=progress)
 
     def render(r) -> None:
         if r.up_to_date:
@@ -183,14 +170,14 @@ def dedup(
                 console.print(f"  {tier}: {getattr(r, tier)}")
         console.print(f"  report: {r.report_path}" + (f"; contact sheet: {r.contact_sheet}" if r.contact_sheet else ""))
 
-    emit(report.as_dict(), json_out, lambda d: render(report))
+    emit(report.model_dump(mode="json"), json_out, lambda d: render(report))
 
 
 @images_app.command()
 def stats(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """Pool size, quarantine by reason, entities, hashes, embeddings and duplicate groups."""
     from ..images import ImagePool
-    from ..images.embeddings import EmbeddingStore
+    from ..images.vectors import EmbeddingStore
 
     ws = open_workspace(workspace)
     data = ImagePool(ws).stats()
