@@ -19,10 +19,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..errors import ConfigError, InputError
-from ..models import Candidate
-from ..records import CandidateStore, ImageCatalog
-from ..workspace import Workspace
+from mmrakit.errors import ConfigError, InputError
+from mmrakit.models import Candidate
+from mmrakit.records import CandidateStore, ImageCatalog
+from mmrakit.workspace import Workspace
 from .client import LabelStudioClient, LabelStudioError
 from .config import answer_result, label_config, validate_prediction
 from .media import MediaFolder, name_from_url
