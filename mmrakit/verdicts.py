@@ -108,13 +108,13 @@ def votes(ws: Workspace, candidate_ids: Iterable[str] | None = None) -> dict[str
     key = pseudonym_key(ws)
     latest: dict[tuple[str, str, bool], ReviewVerdict] = {}
     for v in verdicts(ws.db, candidate_ids=candidate_ids):
-        k = (v.candidate_id, v.reviewer, v.adjudication)
+        k = (v.candidate_id, pseudonym(key, v.reviewer), v.adjudication)  # one person, however the account is cased
         if k not in latest or v.updated_at > latest[k].updated_at:
             latest[k] = v
     out: dict[str, list[Vote]] = {}
-    for (cid, reviewer, adj), v in latest.items():
+    for (cid, rid, adj), v in latest.items():
         out.setdefault(cid, []).append(Vote(
-            reviewer=pseudonym(key, reviewer), verdict=v.choice, answer=v.answer, reasons=list(v.reasons),
+            reviewer=rid, verdict=v.choice, answer=v.answer, reasons=list(v.reasons),
             corrected_question=bool(v.corrected_question), adjudication=adj))
     for vs in out.values():
         vs.sort(key=lambda x: (x.adjudication, x.reviewer))

@@ -20,12 +20,12 @@ def reviewer_votes(ws: Workspace, candidate_ids: list[str]) -> dict[str, list[di
     key = pseudonym_key(ws)
     latest = {}
     for v in ReviewStore(ws).verdicts(candidate_ids=candidate_ids, adjudication=False):
-        k = (v.candidate_id, v.reviewer)
+        k = (v.candidate_id, pseudonym(key, v.reviewer))  # the id the export uses for the same person
         if k not in latest or v.updated_at > latest[k].updated_at:
             latest[k] = v
     out: dict[str, list[dict]] = {cid: [] for cid in candidate_ids}
-    for (cid, reviewer), v in sorted(latest.items(), key=lambda kv: (kv[0][0], pseudonym(key, kv[0][1]))):
-        out[cid].append({"reviewer": pseudonym(key, reviewer), "verdict": v.choice, "answer": v.answer,
+    for (cid, rid), v in sorted(latest.items()):
+        out[cid].append({"reviewer": rid, "verdict": v.choice, "answer": v.answer,
                          "reasons": list(v.reasons), "corrected_question": v.corrected_question})
     return out
 
