@@ -589,6 +589,7 @@ def test_reviewers_work_apart_adjudicator_sees_votes_and_export_keeps_them(ls, r
     assert other in {p["id"] for p in clients[REVIEWERS[1]].projects()}
     peek = clients[REVIEWERS[1]].request("GET", f"/api/tasks/{tids[REVIEWERS[0]][cands[0].id]}/annotations/")
     assert [a["completed_by"] for a in peek] == [reviewers[REVIEWERS[0]]]
+    assert REVIEWERS[0] in {u["email"] for u in clients[REVIEWERS[1]].users()}  # members' emails are listed
 
     # pull: three projects, one verdict table; the same consensus as one shared project
     reports = pull(ws, ls.conn)
