@@ -33,6 +33,7 @@ from .config import answer_result, judging_guide, label_config, validate_predict
 from .media import MediaFolder, name_from_url
 from .server import Connection
 from .store import ReviewStore
+from .users import default_emails
 
 MAIN, ADJUDICATION = "main", "adjudication"
 REVIEWER = "reviewer:"  # + email: one reviewer's own project (isolation = "project")
@@ -62,7 +63,7 @@ def reviewer_kinds(ws: Workspace) -> list[str]:
     s = ws.settings.review
     if s.isolation == "shared":
         return [MAIN]
-    emails = list(s.reviewer_emails) or [f"reviewer{i}@mmrakit.local" for i in range(1, s.reviewers + 1)]
+    emails = default_emails(ws)
     if len(emails) != s.reviewers:
         raise ConfigError(f"[review] isolation = \"project\" needs one reviewer account per project: "
                           f"{len(emails)} reviewer_emails for reviewers = {s.reviewers}",
