@@ -644,7 +644,10 @@ def test_reviewers_work_apart_adjudicator_sees_votes_and_export_keeps_them(ls, r
     assert "@" not in json.dumps(col)
     card = (out / "README.md").read_text("utf-8")
     assert "votes.jsonl" in card and "Krippendorff" in card
-    assert "| UsageSimilarity | 1 | 3 | 1.000 |" in card  # only c0 of UsageSimilarity is exported: 3 x B
-    assert "| Environment | 2 | 6 |" in card
+    # by hand: UsageSimilarity exports c0 only ([B,B,B]: one category, alpha undefined); Environment c1 [Yes,R,No]
+    # and c3 [No,No,Yes]: pairs agree 0/3 + 1/3 -> 1/6; alpha = 1 - (5/6)/(22/30) = -3/22; all: 4/9, 1 - (5/9)/(58/72) = 9/29
+    assert "| UsageSimilarity | 1 | 3 | 1.000 | n/a (one category) |" in card
+    assert f"| Environment | 2 | 6 | 0.167 | {-3 / 22:.3f} |" in card
+    assert f"| **all** | 3 | 9 | 0.444 | {9 / 29:.3f} |" in card
     for c in clients.values():
         c.close()
