@@ -28,6 +28,7 @@ class PoolImage:
     group: str | None = None
     phash: int | None = None
     path: Path | None = None
+    crowd_boxes: tuple[Box, ...] = ()  # boxes the dataset marks as a crowd (never a named entity)
 
     def __post_init__(self) -> None:
         self._by_concept: dict[str, list[EntityGrounding]] = defaultdict(list)
@@ -189,7 +190,7 @@ def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
             pass
         im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=list(rec.captions),
                        entities=list(ents), group=pool.duplicate_group(rec.sha256), phash=pool.phash(rec.sha256),
-                       path=path)
+                       path=path, crowd_boxes=tuple(o.box for o in rec.objects if o.crowd and o.box is not None))
         if grounder is not None and im.captions:
             im.add_entities(grounder.ground(im.captions, set(im.concepts())))
         images.append(im)
@@ -209,41 +210,26 @@ def _uri(text: str) -> str | None:
 
 
 def _cached_embeddings(ws, shas: list[str]):
-    """Caption (SBERT) and CLIP image vectors the images stage already computed; None when absent."""
+    """Caption (SBERT) and CLIP image vectors the images stage already computed; None when absent.
+
+    Absent vectors (never embedded, CLIP off, no weights offline) are normal and reported in the note;
+    a failure of the embedding store itself is a bug and propagates, so the build fails loudly."""
+    from mmrakit.images.vectors import EmbeddingStore  # the read side (arch split embeddings)
+
     if not shas:
         return None, None, "no images", None
-    try:
-        from mmrakit.images.vectors import EmbeddingStore
-    except ImportError:
-        return None, None, "CLIP unavailable (images.embeddings not installed)", None
-    try:
-        store = EmbeddingStore.open(ws) if hasattr(EmbeddingStore, "open") else EmbeddingStore(ws)
-    except Exception as exc:  # noqa: BLE001 - embeddings are optional evidence
-        return None, None, f"CLIP unavailable ({type(exc).__name__}: {exc})", None
+    store = EmbeddingStore(ws)
 
-    def as_dict(arr) -> dict[str, np.ndarray] | None:
+    def as_dict(arr, kind: str) -> dict[str, np.ndarray] | None:
         if arr is None:
             return None
         arr = np.asarray(arr, dtype=np.float32)
         if arr.ndim != 2 or arr.shape[0] != len(shas):
-            return None
+            raise RuntimeError(f"embedding store returned {kind} vectors of shape {arr.shape} for {len(shas)} images")
         return {s: arr[i] for i, s in enumerate(shas) if np.isfinite(arr[i]).all() and np.any(arr[i])}
 
-    try:
-        caption_vectors = as_dict(store.caption(shas))
-    except Exception:  # noqa: BLE001
-        caption_vectors = None
-    try:
-        clip_vectors = as_dict(store.clip_image(shas))
-    except Exception as exc:  # noqa: BLE001
-        clip_vectors, note = None, f"CLIP unavailable ({type(exc).__name__})"
-    else:
-        note = "CLIP image embeddings from the images stage" if clip_vectors else "CLIP unavailable (not embedded)"
-
-    def clip_text(texts: list[str]):
-        try:
-            return store.clip_text(texts)
-        except Exception:  # noqa: BLE001 - no weights offline: the checks are skipped and say so
-            return None
-
-    return caption_vectors, clip_vectors, note, (clip_text if clip_vectors else None)
+    caption_vectors = as_dict(store.caption(shas), "caption")
+    clip_vectors = as_dict(store.clip_image(shas), "CLIP image")
+    note = "CLIP image embeddings from the images stage" if clip_vectors else "CLIP unavailable (not embedded)"
+    # clip_text answers None when CLIP is disabled or its weights are not available offline
+    return caption_vectors, clip_vectors, note, (store.clip_text if clip_vectors else None)

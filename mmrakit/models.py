@@ -61,6 +61,7 @@ class Box(Model):
 class ObjectAnnotation(Model):
     category: str
     box: Box | None = None
+    crowd: bool = Field(False, description="The box covers a group of instances (COCO iscrowd)")
 
 
 class ImageRecord(Model):

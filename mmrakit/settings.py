@@ -98,7 +98,9 @@ class BuildersSettings(Section):
     seed: int = 0
     per_subtask: int = Field(20, gt=0, description="Target candidates per subtask (unless --mmra-distribution).")
     caption_band: tuple[float, float] = Field((0.2, 0.85), description="SentenceBERT caption-similarity band [lo, hi] for image-level pairs.")
-    max_image_reuse: int = Field(4, gt=0, description="How many candidates one image may appear in, per subtask.")
+    max_image_reuse: int = Field(2, gt=0, description="How many candidates one image may appear in, per subtask.")
+    max_image_reuse_total: int = Field(6, gt=0, description="How many candidates one image may appear in, over all subtasks of a build.")
+    max_option_repeats: int = Field(2, ge=1, description="A distractor may appear in this many items of a subtask before it must also be the answer of one.")
     choice_options: Literal[3, 4] = Field(4, description="Options per Choice QA item.")
     order_probes: bool = Field(True, description="Emit swapped-order twins for order-dependent subtasks.")
     caption_band_fallback: tuple[float, float] = Field(
