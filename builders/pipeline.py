@@ -108,8 +108,8 @@ def build_candidates(
     info = mmra_subtasks()
     results: dict[str, SubtaskResult] = {}
     reuse_total: Counter = Counter()  # image -> items over all subtasks of this build
-    order = sorted(subtasks, key=lambda t: (rules()[t].param("build_order", 9), subtasks.index(t)))
-    for done, task in enumerate(order):
+    ordered = sorted(subtasks, key=lambda t: (rules()[t].param("build_order", 9), subtasks.index(t)))
+    for done, task in enumerate(ordered):
         if progress:
             progress("build subtasks", done, len(subtasks))
         if task not in builders:

@@ -214,7 +214,7 @@ def _cached_embeddings(ws, shas: list[str]):
 
     Absent vectors (never embedded, CLIP off, no weights offline) are normal and reported in the note;
     a failure of the embedding store itself is a bug and propagates, so the build fails loudly."""
-    from mmrakit.images.vectors import EmbeddingStore  # the read side (arch split embeddings)
+    from mmrakit.images.vectors import EmbeddingStore
 
     if not shas:
         return None, None, "no images", None
