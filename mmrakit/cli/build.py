@@ -1,4 +1,4 @@
-"""CLI commands of the build stage: ``mmrakit build`` and ``mmrakit candidates list|show|stats|sheets``."""
+"""CLI commands of the build stage: ``mmrakit build`` and ``mmrakit candidates list|show|stats|sheets|audit``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from ..errors import InputError
 from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, table
 
-candidates_app = typer.Typer(name="candidates", help="Inspect built candidates: list, show, stats, contact sheets.",
+candidates_app = typer.Typer(name="candidates", help="Inspect built candidates: list, show, stats, contact sheets, audits.",
                              no_args_is_help=True)
 
 
@@ -171,3 +171,51 @@ def sheets(
     written = write_sheets(ws, resolve_subtasks(task) if task else None, out, limit)
     emit({"sheets": written}, json_out,
          lambda d: [console.print(f"{t}: {p}") for t, p in d["sheets"].items()] or None)
+
+
+@candidates_app.command("audit")
+def audit(
+    sample: Annotated[int, typer.Option("--sample", min=0, help="Items per subtask and per workspace (0 = all kept).")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the sample and the shuffle.")] = 0,
+    subtasks: Annotated[str | None, typer.Option("--subtasks", help="Only these subtasks (comma-separated; default all).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for PNGs, sheet and sealed key (default: WORKSPACE/candidates/audit).")] = None,
+    mix: Annotated[list[str] | None, typer.Option("--mix", help="Also draw from OTHER_WORKSPACE[:LABEL] for blind A/B judging (repeatable).")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="This workspace's label in the key (default: its folder name).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an --out folder that already holds files.")] = False,
+    score: Annotated[Path | None, typer.Option("--score", help="Score this filled judgments sheet instead of writing an audit.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="With --score: the sealed key, to report per label side by side.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="With --score: also write the Markdown report to this file.")] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Audit a sample as a strict reviewer: one PNG per item + a judgments sheet; --score reads it back."""
+    from mmrakit import atomic
+    from mmrakit.builders import resolve_subtasks
+    from mmrakit.builders.audit import Source, parse_mix, score_sheet, to_markdown, write_audit
+    from mmrakit.workspace import Workspace
+
+    if score is not None:
+        data = score_sheet(score, key=key)
+        md = to_markdown(data)
+        if report is not None:
+            atomic.write_text(report, md)
+        emit(data, json_out, lambda _: print(md, end=""))
+        return
+    if key is not None or report is not None:
+        raise InputError("--key and --report go with --score", hint="score a filled sheet: --score SHEET --key KEY")
+    ws = open_workspace(workspace)
+    sources = [Source(label or ws.root.resolve().name, ws)]
+    for spec in mix or []:
+        path, lab = parse_mix(spec)
+        sources.append(Source(lab, Workspace.open(path)))
+    res = write_audit(sources, out or ws.path("candidates", "audit"), sample=sample, seed=seed,
+                      subtasks=resolve_subtasks(subtasks) if subtasks else None, force=force)
+
+    def render(d: dict) -> None:
+        console.print(f"{d['items']} items -> {d['out']}")
+        for lab, counts in d["per_label"].items():
+            console.print(f"  {lab}: " + ", ".join(f"{t}={n}" for t, n in sorted(counts.items())))
+        console.print(f"judge the PNGs and fill {d['sheet']}; keep {d['key']} closed until then; then "
+                      f"`mmrakit candidates audit --score {d['sheet']}" + (f" --key {d['key']}`" if len(d['per_label']) > 1 else "`"))
+
+    emit(res.as_dict(), json_out, render)
