@@ -221,9 +221,10 @@ def _activity(caps: list[str]) -> list[Attribute]:
             objs.setdefault(ev, Counter())[obj] += 1
     out = []
     for ev, n in verbs.items():
-        if not _enough(n, len(caps)):
-            continue
         obj, k = next(((o, k) for o, k in objs[ev].most_common() if o), ("", 0))
+        if not _enough(n, len(caps)):  # one caption: recorded (vetoes, one-image options), never an answer
+            out.append(_attr("activity", f"{ev}|{obj}", 0.3, f"1/{len(caps)} captions state '{ev}'"))
+            continue
         value = f"{ev}|{obj if k >= 2 else ''}"
         out.append(_attr("activity", value, _conf(n, len(caps)), f"{n}/{len(caps)} captions state '{ev}'"
                                                                   + (f" with '{obj}' in {k}" if k >= 2 else "")))
@@ -264,6 +265,9 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     if len(salient) >= int(lv["scattered_min"]) and top.box.area < float(lv["dominant_area"]) / 2:
         return [_attr("layout", "many_scattered", 0.8, f"{len(salient)} boxes of at least {float(lv['min_area']):.1%}, "
                                                       f"largest {top.box.area:.0%}")]
+    if top.box.area <= float(lv["small_max_area"]) and len(salient) <= 4:
+        return [_attr("layout", "small_subjects", 0.8 if named >= 2 else 0.6,
+                      f"{len(salient)} salient boxes, the largest ({top.category}) {top.box.area:.1%} of the picture")]
     if len(salient) >= 2:
         a, b = salient[0], salient[1]
         gap = abs(a.box.center[0] - b.box.center[0])
