@@ -26,8 +26,14 @@ def vocab() -> dict:
     return tomllib.loads(resources.files(__package__).joinpath("data", "perception.toml").read_text("utf-8"))
 
 
+@lru_cache(maxsize=1)
 def version() -> str:
-    return str(vocab()["version"])
+    """The vocabulary's version plus a digest of the rules and vocabulary, so any change re-annotates."""
+    import hashlib
+
+    data = resources.files(__package__).joinpath("data", "perception.toml").read_bytes()
+    code = resources.files(__package__).joinpath("perception.py").read_bytes()
+    return f"{vocab()['version']}:{hashlib.sha256(data + code).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,17 @@ def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     cats = {o.category for o in objects}
     out = []
     indoor_votes: Counter = Counter()
+    # a phrase inside a longer matched phrase of the same caption does not count ("field" in "baseball field")
+    hits: dict[str, tuple[int, set[str]]] = {}
+    for cap in caps:
+        found = [(name, p) for name, spec in v["scenes"].items() for p in _says(cap, spec["phrases"])]
+        found = [(name, p) for name, p in found if not any(p != q and _pattern(p).search(q) for _, q in found)]
+        for name in {n for n, _ in found}:
+            k, used = hits.get(name, (0, set()))
+            hits[name] = (k + 1, used | {p for n2, p in found if n2 == name})
     for name, spec in v["scenes"].items():
-        n, used = _count(caps, spec["phrases"])
+        n, used = hits.get(name, (0, set()))
+        used = sorted(used)
         if not n:
             continue
         support = sorted(cats & set(v["scene_support"].get(name, [])))

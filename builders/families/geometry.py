@@ -48,7 +48,15 @@ class Layout(PerceivedBuilder):
             vc = self.values(c)
             return bool(vc) and x not in seen.stated(c, "layout") and all(v in LAYOUT_OPPOSITES[x] for v in vc)
 
-        yield from self.yes_no(self.groups(), differs=differs, close=lambda a, c: _same_setting(seen, a, c))
+        # "similar layout" is asserted only for a clear composition (one dominant subject placed the same
+        # way, or two subjects side by side); scattered or small subjects serve only as the contrast
+        strong = {k: v for k, v in self.groups().items() if k.startswith("one_subject") or k == "two_side_by_side"}
+
+        def entities(sha: str, x: str) -> list:
+            objs = sorted(self.ctx.pool[sha].objects(), key=lambda e: -e.box.area)
+            return objs[:2] if objs else []
+
+        yield from self.yes_no(strong, differs=differs, close=lambda a, c: _same_setting(seen, a, c), entities=entities)
 
 
 @register
@@ -82,7 +90,11 @@ class ObservationAngle(PerceivedBuilder):
         by_value: dict[str, list[str]] = {}
         for x, shas in self.groups().items():
             for sha in shas:
-                by_value.setdefault(f"{x}@{self._subject_class(sha)}", []).append(sha)
+                cls = self._subject_class(sha)
+                if cls == "things":  # things alike only when the same kind (a truck and a teddy bear differ)
+                    s = self._subject(sha)
+                    cls = f"things:{s.concept if s is not None else '-'}"
+                by_value.setdefault(f"{x}@{cls}", []).append(sha)
         opposite = {"close_up": "wide", "wide": "close_up"}
 
         def differs(xk: str, a: str, c: str) -> bool:

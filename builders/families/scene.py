@@ -25,6 +25,15 @@ from ._perceived import PerceivedBuilder
 from ..pairs import pair_id
 
 
+def subjects_and_objects(im) -> set[str]:
+    return {e.text for e in im.objects() if e.box is not None and e.box.area >= 0.01}
+
+
+def has_agent(seen, sha: str) -> bool:
+    """An activity needs someone doing it: a confident person or animal in the picture."""
+    return bool(seen.confident(sha, "people") or seen.confident(sha, "animals"))
+
+
 def scene_text(value: str) -> str:
     return value.replace("_", " ")
 
@@ -118,8 +127,11 @@ class Environment(ChoiceFromShared):
                 self.conflicts(v, w) for v in vc for w in self.values(a))
 
         def close(a: str, c: str) -> bool:
+            """Indoor/outdoor alike, and something in common: an object kind or people/animals."""
             ia, ic = seen.top(a, "indoor"), seen.top(c, "indoor")
-            return ia is None or ic is None or ia.value == ic.value
+            if ia is not None and ic is not None and ia.value != ic.value:
+                return False
+            return bool(subjects_and_objects(self.ctx.pool[a]) & subjects_and_objects(self.ctx.pool[c]))
 
         tf = self.yes_no(by_value, differs=differs, close=close) if "True or false QA" in self.qa_types else iter(())
         for pair in zip(choice, tf):  # interleave so neither form starves the other
@@ -145,7 +157,7 @@ class SimilarEvent(ChoiceFromShared):
 
     def usable(self, sha: str, v: str) -> bool:
         verb, _, obj = v.partition("|")
-        return bool(obj) or verb.split(" ")[0] not in WEAK_VERBS
+        return has_agent(self.seen, sha) and (bool(obj) or verb.split(" ")[0] not in WEAK_VERBS)
 
     @staticmethod
     def key(v: str) -> str:

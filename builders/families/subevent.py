@@ -48,10 +48,12 @@ class SubEvent(PerceivedBuilder):
     def mine(self) -> Iterator[Fact]:
         acts: dict[str, set[str]] = {}
         by_value: dict[str, list[str]] = defaultdict(list)
+        from .scene import has_agent
+
         for sha in self.ctx.pool.order:
-            vals = set(self.values(sha))
+            vals = set(self.values(sha)) if has_agent(self.seen, sha) else set()
             if not vals:
-                self.missing("image without a confident activity (two captions stating one event)")
+                self.missing("image without a confident activity (two captions stating one event) done by a person or animal")
                 continue
             acts[sha] = vals
             for v in vals:
