@@ -4,8 +4,9 @@ A positive pair (a, b) shares what a subtask asks about. Its hard negative keeps
 finds a partner ``c`` among a's nearest images by caption (a FAISS inner-product index over the
 caption vectors) that differs in the asked relation but is close in everything else: the caller's
 ``differs(a, c)`` says the relation is verifiably different, ``close(a, c)`` that the rest matches.
-Among those, the partner whose caption similarity to ``a`` is nearest the positive pair's is chosen,
-so caption similarity alone cannot tell positives from negatives. The positive and its negative
+Among those, the partner whose caption similarity to ``a`` is nearest the positive pair's (and within
+``max_gap`` of it) is chosen, so caption similarity alone cannot tell positives from negatives; a
+positive without such a partner is not used. The positive and its negative
 share one ``pair_id`` (issue 17's counterfactual partners use the same mechanism).
 """
 
@@ -50,8 +51,9 @@ class CaptionNeighbours:
 
 
 class PairMiner:
-    def __init__(self, ctx, relation: str, *, k: int = 60, max_partner_uses: int = 2) -> None:
+    def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.1) -> None:
         self.ctx = ctx
+        self.max_gap = max_gap
         self.relation = relation
         self.k = k
         self.max_partner_uses = max_partner_uses
@@ -72,6 +74,8 @@ class PairMiner:
             if self.ctx.pool.same_group(a, c) or not differs(a, c) or (close is not None and not close(a, c)):
                 continue
             gap = abs(sim - target) if target is not None else 0.0
+            if gap > self.max_gap:  # caption similarity must not give the answer away
+                continue
             if best is None or gap < best[0]:
                 best = (gap, c, sim)
         if best is None:

@@ -127,10 +127,7 @@ class Environment(ChoiceFromShared):
                 self.conflicts(v, w) for v in vc for w in self.values(a))
 
         def close(a: str, c: str) -> bool:
-            """Indoor/outdoor alike, and something in common: an object kind or people/animals."""
-            ia, ic = seen.top(a, "indoor"), seen.top(c, "indoor")
-            if ia is not None and ic is not None and ia.value != ic.value:
-                return False
+            """Something in common besides the place: a salient object kind (people, a dog, a bus ...)."""
             return bool(subjects_and_objects(self.ctx.pool[a]) & subjects_and_objects(self.ctx.pool[c]))
 
         tf = self.yes_no(by_value, differs=differs, close=close) if "True or false QA" in self.qa_types else iter(())
