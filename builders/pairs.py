@@ -51,7 +51,7 @@ class CaptionNeighbours:
 
 
 class PairMiner:
-    def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.1) -> None:
+    def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.08) -> None:
         self.ctx = ctx
         self.max_gap = max_gap
         self.relation = relation
@@ -60,6 +60,7 @@ class PairMiner:
         self.neighbours = getattr(ctx, "_caption_neighbours", None) or CaptionNeighbours(ctx.pool)
         ctx._caption_neighbours = self.neighbours
         self.used: Counter = Counter()
+        self.drift = 0.0
         self.used_pairs: set[frozenset] = set()
 
     def hard_negative(self, a: str, b: str, differs: Callable[[str, str], bool],
@@ -73,14 +74,18 @@ class PairMiner:
                 continue
             if self.ctx.pool.same_group(a, c) or not differs(a, c) or (close is not None and not close(a, c)):
                 continue
-            gap = abs(sim - target) if target is not None else 0.0
-            if gap > self.max_gap:  # caption similarity must not give the answer away
+            diff = sim - target if target is not None else 0.0
+            if abs(diff) > self.max_gap:  # caption similarity must not give the answer away
                 continue
-            if best is None or gap < best[0]:
-                best = (gap, c, sim)
+            # keep the running sum of (negative - positive) similarity near zero, so negatives sit as
+            # often above their positives as below them
+            score = abs(self.drift + diff)
+            if best is None or score < best[0]:
+                best = (score, c, sim, diff)
         if best is None:
             return None
-        _, c, sim = best
+        _, c, sim, diff = best
+        self.drift += diff
         self.used[c] += 1
         self.used_pairs.add(frozenset((a, c)))
         return c, round(sim, 4), pair_id(self.relation, a, b, c)

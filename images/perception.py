@@ -110,7 +110,10 @@ def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         if not n:
             continue
         support = sorted(cats & set(v["scene_support"].get(name, [])))
-        conf = _conf(n, len(caps), 0.1 if support else 0.0) if _enough(n, len(caps)) else 0.3
+        if _enough(n, len(caps)):
+            conf = _conf(n, len(caps), 0.1 if support else 0.0)
+        else:  # one caption: usable only when a boxed object of the place agrees (two signals)
+            conf = 0.5 if support else 0.3
         detail = f"{n}/{len(caps)} captions say {', '.join(used)}" + (f"; boxes: {', '.join(support)}" if support else "")
         out.append(_attr("scene", name, conf, detail))
         if conf >= 0.5:
@@ -153,7 +156,10 @@ def _emotion(caps: list[str], subjects: list[Obj]) -> list[Attribute]:
         if not n:
             continue
         biggest = max(o.box.area for o in subjects)
-        conf = _conf(n, len(caps), 0.1 if biggest >= 0.05 else 0.0) if _enough(n, len(caps)) else 0.3
+        if _enough(n, len(caps)):
+            conf = _conf(n, len(caps), 0.1 if biggest >= 0.05 else 0.0)
+        else:  # one caption: usable only when the subject is large enough to show it
+            conf = 0.5 if biggest >= float(vocab()["subjects"]["visible_state_area"]) else 0.3
         out.append(_attr("emotion", state, conf, f"{n}/{len(caps)} captions say {', '.join(used)}; "
                                                  f"subject box {biggest:.0%} of the picture"))
     return out

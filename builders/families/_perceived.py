@@ -55,7 +55,7 @@ class PerceivedBuilder(Builder):
                close: Callable[[str, str], bool] | None = None, slots: Callable[[str, str, str], dict] | None = None,
                entities: Callable[[str, str], list] | None = None, key: str = "") -> Iterator[Fact]:
         """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
-        miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}")
+        miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
         for x, a, b in pairs_round_robin(by_value, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a

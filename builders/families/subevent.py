@@ -63,7 +63,7 @@ class SubEvent(PerceivedBuilder):
         if not links:
             self.missing(f"no two confident activities linked by {'/'.join(self.rule.relations)}")
         self.rng.shuffle(links)
-        miner = PairMiner(self.ctx, "SubEvent")
+        miner = PairMiner(self.ctx, "SubEvent", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
         for x, y, edge in links:
             for a in sorted(by_value[x]):
                 for b in sorted(by_value[y]):
