@@ -267,15 +267,17 @@ def _object_of(toks, verb_lemma: str) -> str:
 
 def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     lv = vocab()["layout"]
-    salient = sorted((o for o in objects if o.box.area >= float(lv["min_area"])), key=lambda o: -o.box.area)
+    background = set(vocab()["shot_boxes"]["background"])
+    salient = sorted((o for o in objects if o.box.area >= float(lv["min_area"]) and o.category not in background),
+                     key=lambda o: -o.box.area)
     if not salient:
         return []
     top = salient[0]
     second = salient[1].box.area if len(salient) > 1 else 0.0
     cx = top.box.center[0]
     named = _named(caps, top.category)
-    if top.box.area >= float(lv["dominant_area"]) and top.box.area >= 2 * second:
-        if abs(cx - 0.5) <= float(lv["centre_band"]):
+    if top.box.area >= float(lv["dominant_area"]) and top.box.area >= 2 * second and top.box.w <= float(lv["max_width"]):
+        if abs(cx - 0.5) <= float(lv["centre_band"]) and abs(top.box.center[1] - 0.5) <= float(lv["centre_band_y"]):
             where = "centre"
         elif abs(cx - 0.5) >= float(lv["side_at"]):
             where = "left" if cx < 0.5 else "right"

@@ -53,7 +53,8 @@ class PerceivedBuilder(Builder):
 
     def yes_no(self, by_value: dict[str, list[str]], *, differs: Callable[[str, str, str], bool],
                close: Callable[[str, str], bool] | None = None, slots: Callable[[str, str, str], dict] | None = None,
-               entities: Callable[[str, str], list] | None = None, key: str = "") -> Iterator[Fact]:
+               entities: Callable[[str, str], list] | None = None, key: str = "",
+               pair_ok: Callable[[str, str, str], bool] | None = None) -> Iterator[Fact]:
         """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
         miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
         for x, a, b in pairs_round_robin(by_value, self.rng):
@@ -61,7 +62,14 @@ class PerceivedBuilder(Builder):
                 a, b = b, a
             if not self.allowed_pair(a, b):
                 continue
+            if pair_ok is not None and not pair_ok(a, b, x):
+                self.missing(f"'{x}' pair not alike enough for a 'Yes'")
+                continue
             found = miner.hard_negative(a, b, differs=lambda p, q: differs(x, p, q), close=close)
+            if found is None:  # anchor the negative on the other image of the positive
+                found = miner.hard_negative(b, a, differs=lambda p, q: differs(x, p, q), close=close)
+                if found is not None:
+                    a, b = b, a
             if found is None:
                 self.missing(f"no hard negative for a '{x}' pair (caption neighbours all share it or lack evidence)")
                 continue

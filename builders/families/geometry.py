@@ -52,11 +52,27 @@ class Layout(PerceivedBuilder):
         # way, or two subjects side by side); scattered or small subjects serve only as the contrast
         strong = {k: v for k, v in self.groups().items() if k.startswith("one_subject") or k == "two_side_by_side"}
 
-        def entities(sha: str, x: str) -> list:
-            objs = sorted(self.ctx.pool[sha].objects(), key=lambda e: -e.box.area)
-            return objs[:2] if objs else []
+        bg = set(vocab()["shot_boxes"]["background"])
 
-        yield from self.yes_no(strong, differs=differs, close=lambda a, c: _same_setting(seen, a, c), entities=entities)
+        def entities(sha: str, x: str) -> list:
+            objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
+            return objs[:2] if x == "two_side_by_side" else objs[:1]
+
+        def alike(a: str, b: str, x: str) -> bool:
+            """The dominant subjects are placed alike: box areas within a factor 1.6, centres close."""
+            if x == "two_side_by_side":
+                return True
+            ea, eb = entities(a, x), entities(b, x)
+            if not ea or not eb:
+                return False
+            ba, bb = ea[0].box, eb[0].box
+            ratio = max(ba.area, bb.area) / max(1e-6, min(ba.area, bb.area))
+            dx, dy = ba.center[0] - bb.center[0], ba.center[1] - bb.center[1]
+            return ratio <= float(self.rule.param("max_area_ratio", 1.6)) and (dx * dx + dy * dy) ** 0.5 <= float(
+                self.rule.param("max_centre_distance", 0.15))
+
+        yield from self.yes_no(strong, differs=differs, close=lambda a, c: _same_setting(seen, a, c), entities=entities,
+                               pair_ok=alike)
 
 
 @register

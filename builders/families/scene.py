@@ -116,9 +116,17 @@ class Environment(ChoiceFromShared):
         scenes = vocab()["scenes"]
         return d == x or scenes[d]["family"] == scenes[x]["family"]
 
+    def clear_scene(self, sha: str, v: str) -> bool:
+        """A "Yes" or an answer needs the image's one clear place: stated by at least two captions
+        (confidence >= yes_confidence) and no confident place of another family beside it."""
+        vals = self.values(sha)
+        a = vals.get(v)
+        return (a is not None and a.confidence >= float(self.rule.param("yes_confidence", 0.6))
+                and not any(not self.conflicts(w, v) for w in vals))
+
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
-        by_value = self.groups()
+        by_value = self.groups(self.clear_scene)
         choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
 
         def differs(x: str, a: str, c: str) -> bool:
