@@ -4,7 +4,8 @@ Activities are annotator attributes (a caption event stated by at least two capt
 object). Yes: image 1's activity A and image 2's activity B with A -rel-> B in the graph for a rule
 relation (tried as ``verb object``, then ``verb``), and neither image also shows the other's
 activity. No: the pair miner's hard negative for the same image 1 - a caption neighbour whose
-activities are confident, different, and linked to A by no rule relation either way.
+activities are confident, of another activity domain (data: [activity_domains]) and linked to A by
+no rule relation either way.
 Order probe: only when the graph also states B -rel-> A (the reversed order then has its own
 verified "Yes"); an absent edge is not a verified "No", so no probe is made from it.
 """
@@ -19,6 +20,22 @@ from ..graph import uri
 from ..pairs import PairMiner
 from ._perceived import PerceivedBuilder
 from .shared_target import edge_evidence
+
+
+def domain(value: str) -> str | None:
+    from mmrakit.images.perception import vocab
+
+    verb = value.partition("|")[0]
+    for name, verbs in vocab()["activity_domains"].items():
+        if verb in verbs or verb.split(" ")[0] in verbs:
+            return name
+    return None
+
+
+def other_domain(a: str, b: str) -> bool:
+    """Both activities have a known domain and the domains differ (a verified 'not a step of')."""
+    da, db = domain(a), domain(b)
+    return da is not None and db is not None and da != db
 
 
 def concepts(value: str) -> list[str]:
@@ -73,7 +90,8 @@ class SubEvent(PerceivedBuilder):
                     def differs(p: str, c: str) -> bool:
                         vc = acts.get(c)
                         return bool(vc) and x not in vc and y not in vc and not any(
-                            self.link(x, v) or self.link(v, x) for v in vc)
+                            self.link(x, v) or self.link(v, x) for v in vc) and all(
+                            other_domain(x, v) for v in vc)
 
                     found = miner.hard_negative(a, b, differs=differs)
                     if found is None:
