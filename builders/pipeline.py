@@ -281,17 +281,18 @@ def open_context(ws, seed: int | None = None) -> BuildContext:
     if len(ImagePool(ws)) == 0:
         raise WorkspaceError(f"cannot build: no images imported in {ws.root}",
                              hint="import a pool first: `mmrakit images import DIR --format coco|jsonl|folder`")
-    graph = StoreGraph(store)
-    pool = pool_from_workspace(ws, graph)
-    s = ws.settings.builders
-    band = s.caption_band if pool.caption_method == "sbert" else s.caption_band_fallback
     from mmrakit.images.annotate import AttributeStore
 
+    graph = StoreGraph(store)
+    annotated = AttributeStore(ws).all()
+    pool = pool_from_workspace(ws, graph, annotated=annotated)
+    s = ws.settings.builders
+    band = s.caption_band if pool.caption_method == "sbert" else s.caption_band_fallback
     a = ws.settings.annotate
     return BuildContext(graph=graph, pool=pool, seed=s.seed if seed is None else seed,
                         caption_band=tuple(band), choice_options=s.choice_options,
                         max_image_reuse=s.max_image_reuse, max_image_reuse_total=s.max_image_reuse_total,
-                        max_option_repeats=s.max_option_repeats, attributes=AttributeStore(ws).all(),
+                        max_option_repeats=s.max_option_repeats, attributes=annotated,
                         attribute_min_confidence=a.min_confidence, attribute_agree_for_yes=a.agree_for_yes)
 
 

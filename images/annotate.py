@@ -85,6 +85,20 @@ def dataset_source(rec, entities) -> list[Attribute]:
     return perception.attributes(list(rec.captions), objs)
 
 
+def model_caption_source(attrs: list[Attribute]) -> list[Attribute]:
+    """Source 1's rules over the captions and boxes a model gave an image that has none of its own; the
+    result keeps the model as its source (with at most the model's confidence)."""
+    from mmrakit.models import ImageAttributes
+
+    caps, objs = annotated_captions_objects(ImageAttributes(sha256="0" * 64, attributes=attrs))
+    if not caps:
+        return []
+    derived = perception.attributes(caps, [perception.Obj(n, b) for n, b in objs if b is not None])
+    cap = max((a.confidence for a in attrs if a.name == "caption"), default=0.5)
+    return [a.model_copy(update={"source": "vlm", "confidence": min(a.confidence, cap),
+                                 "detail": "from the model's caption/boxes: " + a.detail}) for a in derived]
+
+
 def clip_source(bundle_scores: Callable[[str, list[str]], list[float] | None], sha: str) -> list[Attribute]:
     """Zero-shot: for each prompt set, the best prompt's label when it beats the runner-up by the set's
     margin; confidence = softmax share (temperature from the data file)."""
@@ -134,13 +148,38 @@ def parse_vlm(text: str) -> list[Attribute]:
             if isinstance(v, str) and (not allowed or v in allowed):
                 out.append(Attribute(name=name, value=v, source="vlm", confidence=float(q["confidence"]),
                                      detail="VLM answer (constrained JSON)"))
-    for name in ("caption", "objects"):
-        val = data.get(name)
-        for v in (val if isinstance(val, list) else [val] if val else []):
-            if isinstance(v, str) and v.strip():
-                out.append(Attribute(name=name, value=v.strip()[:300], source="vlm", confidence=float(q["confidence"]),
-                                     detail="VLM answer"))
+    caps = data.get("caption")
+    for v in (caps if isinstance(caps, list) else [caps] if caps else []):
+        if isinstance(v, str) and v.strip():
+            out.append(Attribute(name="caption", value=v.strip()[:300], source="vlm", confidence=float(q["confidence"]),
+                                 detail="VLM answer"))
+    for o in data.get("objects") or []:  # "dog" or {"name": "dog", "box": [x, y, w, h]} (share of the picture)
+        name, box = (o, None) if isinstance(o, str) else (o.get("name"), o.get("box")) if isinstance(o, dict) else (None, None)
+        if not isinstance(name, str) or not name.strip():
+            continue
+        ok = (isinstance(box, list) and len(box) == 4 and all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in box))
+        value = name.strip().lower() + "|" + (",".join(f"{float(x):.4f}" for x in box) if ok else "")
+        out.append(Attribute(name="object", value=value, source="vlm", confidence=float(q["confidence"]),
+                             detail="VLM answer" + ("" if ok or box is None else " (box dropped: not 4 numbers in [0, 1])")))
     return out
+
+
+def annotated_captions_objects(attrs) -> tuple[list[str], list[tuple[str, object]]]:
+    """Captions and (name, Box | None) objects an annotator model stated, for images without their own."""
+    from mmrakit.models import Box
+
+    captions = [a.value for a in attrs.attributes if a.name == "caption"]
+    objects = []
+    for a in attrs.attributes:
+        if a.name != "object":
+            continue
+        name, _, nums = a.value.partition("|")
+        box = None
+        if nums:
+            x, y, w, h = (float(v) for v in nums.split(","))
+            box = Box(x=x, y=y, w=min(w, 1 - x), h=min(h, 1 - y))
+        objects.append((name, box))
+    return captions, objects
 
 
 # --- the stage --------------------------------------------------------------------------------------
@@ -219,7 +258,11 @@ def _annotate(ws, pool, store, records, sources, force, client, clip_scores, rep
                 if text is None:
                     report.failed[source] += 1
                     return
-                store.put(sha, source, version, parse_vlm(text))
+                attrs = parse_vlm(text)
+                rec = pool.get(sha)
+                if rec is not None and not rec.captions:  # a source without captions: the model's caption stands in
+                    attrs += model_caption_source(attrs)
+                store.put(sha, source, version, attrs)
                 report.annotated[source] += 1
 
             cli.map(jobs, on_result, concurrency=s.concurrency)

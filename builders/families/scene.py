@@ -139,10 +139,10 @@ class Environment(ChoiceFromShared):
             return bool(subjects_and_objects(self.ctx.pool[a]) & subjects_and_objects(self.ctx.pool[c]))
 
         tf = self.yes_no(by_value, differs=differs, close=close) if "True or false QA" in self.qa_types else iter(())
-        for pair in zip(choice, tf):  # interleave so neither form starves the other
-            yield from pair
-        yield from choice
+        # Yes/No first: a shared place is nearly always visible in each image alone, so most Choice items
+        # fail the one-image check and would only spend the images' reuse budget
         yield from tf
+        yield from choice
 
 
 @register
