@@ -197,9 +197,14 @@ class AnnotateReport:
         return dict(self.__dict__)
 
 
-def source_version(source: str) -> str:
+def source_version(source: str, settings=None) -> str:
+    """What a stored result depends on: the rules/vocabulary digest (dataset), the prompt version and,
+    for a VLM, the model asked."""
     if source == "dataset":
         return perception.version()
+    if source == "vlm" and settings is not None:
+        where = settings.vlm_url if settings.vlm_backend == "openai" else "local"
+        return f"vlm:{prompts()['version']}:{settings.vlm_backend}:{where}:{settings.vlm_model}"
     return f"{source}:{prompts()['version']}"
 
 
@@ -218,7 +223,7 @@ def run_annotate(ws: Workspace, *, sources: list[str] | None = None, force: bool
     import hashlib
 
     digest = hashlib.sha256("\n".join(sorted(r.sha256 for r in records)).encode()).hexdigest()
-    versions = {src: source_version(src) for src in sources}
+    versions = {src: source_version(src, s) for src in sources}
     settings = {**s.model_dump(mode="json"), "versions": versions}
     with ws.stage_run("images.annotate", inputs=[{"pool": digest}], settings=settings, code_version="images.annotate/1",
                       force=force) as run:
@@ -233,7 +238,7 @@ def run_annotate(ws: Workspace, *, sources: list[str] | None = None, force: bool
 def _annotate(ws, pool, store, records, sources, force, client, clip_scores, report) -> None:
     s = ws.settings.annotate
     for source in sources:
-        version = source_version(source)
+        version = source_version(source, s)
         done = set() if force else store.done(source, version)
         todo = [r for r in records if r.sha256 not in done]
         report.skipped_cached[source] = len(records) - len(todo)
@@ -293,7 +298,14 @@ def _vlm_client(ws: Workspace):
     from mmrakit.modelhub.openai_compat import ChatClient
 
     s = ws.settings.annotate
-    if s.vlm_backend != "openai" or not s.vlm_url or not s.vlm_model:
+    if s.vlm_backend == "hf":
+        if not s.vlm_model:
+            raise ConfigError("the vlm annotator source with vlm_backend = hf needs [annotate] vlm_model (a local model folder)",
+                              hint="set vlm_model in mmrakit.toml, or drop 'vlm' from [annotate] sources")
+        from mmrakit.modelhub.local_chat import LocalChatClient
+
+        return LocalChatClient(s.vlm_model, cache_path=ws.path("annotate", "responses.sqlite"))
+    if not s.vlm_url or not s.vlm_model:
         raise ConfigError("the vlm annotator source needs [annotate] vlm_url and vlm_model (vlm_backend = openai)",
                           hint="set them in mmrakit.toml, or drop 'vlm' from [annotate] sources")
     return ChatClient(s.vlm_url, s.vlm_model, api_key=os.environ.get(s.vlm_api_key_env), max_retries=s.max_retries,
