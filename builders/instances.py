@@ -5,7 +5,8 @@ a caption states for an instance ("a wooden table", "a red bus"), and every valu
 Two rules the builders rely on:
 
 - **Instance evidence beats category defaults.** An attribute is an answer for an instance when a caption
-  states it for that instance, or (materials only) when it is the kind's single strong default and no
+  states it for that instance (adjectives before its noun, and the adjective-noun pairs of
+  :mod:`mmrakit.relations.text`), or (materials only) when it is the kind's single strong default and no
   caption states another value for it. :attr:`Attribute.kind` records which.
 - **A distractor is false for an image only when nothing in it could have that value**: every box of
   every size (crowd and tiny boxes included), every caption noun, the ConceptNet edges of every
@@ -38,6 +39,7 @@ class Kind:
     fixed_colour: bool
     scene: bool
     caption_only: bool
+    implies: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,15 @@ def vocab() -> Vocab:
         bad = [u for u in (*f.get("uses", []), *f.get("also", [])) if u not in uses]
         if bad:
             raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] unknown uses {bad}", hint=f"one of {sorted(uses)}")
+        bad = [k for k in f.get("implies", []) if k not in raw["kinds"]]
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] implies unknown kinds {bad}")
         if f.get("default") and f["default"] not in f.get("materials", []):
             raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] default must be one of its materials")
         k = Kind(name=name, words=tuple(f.get("words", [name])), materials=frozenset(f.get("materials", [])),
                  default=f.get("default"), uses=tuple(f.get("uses", [])), also=frozenset(f.get("also", [])),
                  fixed_colour=bool(f.get("fixed_colour", False) or f.get("never_colour", False)), scene=bool(f.get("scene", False)),
-                 caption_only=bool(f.get("caption_only", False)))
+                 caption_only=bool(f.get("caption_only", False)), implies=tuple(f.get("implies", ())))
         kinds[name] = k
         for w in {*k.words, name}:
             by_words.setdefault(tuple(w.split()), []).append(name)
@@ -164,6 +169,7 @@ class Entity:
     instances: int
     stated: dict[str, set[str]] = field(default_factory=dict)  # dimension -> stated values
     stated_in: dict[str, str] = field(default_factory=dict)  # value -> caption stating it
+    stated_count: dict[str, int] = field(default_factory=dict)  # value -> captions stating it
 
 
 class ImageEvidence:
@@ -262,8 +268,15 @@ class ImageEvidence:
         return out
 
     def _with_stated(self, ent: Entity) -> Entity:
+        heads = {w.split()[-1] for w in (*self.v.kinds[ent.kind].words, ent.kind)}
         for dim_name, dim in self.v.dimensions.items():
             vals: set[str] = set()
+            for cap in self.im.captions:  # the caption linguistics module's adjective-noun pairs too
+                got = {dim["adjectives"][adj] for noun, adj in _pairs(cap) if noun in heads and adj in dim["adjectives"]}
+                for val in got:
+                    ent.stated_in.setdefault(val, cap)
+                    ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
+                vals |= got
             for cap, toks, ms in zip(self.im.captions, self.tokens, self.mentions):
                 for m in ms:
                     if ent.kind in m.kinds:
@@ -271,8 +284,17 @@ class ImageEvidence:
                         for val in got:
                             ent.stated_in.setdefault(val, cap)
                         vals |= got
+                for val in {x for m in ms if ent.kind in m.kinds for x in stated_values(toks, m, dim, self.v.modifiers)}:
+                    if val not in {dim["adjectives"].get(a) for n, a in _pairs(cap) if n in heads}:  # not counted twice
+                        ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
             ent.stated[dim_name] = vals
         return ent
+
+    def _enough(self, ent: Entity, val: str, min_captions: int = 1) -> bool:
+        """An entity without a box (a plate, a wall) needs ``caption_only_statements`` captions to state a
+        value: one caption's "blue plate" may describe a blue-rimmed white plate."""
+        need = max(min_captions, int(self.v.salience["caption_only_statements"]) if not ent.boxed else 1)
+        return ent.stated_count.get(val, 0) >= need
 
     def material(self, ent: Entity) -> Attribute | None:
         """The entity's material: stated for it (exactly one value), else its kind's strong default
@@ -280,15 +302,20 @@ class ImageEvidence:
         stated = ent.stated.get("material", set())
         if len(stated) == 1:
             val = next(iter(stated))
+            if not self._enough(ent, val):
+                return None
             return Attribute(val, "instance", ent.stated_in.get(val))
         if stated:
             return None
         k = self.v.kinds[ent.kind]
         return Attribute(k.default, "default") if k.default else None
 
-    def colour(self, ent: Entity) -> Attribute | None:
-        """The entity's colour when captions state exactly one for it (no defaults: colour varies)."""
+    def colour(self, ent: Entity, min_captions: int = 1) -> Attribute | None:
+        """The entity's colour when captions state exactly one for it, in at least ``min_captions``
+        captions (no defaults: colour varies by instance)."""
         stated = ent.stated.get("colour", set())
+        if len(stated) == 1 and not self._enough(ent, next(iter(stated)), min_captions):
+            return None
         if len(stated) == 1 and not self.v.kinds[ent.kind].fixed_colour:
             val = next(iter(stated))
             return Attribute(val, "instance", ent.stated_in.get(val))
@@ -300,6 +327,7 @@ class ImageEvidence:
         """Every kind of thing any evidence puts in the image: all boxes (any size) and caption nouns."""
         kinds = {_text(e) for e in self.im.entities if e.source == "object"}
         kinds |= {k for ms in self.mentions for m in ms for k in m.kinds}
+        kinds |= {s for k in list(kinds) if k in self.v.kinds for s in self.v.kinds[k].implies}
         return kinds
 
     def possible_materials(self) -> set[str]:
@@ -346,6 +374,14 @@ class ImageEvidence:
     def stated_anywhere(self, dim: str) -> set[str]:
         adj = self.v.dimensions[dim]["adjectives"]
         return {adj[w] for toks in self.tokens for w in toks if w in adj}
+
+
+@lru_cache(maxsize=50_000)
+def _pairs(caption: str) -> tuple[tuple[str, str], ...]:
+    """(head noun lemma, adjective) pairs of a caption, from the caption linguistics module."""
+    from mmrakit.relations.text import attribute_pairs
+
+    return tuple(attribute_pairs(caption))
 
 
 def _text(e: EntityGrounding) -> str:

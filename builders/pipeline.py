@@ -186,7 +186,7 @@ def build_candidates(
                 texts = option_texts(fact, ctx.choice_options, allowed=options.allowed, prefer=options.preference)
                 if texts is None:
                     res.skipped["too_few_distractors"] += 1
-                    builder.missing("too few graph-checked distractors")
+                    builder.missing("too few verified distractors left (after the option-repetition rule)")
                     continue
             res.mined += 1
             phrasing = phrasing_rng.randrange(1_000_000)

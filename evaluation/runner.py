@@ -71,6 +71,19 @@ def build_request(item: EvalItem, *, setting: Setting, settings: Settings, label
                    question=item.question, label_pool=label_pool or [])
 
 
+def request_keys(backend: Backend, requests: list[Request], setting: str) -> list[str]:
+    """One key per request: the cache key, and the identity under which equal requests share a call.
+
+    For a model backend the key is the prompt (text, image hashes) plus the backend fingerprint and
+    generation settings, so only truly identical prompts share a response. A backend whose answers
+    belong to items (saved predictions, the seeded random baseline) adds the item id: an item is
+    never scored with another item's response.
+    """
+    return [cache_key(backend.fingerprint, r.key_parts(),
+                      {**backend.generation, "max_new_tokens": r.max_new_tokens, "setting": setting},
+                      item_id=r.item_id if backend.answers_per_item else None) for r in requests]
+
+
 def score_item(item: EvalItem, response: str | None) -> tuple[str | None, str, bool]:
     """(extracted, method, correct) for a raw response (None = the call failed)."""
     if response is None:
@@ -103,7 +116,7 @@ async def _run_async(backend: AsyncBackend, todo: list[tuple[str, Request]], cac
             except Exception as exc:  # one item's failure must not sink the run
                 if getattr(exc, "fatal", False):
                     raise
-                errors[req.item_id] = str(exc).splitlines()[0]
+                errors[key] = str(exc).splitlines()[0]
             else:
                 results[key] = text
                 if cache is not None:
@@ -207,16 +220,15 @@ def run_eval(
         for it in ds.items:
             pools.setdefault(it.task, []).append(it.answer)
         requests = [build_request(it, setting=setting, settings=settings, label_pool=pools[it.task]) for it in ds.items]
-        keys = [cache_key(backend.fingerprint, r.key_parts(), {**backend.generation, "max_new_tokens": r.max_new_tokens,
-                                                               "setting": setting}) for r in requests]
+        keys = request_keys(backend, requests, setting)
         results: dict[str, str] = {k: v[0] for k, v in cache.get_many(keys).items()} if cache is not None else {}
         n_cached = len({k for k in keys if k in results})
         todo, seen = [], set()
-        for key, req in zip(keys, requests):
+        for key, req in zip(keys, requests):  # identical prompts (equal keys) share one call
             if key not in results and key not in seen:
                 seen.add(key)
                 todo.append((key, req))
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = {}  # by request key, so every item sharing a failed call reports it
         if progress:
             progress(len(keys) - len(todo), len(keys))
         try:
@@ -240,22 +252,23 @@ def run_eval(
                 "id": item.id, "task": item.task, "level": item.level, "qa_type": item.qa_type,
                 "prompt": req.prompt_repr(), "images": [img.sha256 for img in req.images],
                 "response": response, "extracted": extracted, "method": method, "answer": item.answer,
-                "correct": correct, "error": errors.get(item.id), "twin_of": item.twin_of, "order_probe": item.order_probe,
+                "correct": correct, "error": errors.get(key), "twin_of": item.twin_of, "order_probe": item.order_probe,
             })
             if item.format == "mmra":  # MMRA's own extraction rule, for comparison with its published numbers
                 demo = extract_mmra_answer_demo(response, item.qa_type or "") if response is not None else None
                 records[-1]["correct_demo_rule"] = mmra_correct(item.answer, demo)
+        n_errors = sum(1 for r in records if r["error"])
         summary = summarise(ds.format, records, samples=settings.eval.bootstrap_samples, seed=settings.eval.seed)
         meta = {
             "dataset": ds.source, "split": ds.split, "format": ds.format, "items": len(records), "rows": ds.total_rows,
             "limit": limit, "model": spec, "backend_fingerprint": backend.fingerprint, "setting": setting,
             "generation": {**backend.generation, "max_new_tokens": sorted({r.max_new_tokens for r in requests})},
-            "calls": len(todo), "cached": n_cached, "errors": len(errors),
+            "calls": len(todo), "cached": n_cached, "errors": n_errors,
         }
         seconds = time.perf_counter() - t0
         write_report(out_dir, meta=meta, summary=summary, records=records)
         if run is not None:
-            run.counts = {"items": len(records), "calls": len(todo), "cached": n_cached, "errors": len(errors)}
+            run.counts = {"items": len(records), "calls": len(todo), "cached": n_cached, "errors": n_errors}
             run.outputs = {"dir": str(out_dir), "overall": summary["overall"]["accuracy"]}
     return EvalOutcome(out_dir=out_dir, summary={"meta": meta, **summary}, records=records, calls=len(todo),
-                       cached=n_cached, errors=len(errors), seconds=seconds)
+                       cached=n_cached, errors=n_errors, seconds=seconds)

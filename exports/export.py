@@ -26,7 +26,7 @@ from .splits import assign_splits
 FORMATS = ("hf", "parquet", "lmms-eval", "vlmevalkit")
 DEFAULT_FORMATS = ("hf", "parquet")
 MANIFEST = "export.json"
-CODE_VERSION = "exports-1"
+CODE_VERSION = "exports-2"  # 2: public source names, VLMEvalKit config + yes/no instruction
 
 
 class ExportReport(BaseModel):
@@ -45,6 +45,7 @@ class ExportReport(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     lmms_tasks: dict[str, str] = Field(default_factory=dict)
     vlmevalkit_files: dict[str, int] = Field(default_factory=dict)
+    vlmevalkit_config: str | None = Field(None, description="run.py --config file, relative to the export")
     pushed_to: str | None = None
     up_to_date: bool = False
 
@@ -135,7 +136,7 @@ def run_export(
         else:
             _write_outputs(out, rows, splits, fmts, report, cfg, with_provenance=with_provenance,
                            include_unreviewed=include_unreviewed, after_write=_after_write,
-                           load_id=push_to_hub or cfg.hub_repo or str(out))
+                           load_id=push_to_hub or cfg.hub_repo or f"path/to/{out.name}")
             run.counts = {"rows": len(rows), **{f"split_{s}": n for s, n in report.splits.items()},
                           "validated": report.validated, "unreviewed": report.unreviewed}
             run.outputs = {"out": str(out), "formats": fmts}
@@ -185,14 +186,17 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
 
                 shutil.rmtree(tmp / ".pack-data")
         if "vlmevalkit" in fmts:
-            from .vlmevalkit import write_vlmevalkit
+            from .vlmevalkit import config_name, write_vlmevalkit
 
             report.vlmevalkit_files = write_vlmevalkit(tmp / "vlmevalkit", splits, name=cfg.vlmevalkit_name)
+            report.vlmevalkit_config = f"vlmevalkit/{config_name(cfg.vlmevalkit_name)}"
         card = render_card(splits, feats, dataset_license=cfg.license, pretty_name=cfg.pretty_name,
                            load_id=load_id, include_unreviewed=include_unreviewed,
                            with_provenance=with_provenance)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         report.files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-        (tmp / MANIFEST).write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        # the manifest travels with the export: it names the folder, not where it sits on this machine
+        (tmp / MANIFEST).write_text(report.model_copy(update={"out": out.name}).model_dump_json(indent=2),
+                                    encoding="utf-8")
         if after_write is not None:  # test hook: fail after everything is written, before the swap
             after_write(tmp)

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..models import Candidate, ImageRecord
 from ..records import CandidateStore, ImageCatalog
 from ..workspace import Workspace
+from .sources import public_source, source_roots
 
 #: Review statuses that may appear in an export; 'validated' is the only one presented as reviewed.
 VALIDATED = "validated"
@@ -64,6 +65,7 @@ def options_literal(options: dict[str, str] | None) -> str | None:
 def collect_rows(ws: Workspace, *, include_unreviewed: bool = False) -> list[ExportRow]:
     """Kept candidates with review consensus 'validated' (plus not-yet-reviewed ones for previews)."""
     store, catalog = CandidateStore(ws), ImageCatalog(ws)
+    roots = source_roots(ws.settings.export.source_root, ws.root)
     statuses = PREVIEW_STATUSES if include_unreviewed else (VALIDATED,)
     rows: list[ExportRow] = []
     for raw in store.rows(status="kept", review_status=statuses):
@@ -86,7 +88,8 @@ def collect_rows(ws: Workspace, *, include_unreviewed: bool = False) -> list[Exp
                     f"candidate {cand.id}: {slot} file {path} is missing",
                     hint="restore the file or re-import the image source",
                 )
-            images.append((record, path))
+            # the export names the source without this machine's folders (the workspace keeps them)
+            images.append((record.model_copy(update={"source": public_source(record.source, roots)}), path))
         answer = raw.get("review_answer") or cand.answer
         _check_answer(cand, answer)
         rows.append(ExportRow(
@@ -95,7 +98,7 @@ def collect_rows(ws: Workspace, *, include_unreviewed: bool = False) -> list[Exp
             answer=answer,
             review_status=raw["review_status"],
             review_agreement=raw.get("review_agreement"),
-            origin=raw.get("origin") or "builder",
+            origin=public_source(raw.get("origin"), roots) or "builder",
             image1=images[0][0], image2=images[1][0],
             image1_file=images[0][1], image2_file=images[1][1],
         ))

@@ -24,6 +24,7 @@ from ..errors import InputError
 from .card import card_split_counts, parse_card
 from .export import MANIFEST
 from .schema import IMAGE_COLUMNS, MMRA_COLUMNS
+from .vlmevalkit import DATASET_CLASSES, YES_NO_INSTRUCTION
 
 QA_TYPES = ("Choice QA", "True or false QA")
 
@@ -183,6 +184,20 @@ def _lmms(directory: Path, report: ValidationReport) -> None:
 def _vlmevalkit(directory: Path, report: ValidationReport) -> None:
     csv.field_size_limit(sys.maxsize)
     counts: Counter[str] = Counter()
+    configs = sorted((directory / "vlmevalkit").glob("*_config.json"))
+    if len(configs) != 1:
+        report.fail(f"vlmevalkit/: expected one *_config.json (run.py --config), found {len(configs)}")
+        configured, prefix = {}, ""
+    else:
+        prefix = configs[0].name.removesuffix("_config.json")
+        try:
+            configured = json.loads(configs[0].read_text("utf-8")).get("data", {})
+            assert isinstance(configured, dict) and all(isinstance(v, dict) for v in configured.values())
+        except (ValueError, AttributeError, AssertionError):
+            report.fail(f"vlmevalkit/{configs[0].name}: not a run.py config (JSON with a 'data' mapping of "
+                        "dataset name -> {class, dataset})")
+            configured = {}
+    before = 0
     for tsv in sorted((directory / "vlmevalkit").glob("*.tsv")):
         with open(tsv, encoding="utf-8", newline="") as fh:
             for i, rec in enumerate(csv.DictReader(fh, delimiter="\t")):
@@ -203,6 +218,14 @@ def _vlmevalkit(directory: Path, report: ValidationReport) -> None:
                     else:
                         report.images_decoded += 1
                 counts[rec.get("split") or "test"] += 1
+                if "A" not in rec and not (rec.get("question") or "").endswith(YES_NO_INSTRUCTION):
+                    report.fail(f"{where}: yes/no question does not end with {YES_NO_INSTRUCTION!r}")
+        rows = counts.total() - before
+        before = counts.total()
+        cls = configured.get(tsv.stem, {}).get("class")
+        if rows and cls != DATASET_CLASSES.get(tsv.stem.removeprefix(prefix), DATASET_CLASSES[""]):
+            report.fail(f"vlmevalkit/{tsv.name}: the run.py config does not name the dataset class that scores it "
+                        f"(got {cls!r})")
     report.counts["vlmevalkit"] = dict(counts)
 
 

@@ -1,4 +1,4 @@
-"""VLMEvalKit TSVs: drop them into ``$LMUData`` and run ``python run.py --data <name>``.
+"""VLMEvalKit TSVs: drop them into ``$LMUData`` and run ``python run.py --config <name>_config.json``.
 
 VLMEvalKit's conventions (its docs/en/Development.md and ``ImageBaseDataset``): one TSV per dataset;
 ``index`` unique; ``image`` is base64, or for several images a list literal of base64 strings, which
@@ -6,12 +6,17 @@ then needs ``image_path`` (a list of file names to decode them to); ``question``
 columns (empty when an item has fewer options); ``answer``; ``category`` (here the MMRA subtask) and
 ``l2-category`` (entity/image level). A TSV with ``A``/``B`` columns and images is treated as a custom MCQ
 dataset, so Choice QA items go to ``<name>.tsv``. Yes/no items have no options: they go to
-``<name>_YN.tsv`` (answer Yes/No), which VLMEvalKit's ImageYORNDataset evaluation fits.
+``<name>_YN.tsv`` (answer Yes/No, question ending in "Please answer yes or no."). Named by ``--data``
+alone VLMEvalKit would load that file as ``CustomVQADataset``, whose ``evaluate`` raises
+``NotImplementedError``; the ``<name>_config.json`` written beside the TSVs names ``ImageYORNDataset`` for it
+(and ``CustomMCQDataset`` for the Choice file), so both files score. With ``--judge exact_matching``
+VLMEvalKit extracts answers by rule instead of calling a GPT judge. Checked with VLMEvalKit's own code
+(ms-vlmeval, tests/test_export_vlmeval.py).
 """
-
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +26,10 @@ from .rows import ExportRow
 
 MCQ_COLUMNS = ["index", "image", "image_path", "question", *OPTION_LETTERS, "answer", "category", "l2-category", "split"]
 YN_COLUMNS = ["index", "image", "image_path", "question", "answer", "category", "l2-category", "split"]
+YES_NO_INSTRUCTION = "Please answer yes or no."
+#: VLMEvalKit dataset class per file (run.py's --config "data" section); the model entry is an example to replace.
+DATASET_CLASSES = {"": "CustomMCQDataset", "_YN": "ImageYORNDataset"}
+EXAMPLE_MODEL = "Qwen2-VL-2B-Instruct"
 
 
 def _b64(path: Path) -> str:
@@ -49,7 +58,7 @@ def tsv_record(row: ExportRow, index: int, split: str) -> dict[str, object]:
         "index": index,
         "image": list_literal([_b64(row.image1_file), _b64(row.image2_file)]),
         "image_path": list_literal(_image_names(row)),
-        "question": row.question,
+        "question": row.question if c.options else yes_no_question(row.question),
         "answer": row.answer,
         "category": c.task,
         "l2-category": c.granularity,
@@ -61,6 +70,25 @@ def tsv_record(row: ExportRow, index: int, split: str) -> dict[str, object]:
     return rec
 
 
+def yes_no_question(question: str) -> str:
+    """The question with VLMEvalKit's yes/no instruction appended (once)."""
+    question = question.rstrip()
+    return question if question.endswith(YES_NO_INSTRUCTION) else f"{question} {YES_NO_INSTRUCTION}"
+
+
+def config_name(name: str) -> str:
+    return f"{name}_config.json"
+
+
+def run_config(name: str, files: Sequence[str]) -> dict[str, object]:
+    """VLMEvalKit ``run.py --config`` content: each written TSV with the dataset class that scores it."""
+    data = {}
+    for suffix, cls in DATASET_CLASSES.items():
+        if f"{name}{suffix}.tsv" in files:
+            data[f"{name}{suffix}"] = {"class": cls, "dataset": f"{name}{suffix}"}
+    return {"model": {EXAMPLE_MODEL: {}}, "data": data}
+
+
 def tsv_cell(value: object) -> str:
     """One TSV cell, quoted the way pandas/csv read it back (only when it has a tab, newline or quote)."""
     text = "" if value is None else str(value)
@@ -70,7 +98,8 @@ def tsv_cell(value: object) -> str:
 
 
 def write_vlmevalkit(directory: Path, splits: Mapping[str, Sequence[ExportRow]], *, name: str = "MMRA_mmrakit") -> dict[str, int]:
-    """Write ``<name>.tsv`` (Choice QA) and ``<name>_YN.tsv`` (yes/no); returns rows per file.
+    """Write ``<name>.tsv`` (Choice QA), ``<name>_YN.tsv`` (yes/no) and ``<name>_config.json``; returns
+    rows per TSV (the config names only TSVs with rows).
 
     Written by hand rather than with ``csv.writer``: its C writer takes ~30 ms per multi-MB image
     cell, the hand-written cells are plain joins (benchmarks/bench_export.py)."""
@@ -92,4 +121,6 @@ def write_vlmevalkit(directory: Path, splits: Mapping[str, Sequence[ExportRow]],
     finally:
         for h in handles.values():
             h.close()
+    config = run_config(name, [fn for fn, n in counts.items() if n])  # an empty TSV would fail in VLMEvalKit
+    (directory / config_name(name)).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return counts

@@ -126,7 +126,7 @@ class ReviewSettings(Section):
     min_accept: int = Field(2, ge=1, description="Consensus: at least this many accept with the same answer.")
     min_reject: int | None = Field(None, ge=1, description="Rejected when at least this many reject; null = min_accept.")
     password_env: str = Field("MMRAKIT_LS_ADMIN_PASSWORD", description="Environment variable with the local admin's password (generated and kept in the data dir when unset).")
-    files_root: str | None = Field(None, description="Local-files document root of an existing server (`url`); null = images' common root for `review serve`.")
+    files_root: str | None = Field(None, description="Only with `url`: your server's LOCAL_FILES_DOCUMENT_ROOT, an empty folder used only for review images (mmrakit keeps exactly the pushed images in it); `review serve` always uses <workspace>/review/media.")
     reviewer_emails: list[str] = Field(default_factory=list, description="Reviewer accounts to create with `review users create` (default: reviewer1..K@mmrakit.local).")
     batch_size: int = Field(500, gt=0, description="Tasks per import call and per page when pulling.")
     export_above: int = Field(100, ge=0, description="A pull with more changed tasks than this reads one JSON export instead of data-manager pages.")
@@ -157,6 +157,9 @@ class ExportSettings(Section):
     token_env: str = Field("HF_TOKEN", description="Environment variable holding the Hub token (never stored).")
     lmms_task_name: str = Field("mmrakit_mmra", description="lmms-eval task name (dev split gets a _dev suffix).")
     vlmevalkit_name: str = Field("MMRA_mmrakit", description="VLMEvalKit dataset name (TSV file stem).")
+    source_root: str | None = Field(None, description="Exports name local image sources by their path relative to this "
+                                    "folder (relative: to the workspace); outside it, by the source's own name. Hub ids "
+                                    "are kept. Absolute paths never leave the workspace.")
 
 
 class EvalSettings(Section):

@@ -180,3 +180,29 @@ def test_remi_images_are_interleaved_on_the_wire(tmp_path):
     assert [c["type"] for c in content] == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
     assert content[0]["text"] == "Question: Area of the shape in "
     assert geo["max_tokens"] == 512
+
+
+def test_identical_prompts_share_one_call_and_each_item_keeps_its_label(tmp_path):
+    row = mmra_rows(1)[0]  # a Choice QA item; the server always answers "A"
+    rows = [dict(row, id="same-1", answer="A"), dict(row, id="same-2", answer="B"),
+            dict(row, id="swapped", answer="A", image1=row["image2"], image2=row["image1"]),  # other image order
+            dict(row, id="other-text", answer="A", question=row["question"] + " Look closely.")]
+    data = write_parquet(tmp_path / "d.parquet", rows)
+    with FakeOpenAI() as srv:
+        out = run_eval(str(data), "openai:m", settings=settings_for(srv), out_dir=tmp_path / "o")
+        assert srv.hits == 3 and out.calls == 3  # the two identical prompts went out once
+        by_id = {r["id"]: r for r in out.records}
+        assert [by_id[i]["answer"] for i in ("same-1", "same-2")] == ["A", "B"]
+        assert by_id["same-1"]["correct"] is True and by_id["same-2"]["correct"] is False
+        assert by_id["same-2"]["response"] == "A" and by_id["swapped"]["correct"] is True
+        # a different generation setting is a different prompt: nothing is shared with the cached run
+        srv.reset_counters()
+        again = run_eval(str(data), "openai:m", settings=settings_for(srv, temperature=0.7), out_dir=tmp_path / "t")
+        assert again.cached == 0 and srv.hits == 3
+        # a call that fails for good is reported on every item that shares it
+        srv.reset_counters()
+        srv.faults = ["500"] * 3
+        failed = run_eval(str(data), "openai:m", settings=settings_for(srv, max_retries=2, seed=5), concurrency=1,
+                          out_dir=tmp_path / "f")
+    assert failed.errors == 2
+    assert {r["id"] for r in failed.records if r["error"]} == {"same-1", "same-2"}

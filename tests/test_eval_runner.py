@@ -290,3 +290,39 @@ def test_mmra_demo_rule_accuracy_is_reported_beside_ours(mmra_parquet, tmp_path)
     assert out.summary["overall"]["accuracy"] == 100.0
     assert out.summary["overall"]["accuracy_demo_rule"] == 50.0  # only the yes/no half survives
     assert "With MMRA's own extraction rule (evaluate_demo.py): 50.00%" in (tmp_path / "o" / "report.md").read_text()
+
+
+def _same_content_rows() -> list[dict]:
+    """ReMI rows: two items with the same question and the same two images, different ids and labels."""
+    base = remi_rows(1)[0]  # Clocks, two images
+    return [dict(base, id="clock-a", label="45"), dict(base, id="clock-b", label="12")]
+
+
+def test_saved_predictions_are_each_items_own_even_for_identical_prompts(tmp_path):
+    data = write_parquet(tmp_path / "same.parquet", _same_content_rows())
+    ds = load_eval_dataset(str(data))
+    assert build_request(ds.items[0], setting="IQ", settings=FAST).key_parts() == \
+        build_request(ds.items[1], setting="IQ", settings=FAST).key_parts()
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": "clock-b", "response": remi_json("12")}) + "\n"
+                     + json.dumps({"id": "clock-a", "response": remi_json("45")}) + "\n")
+    out = run_eval(str(data), predictions=preds, settings=FAST, out_dir=tmp_path / "o")
+    by_id = {r["id"]: r for r in _items(tmp_path / "o")}
+    assert by_id["clock-a"]["response"] == remi_json("45") and by_id["clock-a"]["answer"] == "45"
+    assert by_id["clock-b"]["response"] == remi_json("12") and by_id["clock-b"]["answer"] == "12"
+    assert by_id["clock-a"]["correct"] and by_id["clock-b"]["correct"]
+    assert out.summary["overall"]["accuracy"] == 100.0 and out.calls == 2
+    # MMRA too: identical Choice QA rows with different gold letters, each answered with its own letter
+    row = mmra_rows(1)[0]
+    mdata = write_parquet(tmp_path / "m.parquet", [dict(row, id="m1", answer="A"), dict(row, id="m2", answer="C")])
+    preds.write_text(json.dumps({"id": "m1", "response": "A"}) + "\n" + json.dumps({"id": "m2", "response": "C"}))
+    out = run_eval(str(mdata), predictions=preds, settings=FAST, out_dir=tmp_path / "m")
+    assert [(r["id"], r["extracted"], r["correct"]) for r in out.records] == [("m1", "A", True), ("m2", "C", True)]
+
+
+def test_random_baseline_draws_per_item_for_identical_prompts(tmp_path):
+    row = mmra_rows(1)[0]
+    data = write_parquet(tmp_path / "r.parquet", [dict(row, id=f"r{i}") for i in range(40)])
+    out = run_eval(str(data), "random", settings=FAST, out_dir=tmp_path / "o")
+    assert out.calls == 40  # seeded by item id: one draw per item, not one shared draw
+    assert len({r["response"] for r in out.records}) > 1

@@ -370,6 +370,20 @@ def test_vlmevalkit_tsv_follows_the_documented_layout(built, tmp_path):
         pairs.append((line["category"], names[0][:24], names[1][:24]))
     assert sorted(pairs) == sorted((c.task, c.image1[:24], c.image2[:24]) for c in expected)
     assert set(yn["answer"]) <= {"Yes", "No"} and set(mcq["answer"]) <= set("ABCD")
+    assert all(q.endswith(" Please answer yes or no.") for q in yn["question"])
+    assert not any("Please answer yes or no." in q for q in mcq["question"])
+    config = json.loads((out / "vlmevalkit" / "MMRA_mmrakit_config.json").read_text())
+    assert {k: v["class"] for k, v in config["data"].items()} == {"MMRA_mmrakit": "CustomMCQDataset",
+                                                                  "MMRA_mmrakit_YN": "ImageYORNDataset"}
+    assert validate_export(out).ok
+    # a config that leaves the yes/no file to VLMEvalKit's guess (CustomVQADataset, which cannot score) is caught
+    config["data"].pop("MMRA_mmrakit_YN")
+    (out / "vlmevalkit" / "MMRA_mmrakit_config.json").write_text(json.dumps(config))
+    result = validate_export(out)
+    assert not result.ok and any("MMRA_mmrakit_YN.tsv: the run.py config" in e for e in result.errors)
+    (out / "vlmevalkit" / "MMRA_mmrakit_config.json").write_text("{not json")
+    result = validate_export(out)
+    assert not result.ok and any("not a run.py config" in e for e in result.errors)
 
 
 # --- import-dataset --------------------------------------------------------------------------------

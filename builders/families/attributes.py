@@ -173,7 +173,7 @@ class AppearanceSimilarity(_EvidenceBuilder):
             ev = self.ev(sha)
             items = []
             for ent in ev.entities():
-                attr = ev.colour(ent)
+                attr = ev.colour(ent, int(self.rule.param("min_colour_captions", 1)))
                 if attr is not None:
                     items.append((ent, attr.value, attr.caption))
             if not items:

@@ -173,7 +173,7 @@ class RelativePosition(Builder):
         for sha in pool.order:
             r = self.relations_in(sha)
             if not r:
-                self.missing("image without two single-instance boxed objects clearly apart")
+                self.missing("image without two salient objects on clear sides of each other")
                 continue
             rels[sha] = r
             for k in r:

@@ -81,7 +81,7 @@ class NearSameEntity(Builder):
                 continue
             m = self.near_map(sha)
             if not m:
-                self.missing("no two boxed objects near each other with a LocatedNear/AtLocation edge")
+                self.missing("no two salient, caption-named objects whose boxes touch")
                 continue
             maps[sha] = m
             for z in {z for nb in m.values() for z in nb}:

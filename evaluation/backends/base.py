@@ -58,6 +58,9 @@ class Backend:
     spec: str = ""
     fingerprint: str = ""
     sees_images: bool = True
+    answers_per_item: bool = False
+    """True when the response depends on the item id, not only on the prompt (saved predictions, the
+    seeded random baseline): the runner then never shares one response between items with equal prompts."""
     batch_size: int = 1
     generation: dict[str, Any] = {}
 

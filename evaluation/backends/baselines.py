@@ -18,6 +18,8 @@ class RandomBackend(BatchBackend):
     Each item's draw depends only on (seed, item id), so runs are reproducible and order-free.
     """
 
+    answers_per_item = True
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.spec = "random"
@@ -41,6 +43,7 @@ class PredictionsBackend(BatchBackend):
     """Reads a JSONL of {"id": ..., "response": ...}; scoring then runs as for any backend."""
 
     RESPONSE_KEYS = ("response", "raw_response", "prediction", "output")
+    answers_per_item = True  # the id, not the prompt, names a saved response
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -26,7 +26,9 @@ def _render_export(report) -> None:
                       f"--tasks {','.join(report.lmms_tasks.values())}")
     if report.vlmevalkit_files:
         console.print(f"VLMEvalKit: copy {report.out}/vlmevalkit/*.tsv into $LMUData "
-                      f"({', '.join(f'{k}: {v}' for k, v in report.vlmevalkit_files.items())})")
+                      f"({', '.join(f'{k}: {v}' for k, v in report.vlmevalkit_files.items())}), set the model in "
+                      f"{report.out}/{report.vlmevalkit_config}, then: python run.py --config "
+                      f"{report.out}/{report.vlmevalkit_config} --judge exact_matching")
     if report.pushed_to:
         console.print(f"pushed to {report.pushed_to}")
     for w in report.warnings:

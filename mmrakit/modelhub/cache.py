@@ -26,9 +26,14 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-def cache_key(fingerprint: str, parts: list[Any], generation: dict[str, Any]) -> str:
-    payload = json.dumps({"backend": fingerprint, "parts": parts, "generation": generation},
-                         sort_keys=True, ensure_ascii=False)
+def cache_key(fingerprint: str, parts: list[Any], generation: dict[str, Any], item_id: str | None = None) -> str:
+    """Equal keys mean one response serves both requests. ``item_id`` is given for backends whose
+    answer belongs to one item (saved predictions, the seeded random baseline), so equal prompts of
+    different items never share it; model backends leave it out and identical prompts share a call."""
+    body: dict[str, Any] = {"backend": fingerprint, "parts": parts, "generation": generation}
+    if item_id is not None:
+        body["item"] = item_id
+    payload = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
