@@ -201,9 +201,9 @@ def _shot(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     if subj is not None:
         same = [o for o in objects if o.category == subj.category]
         people = vocab()["subjects"]["people"]
-        tall = subj.category in people and subj.box.h >= float(sb["close_min_height"])  # a giraffe is tall anyway
+        # a tall box is a full-body (medium) shot, not a close-up: only the area counts
         crowd = subj.category in people and sum(o.category in people and o.box.area >= 0.02 for o in objects) > 2
-        big = (subj.box.area >= float(sb["close_min_area"]) or tall) and not crowd
+        big = subj.box.area >= float(sb["close_min_area"]) and not crowd
         small = max(o.box.area for o in objects) <= float(sb["wide_max_area"]) * 2.5 and all(
             o.box.area <= float(sb["wide_max_area"]) for o in same)
     else:
