@@ -276,7 +276,7 @@ def _annotate(ws, pool, store, records, sources, force, client, clip_scores, rep
 
 
 def _clip_scores_from_workspace(ws: Workspace) -> Callable:
-    from mmrakit.images.embeddings import EmbeddingStore
+    from mmrakit.images.vectors import EmbeddingStore
 
     store = EmbeddingStore(ws)
 

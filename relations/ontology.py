@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import InputError
-from ..subtasks import EvidenceKind  # one definition, in the core registry
+from mmrakit.errors import InputError
+from mmrakit.subtasks import EvidenceKind  # one definition, in the core registry
 
 RelationKind = Literal["core", "negative", "dbpedia", "pseudo"]
 

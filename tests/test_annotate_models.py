@@ -14,7 +14,7 @@ import pytest
 from mmrakit.builders import build
 from mmrakit.images import ImagePool
 from mmrakit.images.annotate import AttributeStore, parse_vlm, run_annotate
-from mmrakit.images.embeddings import run_embed
+from mmrakit.images.embed import run_embed
 from mmrakit.images.importer import import_images
 from mmrakit.modelhub.openai_compat import image_data_url
 from mmrakit.records import CandidateStore

@@ -25,7 +25,7 @@ import pytest
 from mmrakit.builders import build_candidates, open_context, resolve_subtasks
 from mmrakit.builders.instances import vocab
 from mmrakit.images import ImagePool
-from mmrakit.images.embeddings import run_embed
+from mmrakit.images.embed import run_embed
 from mmrakit.images.importer import import_images
 from mmrakit.relations import bundled_subset
 from mmrakit.relations.ingest import ingest

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from mmrakit.evaluation.fake_openai import FakeOpenAI, user_text
+from support.fake_openai import FakeOpenAI, user_text
 from mmrakit.exports.export import run_export
 from test_export_helpers import build_workspace
 
