@@ -111,7 +111,7 @@ def _subtasks() -> dict[str, SubtaskRelations]:
     """The relation view of the core subtask registry (``mmrakit/data/mmra_subtasks.toml``): one
     table, read here, by the builders, review, export and the runner. Every relation it names must be
     a ConceptNet relation of relations.toml (checked here: the core cannot import this stage)."""
-    from ..subtasks import REGISTRY_FILE, mmra_subtasks
+    from mmrakit.subtasks import REGISTRY_FILE, mmra_subtasks
 
     out = {}
     for task, info in mmra_subtasks().items():

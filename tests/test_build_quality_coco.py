@@ -82,7 +82,7 @@ def _raw(inst, caps, held, ws):
     out = {}
     pool = ImagePool(ws)
     for rec in pool.records():
-        name = Path(str(pool.file_path(rec.sha256))).name
+        name = Path(str(pool.image_path(rec.sha256))).name
         im = by_file[name]
         out[rec.sha256] = {"size": (im["width"], im["height"]), "boxes": boxes[im["id"]],
                            "captions": allcaps[im["id"]], "held": held[im["id"]]}

@@ -292,8 +292,9 @@ def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:
 
 
 def test_subevent_yes_needs_a_graph_link_and_probes_need_the_reverse_link() -> None:
-    """cook -> cut is one-way: a "Yes" without an order probe; wash <-> rinse both ways: a "Yes" whose
-    swapped twin is also a verified "Yes". Negatives come from another activity domain (a skier)."""
+    """cook -> cut is one-way: a "Yes" without an order probe; eat <-> serve both ways: a "Yes" whose
+    swapped twin is also a verified "Yes". Steps share a setting (all in a kitchen); negatives come from
+    another activity domain (a skier)."""
     from mmrakit.builders.graph import MemoryGraph
     from tests.support.synthetic import _edge
 
@@ -303,10 +304,10 @@ def test_subevent_yes_needs_a_graph_link_and_probes_need_the_reverse_link() -> N
     person = lambda: [EntityGrounding(concept="/c/en/person", text="person", source="object",  # noqa: E731
                                       box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
     texts = {
-        "cook": ["A woman cooking in a kitchen.", "A woman is cooking food.", "A cook cooking a meal."],
-        "cut": ["A man cutting bread in a kitchen.", "A man is cutting bread.", "A person cutting bread."],
-        "eat": ["A woman eating a meal in a kitchen.", "A woman is eating a meal.", "A person eating a meal."],
-        "serve": ["A waiter serving a meal in a kitchen.", "A man serving a meal.", "A waiter is serving a meal."],
+        "cook": ["A woman cooking in a kitchen.", "A woman is cooking food in the kitchen.", "A cook cooking a meal."],
+        "cut": ["A man cutting bread in a kitchen.", "A man is cutting bread in the kitchen.", "A person cutting bread."],
+        "eat": ["A woman eating a meal in a kitchen.", "A woman is eating a meal in the kitchen.", "A person eating a meal."],
+        "serve": ["A waiter serving a meal in a kitchen.", "A man serving a meal in the kitchen.", "A waiter is serving a meal."],
         "ski": ["A man skiing with a meal in a kitchen.", "A man is skiing with bread.", "A skier skiing with a meal."],
         "ski2": ["A waiter skiing in a kitchen.", "A woman is skiing with a meal.", "A skier skiing with bread."],
         "ski3": ["A cook skiing in a kitchen.", "A woman is skiing with food.", "A skier skiing with a meal."],
