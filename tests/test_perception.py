@@ -331,3 +331,14 @@ def test_subevent_yes_needs_a_graph_link_and_probes_need_the_reverse_link() -> N
     assert not any(name[p.image1] == "cut" for p in res.probes)  # one-way link: no twin
     assert {c.answer for c in res.kept} == {"Yes", "No"}
     assert all(c.evidence.notes.get("pair_id") for c in res.kept)  # the negatives came through the pair miner
+
+
+def test_activity_keys_and_domains_from_the_vocabulary() -> None:
+    from mmrakit.builders.families.scene import SimilarEvent, activity_text
+    from mmrakit.builders.families.subevent import domain, other_domain
+
+    assert SimilarEvent.key("eat|apple") == "eat|" and activity_text("eat|") == "eating"
+    assert SimilarEvent.key("serve|ball") == "serve|ball"  # a tennis serve is not serving food
+    assert SimilarEvent.key("sit|bench") == "sit|bench" and activity_text("ride|horse") == "riding a horse"
+    assert domain("cook|dinner") == "food" and domain("ski|") == "snow" and domain("hold|knife") is None
+    assert other_domain("eat|", "ski|") and not other_domain("eat|", "cook|") and not other_domain("eat|", "hold|knife")

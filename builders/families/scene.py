@@ -164,7 +164,7 @@ class SimilarEvent(ChoiceFromShared):
     def usable(self, sha: str, v: str) -> bool:
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        needs_object = head in WEAK_VERBS or head in vocab().get("object_sensitive_verbs", [])
+        needs_object = head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"]
         return has_agent(self.seen, sha) and (bool(obj) or not needs_object)
 
     @staticmethod
@@ -173,7 +173,7 @@ class SimilarEvent(ChoiceFromShared):
         depends on the object (serve, fly, play ...) with their object."""
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        return v if head in WEAK_VERBS or head in vocab().get("object_sensitive_verbs", []) else f"{verb}|"
+        return v if head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"] else f"{verb}|"
 
     def values(self, sha: str):
         return {self.key(v): a for v, a in self.seen.confident(sha, "activity").items()}
