@@ -135,6 +135,11 @@ class BuildContext:
     max_image_reuse: int = 2
     max_image_reuse_total: int = 6
     max_option_repeats: int = 2
+    # annotator attributes stored by `mmrakit annotate` (sha -> ImageAttributes); images without an
+    # entry get source 1 (captions + boxes) computed on the fly (builders/perception.py)
+    attributes: dict = field(default_factory=dict)
+    attribute_min_confidence: float = 0.5
+    attribute_agree_for_yes: int = 1
     missing: dict[str, Counter] = field(default_factory=lambda: {t: Counter() for t in mmra_subtasks()})
     _kind_cache: dict[tuple[str, str], bool] = field(default_factory=dict)
 

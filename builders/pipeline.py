@@ -281,14 +281,19 @@ def open_context(ws, seed: int | None = None) -> BuildContext:
     if len(ImagePool(ws)) == 0:
         raise WorkspaceError(f"cannot build: no images imported in {ws.root}",
                              hint="import a pool first: `mmrakit images import DIR --format coco|jsonl|folder`")
+    from mmrakit.images.annotate import AttributeStore
+
     graph = StoreGraph(store)
-    pool = pool_from_workspace(ws, graph)
+    annotated = AttributeStore(ws).all()
+    pool = pool_from_workspace(ws, graph, annotated=annotated)
     s = ws.settings.builders
     band = s.caption_band if pool.caption_method == "sbert" else s.caption_band_fallback
+    a = ws.settings.annotate
     return BuildContext(graph=graph, pool=pool, seed=s.seed if seed is None else seed,
                         caption_band=tuple(band), choice_options=s.choice_options,
                         max_image_reuse=s.max_image_reuse, max_image_reuse_total=s.max_image_reuse_total,
-                        max_option_repeats=s.max_option_repeats)
+                        max_option_repeats=s.max_option_repeats, attributes=annotated,
+                        attribute_min_confidence=a.min_confidence, attribute_agree_for_yes=a.agree_for_yes)
 
 
 def build(
@@ -317,7 +322,10 @@ def build(
     # what the build read: the relation store file, the pool (images, groundings, dedup), the embeddings
     inputs = [ws.resolve(ws.settings.relations.db_file),
               {"pool": pool_digest, "pool_stats": ImagePool(ws).stats(), "captions": ctx.pool.caption_method,
-               "clip": ctx.pool.clip_note, "subtasks": chosen, "targets": targets, "seed": seed}]
+               "clip": ctx.pool.clip_note, "subtasks": chosen, "targets": targets, "seed": seed,
+               "attributes": hashlib.sha256(json.dumps({k: v.model_dump(mode="json") for k, v in sorted(ctx.attributes.items())},
+                                                       sort_keys=True).encode()).hexdigest(),
+               "annotate": ws.settings.annotate.model_dump(mode="json")}]
     with ws.stage_run("build", inputs=inputs, settings=s, code_version=BUILDER_VERSION, force=force) as run:
         if run.up_to_date:
             prev = ws.path("candidates", "build-report.json")

@@ -169,8 +169,10 @@ class _SparseRows(dict):
         return bool(self._index)
 
 
-def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
-    """PoolView over the workspace's accepted pool (excluded duplicates and changed files left out)."""
+def pool_from_workspace(ws, graph, *, ground_captions: bool = True, annotated: dict | None = None) -> PoolView:
+    """PoolView over the workspace's accepted pool (excluded duplicates and changed files left out).
+    ``annotated`` (sha -> ImageAttributes from `mmrakit annotate`) gives images without captions or
+    boxes of their own the caption and objects an annotator model stated (recorded with source)."""
     from mmrakit.images import ImagePool
 
     from .grounding import CaptionGrounder
@@ -183,12 +185,21 @@ def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
         if not any(e.source == "object" for e in ents):  # fall back to the record's own annotations
             ents = ents + [EntityGrounding(concept=_uri(o.category), text=o.category, source="object", box=o.box)
                            for o in rec.objects if _uri(o.category)]
+        captions = list(rec.captions)
+        if annotated and rec.sha256 in annotated and (not captions or not any(e.source == "object" for e in ents)):
+            from mmrakit.images.annotate import annotated_captions_objects
+
+            model_caps, model_objs = annotated_captions_objects(annotated[rec.sha256])
+            captions = captions or model_caps
+            if not any(e.source == "object" for e in ents):
+                ents = ents + [EntityGrounding(concept=_uri(n), text=n, source="object", box=b, score=0.5)
+                               for n, b in model_objs if b is not None and _uri(n)]
         path = None
         try:
             path = pool.image_path(rec.sha256)
         except (KeyError, FileNotFoundError):
             pass
-        im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=list(rec.captions),
+        im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=captions,
                        entities=list(ents), group=pool.duplicate_group(rec.sha256), phash=pool.phash(rec.sha256),
                        path=path, crowd_boxes=tuple(o.box for o in rec.objects if o.crowd and o.box is not None))
         if grounder is not None and im.captions:
@@ -196,6 +207,8 @@ def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
         images.append(im)
     shas = [im.sha for im in images]
     caption_vectors, clip_vectors, clip_note, clip_text = _cached_embeddings(ws, shas)
+    if caption_vectors is not None and any(im.captions and im.sha not in caption_vectors for im in images):
+        caption_vectors = None  # captions from the annotator have no SBERT vector: TF-IDF over all captions instead
     return PoolView(images, caption_vectors=caption_vectors, clip_vectors=clip_vectors, clip_note=clip_note,
                     clip_text=clip_text)
 

@@ -180,6 +180,22 @@ class EvalSettings(Section):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Local backends: auto = CUDA when present.")
 
 
+class AnnotateSettings(Section):
+    sources: list[Literal["dataset", "clip", "vlm"]] = Field(
+        default_factory=lambda: ["dataset"],
+        description="Annotator sources, in order of trust: dataset (captions + boxes), clip (zero-shot prompts), vlm (a vision-language model).")
+    agree_for_yes: int = Field(1, ge=1, le=3, description="How many sources must state an attribute value before a builder may use it for a 'Yes' (1 = the most trusted source that speaks decides; a disagreeing more trusted source always vetoes).")
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Attribute values below this confidence are recorded but never used for an answer.")
+    vlm_backend: Literal["openai", "hf"] = Field("openai", description="openai = an OpenAI-compatible endpoint (vLLM, SGLang, Ollama, a hosted API); hf = a local Hugging Face model.")
+    vlm_url: str | None = Field(None, description="Base URL of the OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1).")
+    vlm_model: str | None = Field(None, description="Model name at the endpoint, or the local HF model directory (vlm_backend = hf).")
+    vlm_api_key_env: str = Field("MMRAKIT_ANNOTATOR_API_KEY", description="Environment variable holding the endpoint's API key (never stored here).")
+    concurrency: int = Field(8, ge=1, le=256, description="Annotator calls in flight at once.")
+    max_retries: int = Field(4, ge=0, description="Retries (exponential backoff) on connection errors, timeouts, 429 and 5xx.")
+    timeout_s: float = Field(60.0, gt=0)
+    max_image_side: int = Field(768, ge=64, description="Images are downscaled so their longer side is at most this before they are sent to a VLM.")
+
+
 class ExecutionSettings(Section):
     executor: Literal["local", "ray"] = Field("local", description="ray = run embedding and dedup on Ray Data.")
 
@@ -191,6 +207,7 @@ class Settings(Section):
     captions: CaptionsSettings = Field(default_factory=CaptionsSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    annotate: AnnotateSettings = Field(default_factory=AnnotateSettings)
     builders: BuildersSettings = Field(default_factory=BuildersSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)

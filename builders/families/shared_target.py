@@ -1,5 +1,5 @@
 """Entity-level subtasks where an entity of each image reaches the same target through the graph:
-MentalitySimilarity (caption cue -> emotional state, with a person/animal in each image).
+(MentalitySimilarity moved to :mod:`.mentality`: visible states from annotator attributes.)
 (UsageSimilarity, SimilarMaterial and AppearanceSimilarity moved to :mod:`.attributes`: instance
 evidence, not graph reachability.)
 
@@ -153,8 +153,3 @@ class SharedTargetBuilder(Builder):
                 ev.entities1, ev.entities2 = [ea], [eb]
                 yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="No", evidence=ev,
                            key=f"tf:{xa}|{xb}")
-
-
-@register
-class MentalitySimilarity(SharedTargetBuilder):
-    task = "MentalitySimilarity"
