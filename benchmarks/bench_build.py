@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mmrakit.builders import BuildContext, build_candidates, resolve_subtasks
 from mmrakit.builders.graph import StoreGraph
-from mmrakit.builders.synthetic import synthetic_graph, synthetic_pool
+from tests.support.synthetic import synthetic_graph, synthetic_pool
 
 
 def write_pack(graph, path: Path) -> int:

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     # the server runs in its own process, as a real endpoint would (no GIL shared with the client)
-    server = subprocess.Popen([sys.executable, "-m", "mmrakit.evaluation.fake_openai", str(args.latency),
+    server = subprocess.Popen([sys.executable, "-m", "tests.support.fake_openai", str(args.latency),
                                "The answer is (B)."], stdout=subprocess.PIPE, text=True)
     try:
         base_url = server.stdout.readline().strip()

@@ -29,7 +29,7 @@ def _rss_mb() -> float:
 def build(ws_root: Path, n_items: int, side: int):
     from mmrakit.models import Candidate, ImageRecord
     from mmrakit.records import CandidateStore, ImageCatalog
-    from mmrakit.stages import sha256_file
+    from mmrakit.util import sha256_file
     from mmrakit.workspace import Workspace
 
     ws = Workspace.init(ws_root)

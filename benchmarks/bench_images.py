@@ -35,13 +35,13 @@ def bench_throughput(model: str, n: int, batch_size: int, workers: int) -> dict:
     import torch
 
     from mmrakit.images.embeddings import _clip_batches_local
-    from mmrakit.images.models import ClipSpec, load_clip
-    from mmrakit.images.stages_util import sha_items
+    from mmrakit.modelhub.clip import ClipSpec, load_clip
+    from mmrakit.util import sha256_file
 
     bundle = load_clip(ClipSpec(model, None, "cuda" if torch.cuda.is_available() else "cpu",
                                 "fp16" if torch.cuda.is_available() else "fp32"))
     files = (_photos() * (n // len(_photos()) + 1))[:n]
-    items = sha_items(files)
+    items = [(sha256_file(p), str(p)) for p in files]
     from mmrakit.images.validate import open_rgb
 
     batches = [torch.stack([bundle.preprocess(open_rgb(p, draft_size=bundle.image_size)) for _, p in items[i:i + batch_size]])

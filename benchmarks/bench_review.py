@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mmrakit.review import pull, push, sample, serve, stop
+from mmrakit.review import pull, push, serve, stop
+from tests.support import review_sample as sample
 from mmrakit.review.client import LabelStudioClient
 from mmrakit.review.config import label_config
 from mmrakit.review.push import ImageUrls, task_payload

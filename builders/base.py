@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import ClassVar
@@ -63,10 +63,6 @@ class Builder:
     @property
     def qa_types(self) -> tuple[QAType, ...]:
         return self.info.qa_types
-
-    @property
-    def evidence_needed(self) -> tuple[str, ...]:
-        return self.rule.evidence
 
     def missing(self, reason: str, n: int = 1) -> None:
         """Count a reason why evidence for this subtask was missing (reported when short of target)."""
@@ -173,5 +169,3 @@ def _is_kind(graph: GraphView, concept: str, kind: str) -> bool:
         return True
     return any(graph.out(concept, r) for r in has_rels)
 
-
-Factory = Callable[[BuildContext], Builder]

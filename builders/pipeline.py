@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from mmrakit.errors import InputError, WorkspaceError
 from mmrakit.models import Candidate
 from mmrakit.subtasks import mmra_subtasks, normalise_task_name
+from mmrakit.stage import Progress
 
 from .base import BuildContext, Fact, registry
 from .compose import LetterSchedule, compose, option_texts
@@ -100,12 +101,15 @@ def build_candidates(
     reviewed: dict[str, list[Candidate]] | None = None,
     order_probes: bool = True,
     mine_factor: int = 40,
+    progress: Progress | None = None,
 ) -> dict[str, SubtaskResult]:
     """Mine, compose, filter and balance candidates for each subtask (deterministic under ctx.seed)."""
     builders = registry()
     info = mmra_subtasks()
     results: dict[str, SubtaskResult] = {}
-    for task in subtasks:
+    for done, task in enumerate(subtasks):
+        if progress:
+            progress("build subtasks", done, len(subtasks))
         if task not in builders:
             raise InputError(f"no builder registered for {task}")
         builder = builders[task](ctx)
@@ -205,6 +209,8 @@ def build_candidates(
                 keep(fact, draft)
         _balance_yes_no(res, builder)
         res.missing = dict(ctx.missing[task])
+    if progress:
+        progress("build subtasks", len(subtasks), len(subtasks))
     return results
 
 
@@ -260,6 +266,7 @@ def build(
     mmra_distribution: bool = False,
     seed: int | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> dict:
     """Build candidates into the workspace's CandidateStore; returns the build report."""
     from mmrakit import atomic
@@ -286,7 +293,8 @@ def build(
             return report
         reviewed = {t: [r["candidate"] for r in store.rows(task=t, status=None, origin="builder")
                         if r["review_status"] != "unreviewed"] for t in chosen}
-        results = build_candidates(ctx, chosen, targets, reviewed=reviewed, order_probes=s.order_probes)
+        results = build_candidates(ctx, chosen, targets, reviewed=reviewed, order_probes=s.order_probes,
+                                     progress=progress)
         stale = 0
         for task, res in results.items():
             produced = {c.id for c in res.kept} | {c.id for c in res.probes} | {c.id for c, _ in res.filtered}

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict
 from mmrakit.errors import InputError, OfflineError, WorkspaceError
 from mmrakit.subtasks import mmra_subtasks, normalise_task_name
 
-from .hub import hub_unreachable, in_datasets_cache
+from mmrakit.modelhub.hub import hub_unreachable, in_datasets_cache
 from .items import EvalItem, Format, ImageRef, image_from_value
-from .prompts import TRUE_FALSE_QA, normalise_qa_type
+from mmrakit.modelhub.prompts import TRUE_FALSE_QA, normalise_qa_type
 
 MMRA_COLUMNS = ("Task", "QA_type", "question", "image1", "image2", "answer")
 REMI_COLUMNS = ("task", "question", "label", "image_1")

@@ -17,9 +17,7 @@ from typing import Any
 from mmrakit import atomic
 from mmrakit.subtasks import mmra_subtasks, normalise_task_name
 
-from .prompts import PROMPT_TEMPLATES
-
-FILES = ("items.jsonl", "results.json", "report.md", "chart.png", "prompts.toml")
+from mmrakit.modelhub.prompts import PROMPT_TEMPLATES, PROMPT_TEMPLATES_TEXT
 
 
 @lru_cache(maxsize=1)
@@ -142,6 +140,5 @@ def write_report(out_dir: Path, *, meta: dict[str, Any], summary: dict[str, Any]
     results = {"meta": meta, "scores": summary, "published_comparison": comparison, "prompt_templates": PROMPT_TEMPLATES}
     atomic.write_text(out_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     atomic.write_text(out_dir / "report.md", render_markdown(meta, summary, comparison))
-    atomic.write_text(out_dir / "prompts.toml",
-                      resources.files(__package__).joinpath("data/prompts.toml").read_text("utf-8"))
+    atomic.write_text(out_dir / "prompts.toml", PROMPT_TEMPLATES_TEXT)
     render_chart(out_dir / "chart.png", meta, summary, comparison)

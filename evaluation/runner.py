@@ -22,10 +22,10 @@ from mmrakit.settings import Settings
 
 from .backends import AsyncBackend, Backend, BatchBackend, Request, make_backend, split_text_only
 from .backends.baselines import PredictionsBackend
-from .cache import ResponseCache, cache_key
+from mmrakit.modelhub.cache import ResponseCache, cache_key
 from .datasets import EvalDataset, load_eval_dataset
 from .items import EvalItem
-from .prompts import (
+from mmrakit.modelhub.prompts import (
     PROMPT_TEMPLATES, TRUE_FALSE_QA, extract_mmra_answer, extract_mmra_answer_demo, extract_remi_answer, mmra_prompt, remi_prompt_parts,
 )
 from .scoring import mmra_correct, remi_correct, summarise

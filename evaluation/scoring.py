@@ -13,7 +13,7 @@ import numpy as np
 
 from mmrakit.subtasks import mmra_subtasks
 
-from .prompts import BAD_JSON, PROMPT_TEMPLATES, remi_label
+from mmrakit.modelhub.prompts import BAD_JSON, PROMPT_TEMPLATES, remi_label
 
 _RULES: dict[str, dict[str, Any]] = PROMPT_TEMPLATES["remi"]["rules"]
 

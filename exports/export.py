@@ -176,7 +176,7 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
             DatasetDict(datasets_by_split).save_to_disk(str(tmp / "hf"))
         if "lmms-eval" in fmts:
             from .lmms_pack import write_lmms_pack
-            from ..evaluation.prompts import PROMPT_TEMPLATES
+            from ..modelhub.prompts import PROMPT_TEMPLATES
 
             report.lmms_tasks = write_lmms_pack(
                 tmp / "lmms-eval", shards, sorted({r.task for r in rows}), task_prefix=cfg.lmms_task_name,

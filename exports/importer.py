@@ -13,7 +13,6 @@ import ast
 import hashlib
 import io
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ IMPORT_DIR = ("images", "imported")
 _EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff", "MPO": "jpg"}
 
 
-class ImportReport(BaseModel):
+class DatasetImportReport(BaseModel):
     source: str
     origin: str
     rows: int = 0
@@ -103,7 +102,7 @@ def _store_image(ws: Workspace, cell: Any, origin: str, meta: dict[str, Any]) ->
 
 
 def _candidate(row: dict[str, Any], image1: str, image2: str) -> Candidate:
-    from ..evaluation.prompts import normalise_qa_type
+    from ..modelhub.prompts import normalise_qa_type
 
     raw_task = str(row.get("Task") or "").strip()
     task = normalise_task_name(raw_task) or raw_task
@@ -135,18 +134,18 @@ def _candidate(row: dict[str, Any], image1: str, image2: str) -> Candidate:
     )
 
 
-def _problem(report: ImportReport, split: str, index: int, message: str) -> None:
+def _problem(report: DatasetImportReport, split: str, index: int, message: str) -> None:
     report.skipped += 1
     if len(report.problems) < 50:
         report.problems.append(f"{split} row {index}: {message}")
 
 
-def import_dataset(ws: Workspace, source: str, *, split: str | None = None, limit: int | None = None) -> ImportReport:
+def import_dataset(ws: Workspace, source: str, *, split: str | None = None, limit: int | None = None) -> DatasetImportReport:
     """Load MMRA-format rows from ``source`` into ``ws`` as unreviewed candidates."""
     from datasets import Image as ImageFeature
 
     origin = f"import:{source}"
-    report = ImportReport(source=source, origin=origin)
+    report = DatasetImportReport(source=source, origin=origin)
     splits = _load(source, split)
     if split is not None:
         if split not in splits:
@@ -154,7 +153,7 @@ def import_dataset(ws: Workspace, source: str, *, split: str | None = None, limi
         splits = {split: splits[split]}
     catalog, store = ImageCatalog(ws), CandidateStore(ws)
     key_inputs = [str(Path(source).resolve()) if Path(source).exists() else source]
-    with ws.stage_run("build", key=origin, inputs=key_inputs, settings={"split": split, "limit": limit},
+    with ws.stage_run("import-dataset", key=origin, inputs=key_inputs, settings={"split": split, "limit": limit},
                       code_version="import-1") as run:
         if run.up_to_date:
             report.up_to_date = True
@@ -204,7 +203,4 @@ def import_dataset(ws: Workspace, source: str, *, split: str | None = None, limi
                          + "; ".join(report.problems[:3]))
     return report
 
-
-def imported_ids(ws: Workspace, source: str) -> Iterable[str]:
-    return [r["id"] for r in CandidateStore(ws).rows(origin=f"import:{source}", status=None)]
 

@@ -20,19 +20,19 @@ from string import Template
 
 import yaml
 
-from ..evaluation import prompts as eval_prompts
-from ..evaluation.prompts import PROMPT_TEMPLATES
+from ..modelhub import prompts as eval_prompts
+from ..modelhub.prompts import PROMPT_TEMPLATES
 
 SECTION_START, SECTION_END = "# --- MMRA ", "# --- ReMI "
 
 
 def mmra_section_source() -> str:
-    """The MMRA part of ``mmrakit.evaluation.prompts`` (prompt + extraction), as source text."""
+    """The MMRA part of ``mmrakit.modelhub.prompts`` (prompt + extraction), as source text."""
     source = inspect.getsource(eval_prompts)
     start, end = source.find(SECTION_START), source.find(SECTION_END)
     if start < 0 or end < start:
         raise RuntimeError(
-            "mmrakit.evaluation.prompts lost its '# --- MMRA' / '# --- ReMI' section markers; "
+            "mmrakit.modelhub.prompts lost its '# --- MMRA' / '# --- ReMI' section markers; "
             "the lmms-eval pack renders the MMRA section between them"
         )
     section = source[source.index("\n", start) + 1:end]
@@ -118,6 +118,6 @@ def _pack_readme(prefix: str, names: Mapping[str, str]) -> str:
         + " --model <model> --output_path out/ --log_samples\n```\n\n"
         "Metrics: `accuracy` over all items and `acc_<Subtask>` per MMRA subtask (mean over that subtask's items).\n"
         "The prompt is MMRA's (text after the two images); the answer extraction is mmrakit's "
-        "(`mmrakit.evaluation.prompts.extract_mmra_answer`), rendered into `utils.py`.\n\n"
+        "(`mmrakit.modelhub.prompts.extract_mmra_answer`), rendered into `utils.py`.\n\n"
         "Note: lmms-eval 0.7.3's CLI exits 0 even when a task fails; check that `*_results.json` exists.\n"
     )

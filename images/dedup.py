@@ -19,12 +19,14 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from pydantic import Field
+
 from mmrakit import atomic
+from mmrakit.stage import Progress, StageReport
 from mmrakit.workspace import Workspace
 
 from . import neardup
@@ -173,22 +175,17 @@ class UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-@dataclass
-class DedupReport:
+class DedupReport(StageReport):
     tiers: list[str]
     images: int = 0
-    exact: dict[str, int] = field(default_factory=dict)
-    near: dict[str, Any] = field(default_factory=dict)
-    semantic: dict[str, Any] = field(default_factory=dict)
+    exact: dict[str, int] = Field(default_factory=dict)
+    near: dict[str, Any] = Field(default_factory=dict)
+    semantic: dict[str, Any] = Field(default_factory=dict)
     groups: int = 0
     excluded: int = 0
     report_path: str | None = None
     contact_sheet: str | None = None
-    up_to_date: bool = False
     seconds: float = 0.0
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 def keep_order(records: list, policy: str) -> list[int]:
@@ -200,7 +197,7 @@ def keep_order(records: list, policy: str) -> list[int]:
 
 
 def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic: bool = True, executor: str | None = None,
-              force: bool = False) -> DedupReport:
+              force: bool = False, progress: Progress | None = None) -> DedupReport:
     import hashlib
 
     from .embeddings import EmbeddingStore, read_pointer
@@ -235,9 +232,18 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
                 n += 1
             return n
 
+        finished = 0
+
+        def tick() -> None:  # one tier done
+            nonlocal finished
+            finished += 1
+            if progress:
+                progress("dedup tiers", finished, len(tiers))
+
         if exact:
             rows = ws.db.execute("SELECT sha256, COUNT(*) FROM images_occurrences GROUP BY sha256 HAVING COUNT(*) > 1").fetchall()
             report.exact = {"images_seen_more_than_once": len(rows), "extra_copies": sum(r[1] - 1 for r in rows)}
+            tick()
         if near:
             t0 = time.monotonic()
             hrows = {r[0]: r[1:] for r in ws.db.execute("SELECT sha256, phash, phash_c05, phash_c10 FROM images_hashes")}
@@ -253,6 +259,7 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
             mapped = [(have[a], have[b]) for a, b in found]
             report.near = {"pairs": add(mapped, "near"), "hashed": len(have), "threshold": cfg.hamming_threshold, **stats,
                            "seconds": round(time.monotonic() - t0, 3)}
+            tick()
         if semantic:
             emb = EmbeddingStore(ws)
             mask = emb.has("clip-image", shas)
@@ -267,6 +274,7 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
                                               executor=executor)
                 report.semantic = {"pairs": add(((idx[a], idx[b]) for a, b in pairs), "semantic"), "embedded": len(idx),
                                    "epsilon": cfg.semantic_epsilon, **stats, "seconds": round(time.monotonic() - t0, 3)}
+            tick()
         # groups and keep policy
         members: dict[int, list[int]] = defaultdict(list)
         for i in range(len(shas)):
@@ -295,11 +303,11 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
                                  for gid, keep, ms in sorted(group_list)[:cfg.contact_sheet_groups]], sheet)
             report.contact_sheet = str(sheet)
         report.report_path = str(out_dir / "report.json")
-        full = report.as_dict() | {"groups_detail": [
+        full = report.model_dump(mode="json") | {"groups_detail": [
             {"group": gid, "kept": shas[keep], "excluded": [shas[i] for i in sorted(ms) if i != keep],
              "tiers": sorted(set().union(*(edge_tiers[i] for i in ms)))} for gid, keep, ms in sorted(group_list)]}
         atomic.write_text(out_dir / "report.json", json.dumps(full, indent=2))
-        run.counts = report.as_dict()
+        run.counts = report.counts()
         run.outputs = {"report": report.report_path, "contact_sheet": report.contact_sheet}
     return report
 

@@ -12,13 +12,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pydantic import Field
+
 from mmrakit import atomic
+from mmrakit.stage import StageReport
 from mmrakit.workspace import Workspace
 
 from .shards import ShardStore
@@ -102,7 +104,7 @@ class EmbeddingStore:
         if not self.ws.settings.clip.enabled and ptr is None:
             return None
         if self._clip is None:
-            from .models import ClipSpec, load_clip
+            from mmrakit.modelhub.clip import ClipSpec, load_clip
 
             if ptr is not None:
                 spec = ClipSpec(**ptr["spec"])
@@ -135,13 +137,12 @@ def encode_texts(bundle, texts: list[str], batch_size: int = 256) -> np.ndarray:
 
 # --- write side ------------------------------------------------------------------------------------
 
-@dataclass
-class EmbedReport:
+class EmbedReport(StageReport):
     clip: str = "off"
     clip_fingerprint: str | None = None
     clip_images: int = 0
     clip_cached: int = 0
-    clip_failed: dict[str, int] = field(default_factory=dict)
+    clip_failed: dict[str, int] = Field(default_factory=dict)
     clip_img_per_s: float | None = None
     concepts: int = 0
     captions_fingerprint: str | None = None
@@ -149,11 +150,7 @@ class EmbedReport:
     caption_cached: int = 0
     caption_per_s: float | None = None
     executor: str = "local"
-    indexes: dict[str, Any] = field(default_factory=dict)
-    up_to_date: bool = False
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
+    indexes: dict[str, Any] = Field(default_factory=dict)
 
 
 def image_fingerprint(bundle, draft: bool, decode: str) -> str:
@@ -211,7 +208,7 @@ def _clip_batches_ray(spec_dict: dict, items: list[tuple[str, str]], *, batch_si
 
         class ClipEmbedder:
             def __init__(self) -> None:
-                from .models import ClipSpec, load_clip
+                from mmrakit.modelhub.clip import ClipSpec, load_clip
 
                 self.bundle = load_clip(ClipSpec(**spec_dict))
 
@@ -297,7 +294,7 @@ def embed_clip_images(ws: Workspace, bundle, items: list[tuple[str, str]], *, ex
 def _record_changed(ws: Workspace, changed: dict[str, str]) -> None:
     if not changed:
         return
-    from mmrakit.stages import now_iso
+    from mmrakit.util import now_iso
 
     from .store import ImagePool
 
@@ -330,7 +327,8 @@ def embed_concepts(ws: Workspace, bundle, concepts: list[str], *, image_fp: str,
 def embed_captions(ws: Workspace, records: list[tuple[str, list[str]]], *, progress: Progress | None = None,
                    report: EmbedReport | None = None) -> EmbedReport:
     """Mean sentence-transformers vector of each image's captions (images without captions are skipped)."""
-    from .models import caption_fingerprint, load_caption_model, resolve_device
+    from mmrakit.modelhub.clip import resolve_device
+    from mmrakit.modelhub.text import caption_fingerprint, load_caption_model
 
     cfg = ws.settings.captions
     report = report or EmbedReport()
@@ -370,7 +368,8 @@ def run_embed(ws: Workspace, *, clip: bool | None = None, captions: bool = True,
     import hashlib
 
     from .index import build_all_indexes
-    from .models import ClipSpec, caption_fingerprint, clip_fingerprint
+    from mmrakit.modelhub.clip import ClipSpec, clip_fingerprint
+    from mmrakit.modelhub.text import caption_fingerprint
     from .store import ImagePool
 
     pool = ImagePool(ws)
@@ -386,16 +385,20 @@ def run_embed(ws: Workspace, *, clip: bool | None = None, captions: bool = True,
                     "captions": caption_fingerprint(ws.settings.captions.model) if captions else None,
                     "index": ws.settings.index.model_dump(mode="json")}
     report = EmbedReport(executor=executor)
-    with ws.stage_run("images.embed", inputs=[{"pool": pool_digest}], settings=run_settings, code_version="images.embed/1",
+    inputs, code_version = [{"pool": pool_digest}], "images.embed/1"
+    bundle = None
+    if clip and (force or not ws.runs.is_current("images.embed", inputs=inputs, settings=run_settings,
+                                                 code_version=code_version)):
+        from mmrakit.modelhub.clip import load_clip
+
+        bundle = load_clip(spec)  # unavailable weights fail here, before a run is recorded
+    with ws.stage_run("images.embed", inputs=inputs, settings=run_settings, code_version=code_version,
                       force=force) as run:
         if run.up_to_date:
             report.__dict__.update({k: v for k, v in run.previous_counts.items() if k in report.__dict__})
             report.up_to_date = True
             return report
-        if clip:
-            from .models import load_clip
-
-            bundle = load_clip(spec)
+        if bundle is not None:
             embed_clip_images(ws, bundle, [(r.sha256, str(pool.catalog.file_path(r))) for r in records], executor=executor,
                               progress=progress, report=report)
             concepts = [row[0] for row in ws.db.execute("SELECT DISTINCT concept FROM images_entities ORDER BY concept")]
@@ -403,5 +406,5 @@ def run_embed(ws: Workspace, *, clip: bool | None = None, captions: bool = True,
         if captions:
             embed_captions(ws, [(r.sha256, r.captions) for r in records], progress=progress, report=report)
         report.indexes = build_all_indexes(ws)
-        run.counts = report.as_dict()
+        run.counts = report.counts()
     return report

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import Field
 
 from mmrakit import atomic
 from mmrakit.models import ImageRecord, ObjectAnnotation
-from mmrakit.stages import now_iso
+from mmrakit.stage import Progress, StageReport
+from mmrakit.util import now_iso
 from mmrakit.workspace import Workspace
 
 from .entities import ConceptChecker, ground
@@ -29,23 +31,20 @@ CODE_VERSION = "images.import/1"
 BATCH = 256
 
 
-@dataclass
-class ImportReport:
+class ImageImportReport(StageReport):
+    """One image source's import."""
+
     source: str
     format: str
     seen: int = 0
     accepted: int = 0
     new_images: int = 0
     exact_duplicates: int = 0
-    quarantined: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = Field(default_factory=dict)
     changed_files: int = 0
     entities: int = 0
     concepts_checked: bool = False
-    up_to_date: bool = False
     seconds: float = 0.0
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 def _merge(old: ImageRecord | None, new: ImageRecord) -> ImageRecord:
@@ -82,8 +81,8 @@ class Importer:
             atomic.write_bytes(target, data)
         return str(rel)
 
-    def run(self, force: bool = False) -> ImportReport:
-        report = ImportReport(self.source_key, self.fmt, concepts_checked=self.checker.available)
+    def run(self, force: bool = False, progress: Progress | None = None) -> ImageImportReport:
+        report = ImageImportReport(source=self.source_key, format=self.fmt, concepts_checked=self.checker.available)
         started = time.monotonic()
         s = self.settings
         run_settings = {"images": s.model_dump(mode="json"), "format": self.fmt, "copy": self.copy,
@@ -106,10 +105,14 @@ class Importer:
                 if len(batch) >= BATCH:
                     self._flush(batch, report, reasons)
                     batch = []
+                    if progress:
+                        progress(f"import {self.source_key}", report.seen, 0)
             self._flush(batch, report, reasons)
+            if progress:
+                progress(f"import {self.source_key}", report.seen, report.seen)
             report.quarantined = dict(sorted(reasons.items()))
             report.seconds = round(time.monotonic() - started, 3)
-            run.counts = report.as_dict()
+            run.counts = report.counts()
             log.info("import %s: %d seen, %d accepted, %d quarantined in %.1fs (%.0f img/s)", self.source_key, report.seen,
                      report.accepted, sum(reasons.values()), report.seconds, report.seen / max(report.seconds, 1e-9))
         return report
@@ -139,7 +142,7 @@ class Importer:
 
     # --- a batch, in one transaction ---------------------------------------------------------------
 
-    def _flush(self, batch, report: ImportReport, reasons: Counter) -> None:
+    def _flush(self, batch, report: ImageImportReport, reasons: Counter) -> None:
         if not batch:
             return
         db = self.ws.db
@@ -206,8 +209,8 @@ class Importer:
 
 
 def import_images(ws: Workspace, source: str, fmt: str, *, image_root: str | Path | None = None, copy: bool | None = None,
-                  split: str | None = None, force: bool = False) -> ImportReport:
+                  split: str | None = None, force: bool = False, progress: Progress | None = None) -> ImageImportReport:
     """Import ``source`` in format ``fmt``; returns counts (quarantine by reason included)."""
     copy = ws.settings.images.copy_files if copy is None else copy
     return Importer(ws, source=source, fmt=fmt, image_root=Path(image_root) if image_root else None, copy=copy,
-                    split=split).run(force=force)
+                    split=split).run(force=force, progress=progress)

@@ -72,9 +72,9 @@ def search_like(ws: Workspace, like: str, k: int = 10) -> list[Hit]:
     path = Path(like)
     if not path.is_file():
         raise InputError(f"--like {like!r}: neither a pool image (sha256 or prefix) nor an image file")
-    from .models import ClipSpec, load_clip
+    from mmrakit.modelhub.clip import ClipSpec, load_clip
     from .embeddings import read_pointer, _clip_batches_local, resolve_decode
-    from mmrakit.stages import sha256_file
+    from mmrakit.util import sha256_file
 
     ptr = read_pointer(ws, "clip-image")
     bundle = load_clip(ClipSpec(**ptr["spec"]))

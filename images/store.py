@@ -125,10 +125,6 @@ class ImagePool:
         row = self.ws.db.execute("SELECT group_id FROM images_dedup WHERE sha256 = ?", (sha,)).fetchone()
         return row[0] if row else None
 
-    def group_members(self, group_id: str) -> list[tuple[str, bool]]:
-        return [(r[0], bool(r[1])) for r in self.ws.db.execute(
-            "SELECT sha256, kept FROM images_dedup WHERE group_id = ? ORDER BY kept DESC, sha256", (group_id,))]
-
     def phash(self, sha: str) -> int | None:
         row = self.ws.db.execute("SELECT phash FROM images_hashes WHERE sha256 = ?", (sha,)).fetchone()
         return to_unsigned64(row[0]) if row else None

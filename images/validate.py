@@ -18,7 +18,6 @@ QuarantineReason = Literal[
     "missing", "zero_byte", "not_an_image", "unsupported", "decompression_bomb", "truncated", "corrupt",
     "too_small", "extreme_aspect",
 ]
-QUARANTINE_REASONS: tuple[str, ...] = QuarantineReason.__args__  # type: ignore[attr-defined]
 
 # Magic numbers of image formats PIL cannot decode here (or that we refuse): a file that starts
 # like one of these is "unsupported", not "not an image".

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from .models import Candidate, ImageRecord
-from .stages import now_iso
+from .util import now_iso
 from .workspace import Workspace
 
 ReviewStatus = Literal["unreviewed", "pending", "validated", "rejected", "conflict"]

@@ -16,7 +16,7 @@ from . import atomic
 from .catalog import CORE_DDL, connect, ensure_schema
 from .errors import WorkspaceError
 from .settings import SETTINGS_FILE, Settings
-from .stages import StageRun, StageRuns
+from .runs import StageRun, StageRuns
 
 CATALOG_FILE = "catalog.sqlite"
 ENV_VAR = "MMRAKIT_WORKSPACE"

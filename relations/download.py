@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError, OfflineError
-from ..stages import sha256_file
+from ..util import sha256_file
 
 CHUNK = 1 << 20
 

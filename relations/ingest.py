@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from ..errors import InputError
-from ..stages import fingerprint_file, now_iso
+from ..runs import fingerprint_file
+from ..util import now_iso
 from . import schema
 from .formats import Format, LineLog, detect_format, open_binary, read_conceptnet_csv, read_kgtk, read_pack
 from .ontology import RELATIONS

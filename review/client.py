@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from ..errors import MmrakitError
+from ..modelhub.retry import retrying
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 LS_DATETIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the only format the data-manager datetime filter accepts
@@ -26,6 +27,10 @@ class LabelStudioError(MmrakitError):
 
 class LabelStudioAuthError(LabelStudioError):
     """The token was refused (the message never contains the token)."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying (server down, timeout, 429/5xx); its text says which."""
 
 
 class LabelStudioClient:
@@ -66,35 +71,37 @@ class LabelStudioClient:
     # --- transport ------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204), **kw: Any) -> Any:
-        """One call with retries on connection errors, timeouts and 429/5xx; JSON body or None."""
-        delay = self.backoff_s
-        last: str = ""
-        for attempt in range(self.max_retries + 1):
+        """One call with retries (the model layer's policy) on connection errors, timeouts and 429/5xx."""
+        def once() -> Any:
             try:
                 resp = self._http.request(method, path, **kw)
-            except (httpx.TransportError,) as exc:  # connect refused, reset, timeouts
-                last = f"{type(exc).__name__}"
-            else:
-                if resp.status_code in (401, 403):
-                    raise LabelStudioAuthError(
-                        f"Label Studio at {self.url} refused the API token from {self.token_source} "
-                        f"(HTTP {resp.status_code} on {method} {path.split('?')[0]})",
-                        hint="check the token (and that the server was started with legacy API tokens enabled)",
-                    )
-                if resp.status_code in ok:
-                    return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else None
-                if resp.status_code not in RETRY_STATUS:
-                    raise LabelStudioError(
-                        f"Label Studio {method} {path.split('?')[0]} failed: HTTP {resp.status_code}: {_short(resp.text)}")
-                last = f"HTTP {resp.status_code}: {_short(resp.text)}"
-            if attempt < self.max_retries:
-                self._sleep(delay)
-                delay = min(delay * 2, 10.0)
-        raise LabelStudioError(
-            f"Label Studio at {self.url} did not answer {method} {path.split('?')[0]} after "
-            f"{self.max_retries + 1} attempts ({last})",
-            hint="is the server running? (`mmrakit review serve`); re-run the command to resume where it stopped",
-        )
+            except httpx.TransportError as exc:  # connect refused, reset, timeouts
+                raise _Transient(type(exc).__name__) from None
+            if resp.status_code in (401, 403):
+                raise LabelStudioAuthError(
+                    f"Label Studio at {self.url} refused the API token from {self.token_source} "
+                    f"(HTTP {resp.status_code} on {method} {path.split('?')[0]})",
+                    hint="check the token (and that the server was started with legacy API tokens enabled)",
+                )
+            if resp.status_code in ok:
+                return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else None
+            if resp.status_code not in RETRY_STATUS:
+                raise LabelStudioError(
+                    f"Label Studio {method} {path.split('?')[0]} failed: HTTP {resp.status_code}: {_short(resp.text)}")
+            raise _Transient(f"HTTP {resp.status_code}: {_short(resp.text)}")
+
+        try:
+            for attempt in retrying(_Transient, max_retries=self.max_retries, initial_s=self.backoff_s, max_s=10.0,
+                                    jitter=False, sleep=self._sleep):
+                with attempt:
+                    return once()
+        except _Transient as last:
+            raise LabelStudioError(
+                f"Label Studio at {self.url} did not answer {method} {path.split('?')[0]} after "
+                f"{self.max_retries + 1} attempts ({last})",
+                hint="is the server running? (`mmrakit review serve`); re-run the command to resume where it stopped",
+            ) from None
+        raise AssertionError("unreachable")
 
     # --- endpoints ------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import httpx
 
 from .. import atomic
 from ..errors import ConfigError, MmrakitError
-from ..stages import pid_alive
+from ..util import pid_alive
 from ..records import ImageCatalog
 from ..workspace import Workspace
 from .client import LabelStudioClient

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Iterable
 
+from .. import verdicts as core_verdicts
 from ..models import ReviewVerdict
-from ..stages import now_iso
+from ..util import now_iso
 from ..workspace import Workspace
 
 COMPONENT, VERSION = "review", 1
@@ -138,37 +138,11 @@ class ReviewStore:
                     written += cur.rowcount
         return written, removed
 
-    def verdict_rows(self, *, candidate_ids: Iterable[str] | None = None, adjudication: bool | None = None,
-                     exclude_project: tuple[str, int] | None = None) -> list[dict]:
-        sql, args = "SELECT * FROM review_verdicts WHERE 1 = 1", []
-        if exclude_project is not None:
-            sql += " AND NOT (url = ? AND project_id = ?)"
-            args += list(exclude_project)
-        if adjudication is not None:
-            sql += " AND adjudication = ?"
-            args.append(int(adjudication))
-        order = " ORDER BY candidate_id, reviewer, annotation_id"
-        if candidate_ids is None:
-            rows = [dict(r) for r in self.db.execute(sql + order, args)]
-        else:
-            ids, rows = sorted(set(candidate_ids)), []
-            for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-                chunk = ids[i:i + 500]
-                rows += [dict(r) for r in self.db.execute(
-                    sql + f" AND candidate_id IN ({', '.join('?' * len(chunk))})" + order, [*args, *chunk])]
-        for r in rows:
-            r["reasons"] = json.loads(r["reasons"])
-        return rows
+    def verdict_rows(self, **filters) -> list[dict]:
+        return core_verdicts.verdict_rows(self.db, **filters)
 
     def verdicts(self, **filters) -> list[ReviewVerdict]:
-        out = []
-        for r in self.verdict_rows(**filters):  # rows we validated when storing them: no re-validation
-            out.append(ReviewVerdict.model_construct(
-                candidate_id=r["candidate_id"], reviewer=r["reviewer"], choice=r["choice"], answer=r["answer"],
-                reasons=r["reasons"], corrected_question=r["corrected_question"], lead_time_s=r["lead_time_s"],
-                adjudication=bool(r["adjudication"]), annotation_id=r["annotation_id"],
-                updated_at=datetime.fromisoformat(r["updated_at"])))
-        return out
+        return core_verdicts.verdicts(self.db, **filters)
 
     # --- cursors --------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mmrakit.builders import BuildContext, build_candidates, resolve_subtasks
 from mmrakit.builders.rules import rules
-from mmrakit.builders.synthetic import synthetic_graph, synthetic_pool
+from support.synthetic import synthetic_graph, synthetic_pool
 from mmrakit.relations import normalize_concept
 from mmrakit.subtasks import mmra_subtasks
 

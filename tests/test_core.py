@@ -98,15 +98,33 @@ def test_failed_run_is_recorded_and_not_reused(workspace: Workspace) -> None:
 
 
 def test_upstream_rerun_marks_downstream_stale(workspace: Workspace) -> None:
+    from mmrakit.cli.stages import pipeline_stages
+    from mmrakit.engine import stage_graph
+
+    graph = stage_graph(pipeline_stages())  # the graph `mmrakit status` uses, derived from the stages
+    assert graph["images.embed"] == ("images.import",)
     with workspace.stage_run("images.import"):
         pass
     with workspace.stage_run("images.embed"):
         pass
-    assert not any(r["stale"] for r in workspace.runs.status_report())
+    assert not any(r["stale"] for r in workspace.runs.status_report(graph))
     with workspace.stage_run("images.import", force=True):
         pass
-    embed = [r for r in workspace.runs.status_report() if r["stage"] == "images.embed"][0]
+    embed = [r for r in workspace.runs.status_report(graph) if r["stage"] == "images.embed"][0]
     assert embed["stale"] and embed["reasons"] == ["upstream images.import re-ran"]
+    assert not [r for r in workspace.runs.status_report() if r["stale"]]  # no graph: inputs only
+
+
+def test_is_current_reads_the_one_run_record(workspace: Workspace, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("a")
+    assert not workspace.runs.is_current("build", inputs=[src], settings={"k": 1})
+    with workspace.stage_run("build", inputs=[src], settings={"k": 1}):
+        pass
+    assert workspace.runs.is_current("build", inputs=[src], settings={"k": 1})
+    assert not workspace.runs.is_current("build", inputs=[src], settings={"k": 2})
+    src.write_text("changed")
+    assert not workspace.runs.is_current("build", inputs=[src], settings={"k": 1})
 
 
 def test_killed_run_shows_as_interrupted(workspace: Workspace) -> None:

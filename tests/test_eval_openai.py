@@ -19,7 +19,7 @@ import pytest
 
 from mmrakit.errors import ConfigError, MmrakitError
 from mmrakit.evaluation.datasets import load_eval_dataset
-from mmrakit.evaluation.fake_openai import FakeOpenAI, user_text
+from support.fake_openai import FakeOpenAI, user_text
 from mmrakit.evaluation.runner import run_eval
 from mmrakit.settings import Settings
 from test_eval_support import mmra_rows, remi_json, remi_rows, write_parquet

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mmrakit.errors import InputError
-from mmrakit.evaluation.prompts import (
+from mmrakit.modelhub.prompts import (
     BAD_JSON, PROMPT_TEMPLATES, REMI_TASKS, extract_mmra_answer, extract_mmra_answer_demo, extract_remi_answer,
     mmra_prompt, remi_appendix, remi_prompt_parts, remi_prompt_text,
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mmrakit.evaluation.datasets import load_eval_dataset
-from mmrakit.evaluation.fake_openai import FakeOpenAI
+from support.fake_openai import FakeOpenAI
 from mmrakit.evaluation.runner import run_eval
 from mmrakit.settings import Settings
 from test_eval_support import build_tiny_open_clip, coco_mmra_rows, write_parquet

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import io
 import json
 import os
@@ -357,12 +358,17 @@ def test_vlmevalkit_tsv_follows_the_documented_layout(built, tmp_path):
     assert set(mcq["category"]) <= {"UsageSimilarity", "Environment"} and set(yn["category"]) <= {"SubEvent", "RelativePosition"}
     env = mcq[mcq["category"] == "Environment"]
     assert env["D"].isna().all() and env["C"].notna().all()  # 3-option items leave D empty
+    pairs = []
     for _, line in pd.concat([mcq, yn]).iterrows():
         images = _toliststr(line["image"])
         names = _toliststr(line["image_path"])
-        assert len(images) == len(names) == 2 and names[0] != names[1] or line["image"].count(",") >= 1
-        for b64 in images:
-            Image.open(io.BytesIO(base64.b64decode(b64))).load()
+        assert len(images) == len(names) == 2
+        blobs = [base64.b64decode(b64) for b64 in images]
+        for blob, name in zip(blobs, names):  # each image is the file its name says, in order
+            assert name.split(".")[0] == hashlib.sha256(blob).hexdigest()[:24]
+            Image.open(io.BytesIO(blob)).load()
+        pairs.append((line["category"], names[0][:24], names[1][:24]))
+    assert sorted(pairs) == sorted((c.task, c.image1[:24], c.image2[:24]) for c in expected)
     assert set(yn["answer"]) <= {"Yes", "No"} and set(mcq["answer"]) <= set("ABCD")
     assert all(q.endswith(" Please answer yes or no.") for q in yn["question"])
     assert not any("Please answer yes or no." in q for q in mcq["question"])
@@ -495,7 +501,7 @@ def test_push_needs_a_token(built, tmp_path, monkeypatch):
 # --- lmms-eval pack (mmrakit side; lmms-eval itself runs in test_export_lmms.py) --------------------
 
 def test_lmms_pack_utils_is_self_contained_and_matches_the_runner(built, tmp_path):
-    from mmrakit.evaluation.prompts import extract_mmra_answer, mmra_prompt
+    from mmrakit.modelhub.prompts import extract_mmra_answer, mmra_prompt
 
     ws, _ = built
     out = tmp_path / "export"
@@ -554,7 +560,7 @@ def test_cli_export_validate_and_import(built, tmp_path):
 @pytest.mark.shared
 def test_export_of_coco_photos_keeps_bytes_and_flags_licences(shared_data, workspace, tmp_path):
     from mmrakit.models import Candidate, ImageRecord
-    from mmrakit.stages import sha256_file
+    from mmrakit.util import sha256_file
 
     lines = [json.loads(x) for x in (shared_data / "coco-mini" / "images.jsonl").read_text().splitlines()[:6]]
     records = []

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from mmrakit.models import Candidate, EdgeEvidence, EntityGrounding, Evidence, ImageRecord
 from mmrakit.records import CandidateStore, ImageCatalog
-from mmrakit.stages import sha256_file
+from mmrakit.util import sha256_file
 from mmrakit.workspace import Workspace
 
 LICENSES = ["CC BY 4.0", "CC BY-NC-SA 2.0", "CC BY 2.0", "CC0 1.0", None]

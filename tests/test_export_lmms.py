@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mmrakit.evaluation.prompts import extract_mmra_answer
+from mmrakit.modelhub.prompts import extract_mmra_answer
 from mmrakit.exports.export import run_export
 from test_export_helpers import build_workspace
 

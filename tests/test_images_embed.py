@@ -177,7 +177,7 @@ def test_tensor_decode_path_matches_pil_preprocessing(tmp_path: Path, tiny_clip)
     import torch
 
     from mmrakit.images.decode import decode_on_device
-    from mmrakit.images.models import ClipSpec, load_clip
+    from mmrakit.modelhub.clip import ClipSpec, load_clip
     from mmrakit.images.validate import open_rgb
 
     bundle = load_clip(ClipSpec(str(tiny_clip["config"]), str(tiny_clip["checkpoint"]), "cpu", "fp32"))

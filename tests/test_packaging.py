@@ -20,7 +20,7 @@ ALLOWED = {
     "builders": {"relations", "images"},
     "review": set(),
     "evaluation": set(),
-    "exports": {"evaluation"},
+    "exports": set(),  # prompts live in the core model layer (mmrakit/modelhub/)
 }
 STAGES = {"relations", "images", "builders", "review", "exports", "evaluation"}
 
@@ -73,6 +73,18 @@ def test_wheel_holds_one_top_level_package(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"mmrakit"}
-    for sub in STAGES | {"cli"}:
+    for sub in STAGES | {"cli", "modelhub"}:
         assert f"mmrakit/{sub}/__init__.py" in names
-    assert "mmrakit/data/mmra_subtasks.toml" in names
+    assert "mmrakit/data/mmra_subtasks.toml" in names and "mmrakit/data/prompts.toml" in names
+    fixtures = [n for n in names if any(f in n for f in ("fake_openai", "review/sample", "synthetic", "stages_util"))]
+    assert not fixtures, f"test fixtures ship in the product: {fixtures}"
+
+
+def test_product_code_imports_no_test_fixture() -> None:
+    offenders = []
+    for folder in ALLOWED:
+        for path in (REPO / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if "tests.support" in text.replace("``python -m tests.support", "") or "from support" in text:
+                offenders.append(str(path.relative_to(REPO)))
+    assert not offenders

@@ -85,7 +85,9 @@ def reference(tmp_path_factory) -> tuple[Path, dict]:
 def test_demo_pipeline_builds_all_subtasks_exports_and_evaluates(reference) -> None:
     pipeline, result = reference
     assert result["waiting"] is None
-    assert set(statuses(result).values()) == {"ran"}
+    st = statuses(result)
+    assert st.pop("review.push") == st.pop("review.pull") == "disabled"  # review off in the demo
+    assert set(st.values()) == {"ran"}
     ws = Workspace.open(pipeline.parent / "ws")
     counts = CandidateStore(ws).counts()
     assert set(counts) == set(mmra_subtasks()), "every MMRA subtask yields candidates on the bundled data"
@@ -104,7 +106,7 @@ def test_demo_pipeline_builds_all_subtasks_exports_and_evaluates(reference) -> N
 def test_rerun_is_a_noop_and_a_setting_change_recomputes_only_downstream(reference, tmp_path) -> None:
     pipeline, _ = reference
     again = run(pipeline)
-    assert set(statuses(again).values()) == {"skipped"}, statuses(again)
+    assert set(statuses(again).values()) == {"skipped", "disabled"}, statuses(again)
 
     changed = write_pipeline(pipeline.parent, **{"settings.builders.per_subtask": 5})
     result = run(changed)
@@ -124,7 +126,7 @@ def _wait_for_running(catalog: Path, stage: str, proc: subprocess.Popen, timeout
         if catalog.exists():
             try:
                 conn = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=1)
-                row = conn.execute("SELECT 1 FROM stage_runs WHERE stage = ? AND key = 'pipeline' AND status = 'running'",
+                row = conn.execute("SELECT 1 FROM stage_runs WHERE stage = ? AND status = 'running'",
                                    (stage,)).fetchone()
                 conn.close()
                 if row:
@@ -161,7 +163,9 @@ def test_pipeline_waits_for_reviews_then_continues_from_pull(ls, reviewers, tmp_
     `mmrakit run` continues from the pull to a validated export and the random baseline."""
     from conftest import REVIEWERS
 
-    from mmrakit.review import reviewer_client, sample
+    from support import review_sample as sample
+
+    from mmrakit.review import reviewer_client
     from mmrakit.review.push import MAIN
     from mmrakit.review.store import ReviewStore
 

@@ -25,7 +25,7 @@ from mmrakit.errors import ConfigError
 from mmrakit.records import CandidateStore
 from mmrakit.review import (LabelStudioAuthError, LabelStudioClient, LabelStudioError, adjudicate, connection,
                             create_reviewers, pull, push, review_status, reviewer_client, serve, stop)
-from mmrakit.review import sample
+from support import review_sample as sample
 from mmrakit.review.push import ADJUDICATION, MAIN
 from mmrakit.review.server import Connection, label_studio_bin
 from mmrakit.review.store import ReviewStore
@@ -35,7 +35,7 @@ from mmrakit.workspace import Workspace
 
 pytestmark = pytest.mark.labelstudio
 
-from conftest import LS, LS_PORT, REVIEWERS, SENIOR  # noqa: E402,F401  (fixtures `ls`, `reviewers` live in conftest)
+from conftest import LS, LS_PORT, REVIEWERS, SENIOR, skip_or_fail  # noqa: E402,F401  (fixtures `ls`, `reviewers` live in conftest)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,8 +139,10 @@ def test_k_reviewers_agreement_consensus_and_adjudication(ls, reviewers):
                                   json={"result": sample.annotation_result("reject", reasons=("unsafe",))})
     inc = pull(ws, ls.conn)[0]
     assert (inc.tasks_fetched, inc.verdicts_written) == (1, 1)
-    assert len(ReviewStore(ws).verdicts()) == 12
-    assert CandidateStore(ws).rows()[0] is not None
+    verdicts = ReviewStore(ws).verdicts()
+    assert len(verdicts) == 12
+    edited = [(v.choice, v.reasons) for v in verdicts if v.candidate_id == cands[2].id and v.reviewer == REVIEWERS[2]]
+    assert edited == [("reject", ["unsafe"])]  # the edit replaced reviewer3's accept, reason kept
     row2 = next(r for r in CandidateStore(ws).rows() if r["id"] == cands[2].id)
     assert (row2["review_status"], row2["review_agreement"]) == ("rejected", pytest.approx(1.0))
 
@@ -290,7 +292,7 @@ class Chromium:
 def test_browser_shows_both_images(ls, reviewers, tmp_path):
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.skip("needs Debian's chromium for the real-browser check (apt-get install -y chromium)")
+        skip_or_fail("needs Debian's chromium for the real-browser check (apt-get install -y chromium)")
     ws = ls.workspace("browser")
     cands = sample.seed(ws, ws.root / "pool", 2)
     rep = push(ws, ls.conn)

@@ -11,7 +11,7 @@ import pytest
 from mmrakit.errors import InputError
 from mmrakit.models import ReviewVerdict
 from mmrakit.records import ImageCatalog
-from mmrakit.review import sample
+from support import review_sample as sample
 from mmrakit.review.agreement import agreement_report, cohen_kappa, fleiss_kappa, krippendorff_alpha
 from mmrakit.review.client import LabelStudioAuthError, LabelStudioClient, LabelStudioError, updated_filter
 from mmrakit.review.config import LabelConfigError, answer_result, label_config, validate_config, validate_prediction
@@ -213,3 +213,20 @@ def test_generated_secrets_are_private_and_env_wins(workspace, monkeypatch):
     assert local_secrets(workspace, create=True)["token"] == made["token"]  # generated once
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "from-env-token")
     assert local_secrets(workspace) == {**made, "token": "from-env-token", "token_source": "$LABEL_STUDIO_API_KEY"}
+
+
+def test_verdicts_are_readable_through_the_core(workspace):
+    """exports read raw votes through mmrakit.verdicts, without importing review/."""
+    from mmrakit import verdicts as core_verdicts
+    from mmrakit.models import ReviewVerdict
+    from mmrakit.review.store import ReviewStore
+
+    assert core_verdicts.verdicts(workspace.db) == []  # review never ran: no table, no verdicts
+    store = ReviewStore(workspace)
+    votes = [ReviewVerdict(candidate_id="c1", reviewer="r1@x", choice="reject", reasons=["ambiguous"], annotation_id=7),
+             ReviewVerdict(candidate_id="c1", reviewer="r2@x", choice="accept", answer="B", annotation_id=8)]
+    store.replace_task_verdicts("http://127.0.0.1:1", 1, {11: votes}, {11: "B"})
+    got = core_verdicts.verdicts(workspace.db, candidate_ids=["c1"])
+    assert [(v.reviewer, v.choice, v.reasons, v.answer) for v in got] == [
+        ("r1@x", "reject", ["ambiguous"], None), ("r2@x", "accept", [], "B")]
+    assert core_verdicts.verdicts(workspace.db, candidate_ids=["other"]) == []

@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import io
 import os
-import random
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from mmrakit.errors import ConfigError, MmrakitError
+from mmrakit.modelhub.retry import aretrying
 
 from ..items import ImageRef
 from .base import AsyncBackend, Request
@@ -139,21 +138,10 @@ class OpenAIBackend(AsyncBackend):
             content = "".join(c.get("text", "") for c in content if isinstance(c, dict))
         return content or ""
 
-    def _wait(self, retry_state) -> float:
-        n = retry_state.attempt_number
-        base = self.retry_initial_s * 2 ** (n - 1) + random.uniform(0, self.retry_initial_s)
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        hinted = getattr(exc, "retry_after", None) or 0.0
-        return min(max(base, hinted), self.retry_max_s)
-
     async def agenerate(self, request: Request) -> str:
         body = self.body(request)
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda e: isinstance(e, RetryableError)),
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=self._wait,
-            reraise=True,
-        )
+        retrying = aretrying(RetryableError, max_retries=self.max_retries, initial_s=self.retry_initial_s,
+                             max_s=self.retry_max_s, jitter=True)
         try:
             async for attempt in retrying:
                 with attempt:

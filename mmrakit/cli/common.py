@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from ..stage import Progress
 from ..workspace import ENV_VAR, Workspace
 
 console = Console()
@@ -60,3 +62,27 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     console.print(t)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Progress | None]:
+    """The one kind of progress bar, fed by every stage's ``progress(task, done, total)`` calls.
+
+    Drawn on stderr, so ``--json`` output on stdout stays clean; a total of 0 means "unknown yet".
+    Yields None when disabled (``--json``), so stages skip the calls."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+    bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+              console=err_console, transient=True)
+    tasks: dict[str, Any] = {}
+
+    def update(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total or None)
+        bar.update(tasks[name], completed=done, total=total or None)
+
+    with bar:
+        yield update

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import WorkspaceError
-from .common import JsonOpt, WorkspaceOpt, console, emit, err_console, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, err_console, open_workspace, progress_bar, table
 
 
 def _workspace_or_none(path: Path | None, needed: bool):
@@ -51,24 +51,10 @@ def register(app: typer.Typer) -> None:
 
         ws = _workspace_or_none(workspace, dataset in WORKSPACE_SOURCES)
         setting_up = setting.upper()
-        progress = None
-        if not json_out:
-            from rich.progress import Progress
-
-            bar = Progress(console=err_console, transient=True)
-            task_id = bar.add_task("evaluating", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task_id, completed=done, total=total)
-
-            bar.start()
-        try:
+        with progress_bar(enabled=not json_out) as bar:
             outcome = run_eval(dataset, model, settings=ws.settings if ws else None, ws=ws, setting=setting_up,  # type: ignore[arg-type]
                                limit=limit, concurrency=concurrency, out_dir=out, predictions=predictions, split=split,
-                               cache_path=cache, progress=progress)
-        finally:
-            if not json_out:
-                bar.stop()
+                               cache_path=cache, progress=(lambda d, t: bar("evaluating", d, t)) if bar else None)
         data = {**outcome.summary, "out_dir": str(outcome.out_dir), "seconds": round(outcome.seconds, 3)}
 
         def render(d: dict) -> None:

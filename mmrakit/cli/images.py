@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, progress_bar, table
 
 images_app = typer.Typer(help="The image pool: import + validate, embed (CLIP, captions), search, deduplicate.",
                          no_args_is_help=True)
@@ -16,22 +16,6 @@ images_app = typer.Typer(help="The image pool: import + validate, embed (CLIP, c
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the main app."""
     app.add_typer(images_app, name="images")
-
-
-def _progress():
-    """A rich progress bar fed by (task, done, total) callbacks from the embed stage."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def update(name: str, done: int, total: int) -> None:
-        if name not in tasks:
-            tasks[name] = bar.add_task(name, total=total)
-        bar.update(tasks[name], completed=done, total=total)
-
-    return bar, update
 
 
 @images_app.command("import")
@@ -67,7 +51,7 @@ def import_cmd(
         if not r.concepts_checked:
             console.print("  [dim]no relation store: caption n-grams grounded unchecked (ingest relations, then re-import with --force)[/]")
 
-    emit(report.as_dict(), json_out, lambda d: render(report))
+    emit(report.model_dump(mode="json"), json_out, lambda d: render(report))
 
 
 @images_app.command()
@@ -102,10 +86,9 @@ def embed(
     if executor not in (None, "local", "ray"):
         raise InputError(f"--executor {executor!r}: expected local or ray")
     ws = open_workspace(workspace)
-    bar, update = _progress()
-    with bar:
+    with progress_bar(enabled=not json_out) as progress:
         report = run_embed(ws, clip=None if clip is None else clip != "none", captions=captions, executor=executor,
-                           progress=None if json_out else update, force=force)
+                           progress=progress, force=force)
 
     def render(r) -> None:
         if r.up_to_date:
@@ -119,7 +102,7 @@ def embed(
         for kind, meta in r.indexes.items():
             console.print(f"index {kind}: {meta['type']} over {meta['n']} vectors (dim {meta['dim']})")
 
-    emit(report.as_dict(), json_out, lambda d: render(report))
+    emit(report.model_dump(mode="json"), json_out, lambda d: render(report))
 
 
 @images_app.command()
@@ -183,7 +166,7 @@ def dedup(
                 console.print(f"  {tier}: {getattr(r, tier)}")
         console.print(f"  report: {r.report_path}" + (f"; contact sheet: {r.contact_sheet}" if r.contact_sheet else ""))
 
-    emit(report.as_dict(), json_out, lambda d: render(report))
+    emit(report.model_dump(mode="json"), json_out, lambda d: render(report))
 
 
 @images_app.command()

@@ -39,8 +39,11 @@ def init(
 @app.command()
 def status(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """What each stage last did, and what is stale (inputs, settings or upstream changed)."""
+    from ..engine import stage_graph
+    from .stages import pipeline_stages
+
     ws = open_workspace(workspace)
-    report = ws.runs.status_report()
+    report = ws.runs.status_report(stage_graph(pipeline_stages()))
 
     def render(rows: list[dict]) -> None:
         if not rows:
@@ -85,9 +88,9 @@ def config_cmd(
 
 def _register_stages() -> None:
     """Attach each stage's commands. Stage CLI modules import heavy libraries lazily."""
-    from . import build, evaluate, export, images, pipeline, relations, review
+    from . import build, evaluate, export, images, relations, review, run
 
-    for module in (relations, images, build, review, export, evaluate, pipeline):
+    for module in (relations, images, build, review, export, evaluate, run):
         module.register(app)
 
 

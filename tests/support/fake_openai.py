@@ -125,7 +125,7 @@ def user_text(body: dict[str, Any]) -> str:
 
 
 def serve_forever(answer: str = "A", latency_s: float = 0.2) -> None:
-    """Run in its own process (``python -m mmrakit.evaluation.fake_openai [LATENCY] [ANSWER]``); prints
+    """Run in its own process (``python -m tests.support.fake_openai [LATENCY] [ANSWER]``); prints
     the base URL on the first line. The benchmark uses this so server and client do not share a GIL."""
     with FakeOpenAI(lambda _: answer, latency_s=latency_s) as srv:
         print(srv.base_url, flush=True)

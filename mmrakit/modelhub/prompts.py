@@ -14,11 +14,11 @@ from collections import Counter
 from importlib import resources
 from typing import Any
 
-from mmrakit.errors import InputError
+from ..errors import InputError
 
-PROMPT_TEMPLATES: dict[str, Any] = tomllib.loads(
-    resources.files(__package__).joinpath("data/prompts.toml").read_text("utf-8")
-)
+PROMPT_TEMPLATES_TEXT: str = resources.files("mmrakit").joinpath("data/prompts.toml").read_text("utf-8")
+"""``mmrakit/data/prompts.toml`` as written (reports copy it beside their results)."""
+PROMPT_TEMPLATES: dict[str, Any] = tomllib.loads(PROMPT_TEMPLATES_TEXT)
 """The raw template data (``data/prompts.toml``) — embed it to reproduce the prompts elsewhere."""
 
 _MMRA = PROMPT_TEMPLATES["mmra"]

@@ -1,9 +1,10 @@
-"""Stage-run records: what ran, on which inputs and settings, with which code, and what it produced.
+"""Stage-run records, the one signature layer: what ran, on which inputs and settings, with which code.
 
-A stage wraps its work in :meth:`Workspace.stage_run`. The run's *signature* hashes the stage
-name, a key (e.g. one relation source), input fingerprints, settings and code version. A finished
-run with the same signature makes the next one a no-op; ``mmrakit status`` re-fingerprints the
-recorded inputs and the upstream stages to say what is stale.
+A stage wraps its work in :meth:`Workspace.stage_run` (one record per stage and key, e.g. one
+relation source). The run's *signature* hashes the stage name, the key, input fingerprints,
+settings and code version. A finished run with the same signature makes the next one a no-op;
+``mmrakit status`` re-fingerprints the recorded inputs and, given the stage graph (derived from
+the stages, :func:`mmrakit.pipeline.stage_graph`), says what is stale.
 """
 
 from __future__ import annotations
@@ -16,29 +17,12 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-# The pipeline's stage graph as data: stage -> the stages whose outputs it reads.
-STAGE_UPSTREAM: dict[str, tuple[str, ...]] = {
-    "relations.ingest": (),
-    "images.import": (),
-    "images.embed": ("images.import",),
-    "images.dedup": ("images.import", "images.embed"),
-    "build": ("relations.ingest", "images.import", "images.embed", "images.dedup"),
-    "review.push": ("build",),
-    "review.pull": ("review.push",),
-    "export": ("build", "review.pull"),
-    "eval": ("export",),
-}
-STAGE_ORDER: tuple[str, ...] = tuple(STAGE_UPSTREAM)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+from .util import now_iso, pid_alive, sha256_file
 
 
 def fingerprint_file(path: str | os.PathLike[str], *, content: bool = False) -> dict[str, Any]:
@@ -57,14 +41,6 @@ def fingerprint_file(path: str | os.PathLike[str], *, content: bool = False) -> 
     if content:
         fp["sha256"] = sha256_file(p)
     return fp
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _json_settings(settings: BaseModel | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -90,6 +66,16 @@ def _fingerprint_inputs(inputs: Iterable[Any]) -> list[Any]:
 def compute_signature(stage: str, key: str, inputs: list[Any], settings: dict[str, Any], code_version: str) -> str:
     blob = json.dumps([stage, key, inputs, settings, code_version], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _signature(stage: str, key: str, inputs: Iterable[Any], settings: BaseModel | Mapping[str, Any] | None,
+               code_version: str) -> tuple[list[Any], dict[str, Any], str, str]:
+    from . import __version__
+
+    fp_inputs = _fingerprint_inputs(inputs)
+    settings_json = _json_settings(settings)
+    version = f"{__version__}/{code_version}" if code_version else __version__
+    return fp_inputs, settings_json, version, compute_signature(stage, key, fp_inputs, settings_json, version)
 
 
 @dataclass
@@ -144,16 +130,8 @@ class StageRuns:
         code_version: str = "",
         force: bool = False,
     ) -> Iterator[StageRun]:
-        from . import __version__
-
-        fp_inputs = _fingerprint_inputs(inputs)
-        settings_json = _json_settings(settings)
-        version = f"{__version__}/{code_version}" if code_version else __version__
-        signature = compute_signature(stage, key, fp_inputs, settings_json, version)
-        prev = self.conn.execute(
-            "SELECT * FROM stage_runs WHERE stage = ? AND key = ? AND status = 'done' ORDER BY id DESC LIMIT 1",
-            (stage, key),
-        ).fetchone()
+        fp_inputs, settings_json, version, signature = _signature(stage, key, inputs, settings, code_version)
+        prev = self.latest(stage, key)
         up_to_date = prev is not None and prev["signature"] == signature and not force
         handle = StageRun(stage, key, signature, up_to_date, prev)
         if up_to_date:
@@ -177,6 +155,12 @@ class StageRuns:
             raise
         self._finish(handle, "done", started)
 
+    def is_current(self, stage: str, *, key: str = "", inputs: Iterable[Any] = (),
+                   settings: BaseModel | Mapping[str, Any] | None = None, code_version: str = "") -> bool:
+        """Whether the last finished run of (stage, key) has exactly this signature (a re-run would be a no-op)."""
+        prev = self.latest(stage, key)
+        return prev is not None and prev["signature"] == _signature(stage, key, inputs, settings, code_version)[3]
+
     def _finish(self, handle: StageRun, status: str, started: float, error: str | None = None) -> None:
         with self.conn:
             self.conn.execute(
@@ -195,8 +179,12 @@ class StageRuns:
         with self.conn:
             return self.conn.execute(sql, args).rowcount
 
-    def status_report(self) -> list[dict[str, Any]]:
-        """Latest run per (stage, key), with ``stale`` reasons computed now."""
+    def status_report(self, graph: Mapping[str, Iterable[str]] | None = None) -> list[dict[str, Any]]:
+        """Latest run per (stage, key), with ``stale`` reasons computed now.
+
+        ``graph`` maps each stage to the stages it reads from, in pipeline order (the CLI passes the
+        one derived from the stages); without it, only changed inputs make a run stale."""
+        graph = dict(graph or {})
         rows = self.all_latest()
         finished_at: dict[str, str] = {}
         for r in rows:
@@ -215,7 +203,7 @@ class StageRuns:
                         now = fingerprint_file(fp["path"], content="sha256" in fp)
                         if now != fp:
                             reasons.append(f"input changed: {fp['path']}")
-                for up in STAGE_UPSTREAM.get(r["stage"], ()):
+                for up in graph.get(r["stage"], ()):
                     if finished_at.get(up, "") > (r["started_at"] or ""):
                         reasons.append(f"upstream {up} re-ran")
             report.append({
@@ -224,19 +212,7 @@ class StageRuns:
                 "started_at": r["started_at"], "finished_at": r["finished_at"], "duration_s": r["duration_s"],
                 "code_version": r["code_version"], "error": r["error"],
             })
-        order = {s: i for i, s in enumerate(STAGE_ORDER)}
+        order = {s: i for i, s in enumerate(graph)}
         report.sort(key=lambda d: (order.get(d["stage"], len(order)), d["key"]))
         return report
 
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists (a run recorded as running by a dead process was killed)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

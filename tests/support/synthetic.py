@@ -11,8 +11,8 @@ import random
 
 from mmrakit.models import Box, Edge, EntityGrounding
 
-from .graph import MemoryGraph
-from .pool import PoolImage, PoolView
+from mmrakit.builders.graph import MemoryGraph
+from mmrakit.builders.pool import PoolImage, PoolView
 
 
 def c(text: str) -> str:

@@ -1,0 +1,69 @@
+"""The image stages: ``images.import`` (every image source), ``images.embed``, ``images.dedup``."""
+
+from __future__ import annotations
+
+from ..errors import OfflineError
+from ..stage import StageContext, StageReport
+
+
+class ImportTotals(StageReport):
+    sources: int = 0
+    seen: int = 0
+    accepted: int = 0
+    new_images: int = 0
+    exact_duplicates: int = 0
+    quarantined: int = 0
+    changed_files: int = 0
+    entities: int = 0
+
+
+class ImportStage:
+    name = "images.import"
+    upstream: tuple[str, ...] = ()
+
+    def run(self, ctx: StageContext) -> ImportTotals:
+        from .importer import import_images
+
+        cfg = ctx.config.images
+        out = ImportTotals(up_to_date=True)
+        for src in cfg.sources:
+            r = import_images(ctx.ws, str(ctx.config.resolve(src.path)), src.format,
+                              image_root=ctx.config.resolve(cfg.image_root) if cfg.image_root else None,
+                              copy=cfg.copy_files, force=ctx.force, progress=ctx.progress)
+            out.sources += 1
+            for key in ("seen", "accepted", "new_images", "exact_duplicates", "changed_files", "entities"):
+                setattr(out, key, getattr(out, key) + getattr(r, key))
+            out.quarantined += sum(r.quarantined.values())
+            out.up_to_date &= r.up_to_date
+        return out
+
+
+class EmbedStage:
+    """CLIP and caption embeddings. Without CLIP weights offline, it says so once and carries on."""
+
+    name = "images.embed"
+    upstream = ("images.import",)
+
+    def run(self, ctx: StageContext) -> StageReport:
+        from .embeddings import run_embed
+
+        cfg = ctx.config.embed
+        use_clip = cfg.clip and ctx.ws.settings.clip.enabled
+        try:
+            return run_embed(ctx.ws, clip=use_clip, captions=cfg.captions, progress=ctx.progress, force=ctx.force)
+        except OfflineError as exc:
+            ctx.note(f"CLIP skipped: {exc.message}. The caption and hash paths carry on; "
+                     "point at local weights with --clip-checkpoint PATH.")
+            return run_embed(ctx.ws, clip=False, captions=cfg.captions, progress=ctx.progress, force=ctx.force)
+
+
+class DedupStage:
+    name = "images.dedup"
+    upstream = ("images.import", "images.embed")
+
+    def run(self, ctx: StageContext) -> StageReport:
+        from .dedup import run_dedup
+
+        cfg = ctx.config.dedup
+        return run_dedup(ctx.ws, exact=cfg.exact, near=cfg.near, semantic=cfg.semantic, force=ctx.force,
+                         progress=ctx.progress)
