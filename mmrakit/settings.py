@@ -175,6 +175,8 @@ class EvalSettings(Section):
     retry_max_s: float = Field(60.0, gt=0, description="Longest wait between retries (a larger Retry-After is capped to it).")
     batch_size: int = Field(8, gt=0, description="Items per forward pass for local backends (hf:, clip:).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Local backends: auto = CUDA when present.")
+    circular: bool = Field(False, description="Also ask each Choice QA item with its options rotated and report "
+                           "circular accuracy (VLMEvalKit CircularEval) beside the plain one.")
 
 
 class ExecutionSettings(Section):
