@@ -39,6 +39,7 @@ def row_dict(row: ExportRow, columns: Sequence[str]) -> dict[str, Any]:
         "review_agreement": row.review_agreement,
         "order_probe": c.order_probe,
         "twin_of": c.twin_of,
+        "pair_id": c.pair_id,
     }
     for slot in ("image1", "image2"):
         rec = getattr(row, slot)

@@ -28,6 +28,7 @@ PROVENANCE_COLUMNS: dict[str, str] = {
     "review_agreement": "float64",
     "order_probe": "bool",
     "twin_of": "string",
+    "pair_id": "string",
 }
 
 
