@@ -224,6 +224,14 @@ def test_dev_split_is_stratified_deterministic_and_keeps_twins_together(built, t
         for r in split:
             if r.candidate.twin_of:
                 assert r.candidate.twin_of in ids
+    # counterfactual partners (one pair_id) land in one split, whatever the seed
+    for seed in range(8):
+        where = {}
+        for name, split in assign_splits(rows, dev_fraction=0.5, seed=seed).items():
+            for r in split:
+                if r.candidate.pair_id:
+                    where.setdefault(r.candidate.pair_id, set()).add(name)
+        assert where and all(len(v) == 1 for v in where.values()), where
 
 
 # --- atomicity -------------------------------------------------------------------------------------
