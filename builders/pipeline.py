@@ -231,6 +231,42 @@ def _balance_yes_no(res: SubtaskResult, builder) -> None:
     builder.missing(f"too few '{short}' items to balance Yes/No ({len(smaller)}); dropped {excess} of the other answer")
 
 
+def apply_panels(ws, results: dict[str, SubtaskResult], progress: Progress | None = None) -> dict:
+    """Run the model panels ([panels]) on every kept item of the build: each item keeps the panel's
+    answers (``evidence.notes["panel"]``); items the panel can answer move to ``filtered`` with the
+    panel's reason, their order probes with them. Returns the build report's ``panels`` section."""
+    from mmrakit.records import ImageCatalog
+
+    from .panels import run_panels
+
+    catalog = ImageCatalog(ws)
+
+    def load_image(sha: str) -> bytes:
+        rec = catalog.get(sha)
+        if rec is None:
+            raise InputError(f"image {sha} is not in the workspace's image catalogue")
+        return catalog.file_path(rec).read_bytes()
+
+    items = [c for res in results.values() for c in res.kept]
+    if progress:
+        progress("model panels", 0, 1)
+    outcome = run_panels(items, ws.settings.panels, load_image=load_image,
+                         cache_path=ws.path("candidates", "panel-cache.sqlite"))
+    for res in results.values():
+        for c in res.kept + res.probes:
+            record = outcome.records.get(c.twin_of if c.order_probe else c.id)
+            if record is not None:
+                c.evidence.notes["panel"] = record
+        gone = {c.id: outcome.filtered[c.id] for c in res.kept if c.id in outcome.filtered}
+        res.filtered += [(c, gone[c.id]) for c in res.kept if c.id in gone]
+        res.filtered += [(p, gone[p.twin_of]) for p in res.probes if p.twin_of in gone]
+        res.kept = [c for c in res.kept if c.id not in gone]
+        res.probes = [p for p in res.probes if p.twin_of not in gone]
+    if progress:
+        progress("model panels", 1, 1)
+    return outcome.report
+
+
 # --- workspace wiring ------------------------------------------------------------------------------
 
 def open_context(ws, seed: int | None = None) -> BuildContext:
@@ -285,6 +321,8 @@ def build(
     inputs = [ws.resolve(ws.settings.relations.db_file),
               {"pool": pool_digest, "pool_stats": ImagePool(ws).stats(), "captions": ctx.pool.caption_method,
                "clip": ctx.pool.clip_note, "subtasks": chosen, "targets": targets, "seed": seed}]
+    if ws.settings.panels.enabled:  # the panels decide membership: their settings are inputs of the build
+        inputs.append({"panels": ws.settings.panels.model_dump(mode="json")})
     with ws.stage_run("build", inputs=inputs, settings=s, code_version=BUILDER_VERSION, force=force) as run:
         if run.up_to_date:
             prev = ws.path("candidates", "build-report.json")
@@ -295,6 +333,7 @@ def build(
                         if r["review_status"] != "unreviewed"] for t in chosen}
         results = build_candidates(ctx, chosen, targets, reviewed=reviewed, order_probes=s.order_probes,
                                      progress=progress)
+        panels = apply_panels(ws, results, progress) if ws.settings.panels.enabled else None
         stale = 0
         for task, res in results.items():
             produced = {c.id for c in res.kept} | {c.id for c in res.probes} | {c.id for c, _ in res.filtered}
@@ -314,6 +353,8 @@ def build(
             "caption_similarity_method": ctx.pool.caption_method, "clip": ctx.pool.clip_note,
             "stale_deleted": stale, "subtasks": [r.summary() for r in results.values()],
         }
+        if panels is not None:
+            report["panels"] = panels
         atomic.write_text(ws.path("candidates", "build-report.json"), json.dumps(report, indent=2))
         run.counts.update({r.task: len(r.kept) for r in results.values()})
         run.outputs["report"] = str(ws.path("candidates", "build-report.json"))

@@ -58,6 +58,9 @@ def subtask_stats(rows: list[dict], report: dict | None = None) -> list[dict]:
             reuse[c.image1] += 1
             reuse[c.image2] += 1
         b = built.get(task, {})
+        from .panels import difficulty_histogram
+
+        difficulty = [(c.evidence.notes.get("panel") or {}).get("difficulty") for c in main]
         out.append({
             "task": task, "mined": b.get("mined"), "kept": len(main), "order_probes": len(probes),
             "filtered": sum(reasons.values()), "filtered_by_reason": dict(sorted(reasons.items())),
@@ -66,6 +69,8 @@ def subtask_stats(rows: list[dict], report: dict | None = None) -> list[dict]:
             "image_reuse": {"images": len(reuse), "max": max(reuse.values(), default=0),
                             "mean": round(sum(reuse.values()) / len(reuse), 3) if reuse else 0.0},
             "target": b.get("target"), "shortfall": b.get("shortfall"), "missing_evidence": b.get("missing_evidence"),
+            # the model panels' difficulty of the kept items (share of panel answers that were wrong)
+            "difficulty": difficulty_histogram(difficulty) if any(d is not None for d in difficulty) else None,
         })
     return out
 

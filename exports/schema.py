@@ -29,6 +29,7 @@ PROVENANCE_COLUMNS: dict[str, str] = {
     "order_probe": "bool",
     "twin_of": "string",
     "pair_id": "string",
+    "panel_difficulty": "float64",
 }
 
 

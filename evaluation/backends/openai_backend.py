@@ -6,28 +6,21 @@ this module turns a runner Request into its message: images travel as base64 dat
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
-from mmrakit.modelhub.openai import DEFAULT_BASE_URL, BackendError, OpenAIChat, RetryableError  # noqa: F401 (re-exported)
+from mmrakit.modelhub.openai import (  # noqa: F401 (re-exported)
+    DEFAULT_BASE_URL, BackendError, OpenAIChat, RetryableError, data_url_for,
+)
 
 from ..items import ImageRef
 from .base import AsyncBackend, Request
 
-_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
-
-
 def data_url(image: ImageRef) -> str:
-    data = image.data
-    mime = next((m for magic, m in _MAGIC if data.startswith(magic)), None)
-    if mime is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        mime = "image/webp"
-    if mime is None:  # anything else (bmp, tiff, ...) is re-encoded as PNG
-        buf = io.BytesIO()
-        image.pil().save(buf, format="PNG")
-        data, mime = buf.getvalue(), "image/png"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    try:
+        return data_url_for(image.data)
+    except (OSError, ValueError):  # not decodable by PIL: the item's own error names it
+        image.pil()
+        raise
 
 
 def chat_content(request: Request, with_images: bool) -> list[dict[str, Any]]:

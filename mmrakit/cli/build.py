@@ -151,6 +151,11 @@ def stats(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
               [[r["task"], r["mined"], r["kept"], r["order_probes"],
                 ", ".join(f"{k}={v}" for k, v in r["filtered_by_reason"].items()) or "0", bal(r["answer_balance"]),
                 f"{r['image_reuse']['max']}/{r['image_reuse']['mean']}", r["shortfall"] or ""] for r in rows])
+        with_panels = [r for r in rows if r.get("difficulty")]
+        if with_panels:
+            bins = list(with_panels[0]["difficulty"])
+            table("difficulty per subtask (model panels: share of panel answers wrong)", ["subtask", *bins],
+                  [[r["task"], *(r["difficulty"].get(b, 0) for b in bins)] for r in with_panels])
 
     emit(data, json_out, render)
 

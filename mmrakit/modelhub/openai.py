@@ -17,6 +17,24 @@ from ..errors import ConfigError, MmrakitError
 from .retry import aretrying
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+
+
+def data_url_for(data: bytes) -> str:
+    """An image as a base64 data URL; formats other than PNG/JPEG/GIF/WebP are re-encoded as PNG."""
+    import base64
+    import io
+
+    mime = next((m for magic, m in _MAGIC if data.startswith(magic)), None)
+    if mime is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        mime = "image/webp"
+    if mime is None:
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.open(io.BytesIO(data)).convert("RGB").save(buf, format="PNG")
+        data, mime = buf.getvalue(), "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 class BackendError(MmrakitError):
