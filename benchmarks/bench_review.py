@@ -6,7 +6,8 @@
 
 Run: `.venv/bin/python -m benchmarks.bench_review [N]` (default 2000). It starts its own server on
 127.0.0.1:18091 in a temporary directory (about a minute for the first start), or uses
-MMRAKIT_BENCH_LS_URL + MMRAKIT_BENCH_LS_TOKEN + MMRAKIT_BENCH_LS_ROOT (its local-files root).
+MMRAKIT_BENCH_LS_URL + MMRAKIT_BENCH_LS_TOKEN + MMRAKIT_BENCH_LS_ROOT (its review media folder, the
+server's local-files document root).
 """
 
 from __future__ import annotations
@@ -42,15 +43,14 @@ def main(n: int = 2000) -> None:
         root = Path(os.environ["MMRAKIT_BENCH_LS_ROOT"])
         conn = Connection(os.environ["MMRAKIT_BENCH_LS_URL"], os.environ["MMRAKIT_BENCH_LS_TOKEN"], "bench", root)
     else:
-        root = base / "served"
-        root.mkdir()
         own_server = Workspace.init(base / "server-ws")
         own_server.settings.review.token_env = "MMRAKIT_BENCH_NO_TOKEN_VAR"
         own_server.save_settings()
-        t, _ = timed(lambda: serve(own_server, port=PORT, files_root=root))
+        t, _ = timed(lambda: serve(own_server, port=PORT))
         print(f"server start: {t:.1f} s")
         conn = connection(own_server)
-    work = Path(tempfile.mkdtemp(prefix="bench-review-", dir=root))  # served images must live under the root
+        root = conn.files_root  # the server workspace's media folder: push puts the images there
+    work = Path(tempfile.mkdtemp(prefix="bench-review-"))
     from label_studio_sdk import LabelStudio
 
     sdk = LabelStudio(base_url=conn.url, api_key=conn.token, timeout=600)

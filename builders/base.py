@@ -35,6 +35,9 @@ class Fact:
     form: str  # template form: "choice" or "tf"
     answer: str  # option text (Choice QA) or "Yes"/"No"
     distractors: list[str] = field(default_factory=list)  # ordered by preference, already graph-checked
+    # optional: distractors in groups that options should draw from in turn (e.g. "possible in image 1
+    # only", "in image 2 only", "in neither"), so vetoing one option does not unbalance the rest
+    distractor_groups: list[list[str]] | None = None
     slots: dict[str, str] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
     support: tuple[set[str], set[str]] | None = None  # option texts each image alone supports
@@ -129,7 +132,14 @@ class BuildContext:
     seed: int = 0
     caption_band: tuple[float, float] = (0.2, 0.85)
     choice_options: int = 4
-    max_image_reuse: int = 4
+    max_image_reuse: int = 2
+    max_image_reuse_total: int = 6
+    max_option_repeats: int = 2
+    # annotator attributes stored by `mmrakit annotate` (sha -> ImageAttributes); images without an
+    # entry get source 1 (captions + boxes) computed on the fly (builders/perception.py)
+    attributes: dict = field(default_factory=dict)
+    attribute_min_confidence: float = 0.5
+    attribute_agree_for_yes: int = 1
     missing: dict[str, Counter] = field(default_factory=lambda: {t: Counter() for t in mmra_subtasks()})
     _kind_cache: dict[tuple[str, str], bool] = field(default_factory=dict)
 

@@ -27,13 +27,30 @@ class LetterSchedule:
         return q.pop(0)
 
 
-def option_texts(fact: Fact, n_options: int) -> list[str] | None:
-    """Answer + distractors (answer first), or None when there are too few distractors for 3 options."""
+def option_texts(fact: Fact, n_options: int, allowed=None, prefer=None) -> list[str] | None:
+    """Answer + distractors (answer first), or None when there are too few distractors for 3 options.
+    ``allowed(text, answer)`` may veto a distractor (e.g. one repeated too often without being an answer);
+    ``prefer(text)`` ranks the candidates of each distractor group (lower first, stable)."""
     if fact.option_order is not None:
         return list(fact.option_order)
     seen = {fact.answer.casefold()}
     chosen: list[str] = []
+    if fact.distractor_groups:
+        queues = [sorted(g, key=prefer) if prefer is not None else list(g) for g in fact.distractor_groups]
+        while len(chosen) < n_options - 1 and any(queues):
+            for q in queues:
+                while q:
+                    d = q.pop(0)
+                    if d.casefold() not in seen and (allowed is None or allowed(d, fact.answer)):
+                        seen.add(d.casefold())
+                        chosen.append(d)
+                        break
+                if len(chosen) == n_options - 1:
+                    break
+        return [fact.answer, *chosen] if len(chosen) >= 2 else None
     for d in fact.distractors:
+        if allowed is not None and not allowed(d, fact.answer):
+            continue
         if d.casefold() not in seen:
             seen.add(d.casefold())
             chosen.append(d)

@@ -22,8 +22,6 @@ from mmrakit.relations.normalize import normalize_concept
 from .base import BuildContext, Fact
 from .rules import SubtaskRule, lexicon
 
-FILTER_REASONS = ("entity_not_grounded", "same_duplicate_group", "duplicate_item", "text_only_answerable",
-                  "single_image_answerable")
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -31,11 +29,7 @@ _WORD = re.compile(r"[a-z]+")
 def _stop() -> frozenset[str]:
     from mmrakit.images.entities import stopwords
 
-    try:
-        base = set(stopwords())
-    except Exception:  # noqa: BLE001 - the images stage's list is optional here
-        base = set()
-    return frozenset(base | set(lexicon()["question_stopwords"]))
+    return frozenset(set(stopwords()) | set(lexicon()["question_stopwords"]))
 
 
 def _concept(text: str) -> str | None:

@@ -107,7 +107,9 @@ def build_candidates(
     builders = registry()
     info = mmra_subtasks()
     results: dict[str, SubtaskResult] = {}
-    for done, task in enumerate(subtasks):
+    reuse_total: Counter = Counter()  # image -> items over all subtasks of this build
+    ordered = sorted(subtasks, key=lambda t: (rules()[t].param("build_order", 9), subtasks.index(t)))
+    for done, task in enumerate(ordered):
         if progress:
             progress("build subtasks", done, len(subtasks))
         if task not in builders:
@@ -120,6 +122,8 @@ def build_candidates(
         kept_n: Counter = Counter()
         overflow: dict[str, list[tuple[Fact, Candidate]]] = defaultdict(list)
         reuse: Counter = Counter()
+        # closed option sets (every combination of sides is some item's answer) need no ledger
+        options = OptionLedger(ctx.max_option_repeats if rule.param("option_ledger", True) else 10**9)
         kept_ids: set[str] = set()
         filtered_ids: set[str] = set()
         probe_ids: set[str] = set()
@@ -143,6 +147,10 @@ def build_candidates(
             kept_n[_bucket(fact)] += 1
             reuse[fact.image1] += 1
             reuse[fact.image2] += 1
+            reuse_total[fact.image1] += 1
+            reuse_total[fact.image2] += 1
+            if final.options:
+                options.record(fact.answer, [t for t in final.options.values() if t != fact.answer])
             if fact.twin is not None and order_probes and info[task].order_dependent:
                 twin = fact.twin
                 probe = compose(task, builder.granularity, twin, phrasing=draft.evidence.notes["phrasing"],
@@ -161,7 +169,8 @@ def build_candidates(
                     probe_ids.add(probe.id)
 
         def reuse_ok(f: Fact) -> bool:
-            return reuse[f.image1] < ctx.max_image_reuse and reuse[f.image2] < ctx.max_image_reuse
+            return all(reuse[i] < ctx.max_image_reuse and reuse_total[i] < ctx.max_image_reuse_total
+                       for i in (f.image1, f.image2))
 
         for fact in builder.mine():
             if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
@@ -174,10 +183,10 @@ def build_candidates(
                 continue
             texts = None
             if fact.qa_type == "Choice QA":
-                texts = option_texts(fact, ctx.choice_options)
+                texts = option_texts(fact, ctx.choice_options, allowed=options.allowed, prefer=options.preference)
                 if texts is None:
                     res.skipped["too_few_distractors"] += 1
-                    builder.missing("too few graph-checked distractors")
+                    builder.missing("too few verified distractors left (after the option-repetition rule)")
                     continue
             res.mined += 1
             phrasing = phrasing_rng.randrange(1_000_000)
@@ -205,13 +214,36 @@ def build_candidates(
             if bucket is None:
                 break
             fact, draft = overflow[bucket].pop(0)
-            if reuse_ok(fact):
+            distractors = [t for t in (draft.options or {}).values() if t != fact.answer]
+            if reuse_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
                 keep(fact, draft)
         _balance_yes_no(res, builder)
         res.missing = dict(ctx.missing[task])
     if progress:
         progress("build subtasks", len(subtasks), len(subtasks))
-    return results
+    return {t: results[t] for t in subtasks}
+
+
+class OptionLedger:
+    """Option strings of one subtask's kept items: a distractor may repeat ``max_repeats`` times; past
+    that it must also have been the answer of some item (else the same odd distractor recurs)."""
+
+    def __init__(self, max_repeats: int) -> None:
+        self.max_repeats = max_repeats
+        self.as_answer: Counter = Counter()
+        self.as_distractor: Counter = Counter()
+
+    def allowed(self, text: str, answer: str | None = None) -> bool:
+        return self.as_answer[text] > 0 or text == answer or self.as_distractor[text] < self.max_repeats
+
+    def preference(self, text: str) -> tuple[int, int]:
+        """Distractors already seen as an answer first, then the least repeated."""
+        return (0 if self.as_answer[text] else 1, self.as_distractor[text])
+
+    def record(self, answer: str, distractors: list[str]) -> None:
+        self.as_answer[answer] += 1
+        for d in distractors:
+            self.as_distractor[d] += 1
 
 
 def _balance_yes_no(res: SubtaskResult, builder) -> None:
@@ -285,13 +317,19 @@ def open_context(ws, seed: int | None = None) -> BuildContext:
     if len(ImagePool(ws)) == 0:
         raise WorkspaceError(f"cannot build: no images imported in {ws.root}",
                              hint="import a pool first: `mmrakit images import DIR --format coco|jsonl|folder`")
+    from mmrakit.images.annotate import AttributeStore
+
     graph = StoreGraph(store)
-    pool = pool_from_workspace(ws, graph)
+    annotated = AttributeStore(ws).all()
+    pool = pool_from_workspace(ws, graph, annotated=annotated)
     s = ws.settings.builders
     band = s.caption_band if pool.caption_method == "sbert" else s.caption_band_fallback
+    a = ws.settings.annotate
     return BuildContext(graph=graph, pool=pool, seed=s.seed if seed is None else seed,
                         caption_band=tuple(band), choice_options=s.choice_options,
-                        max_image_reuse=s.max_image_reuse)
+                        max_image_reuse=s.max_image_reuse, max_image_reuse_total=s.max_image_reuse_total,
+                        max_option_repeats=s.max_option_repeats, attributes=annotated,
+                        attribute_min_confidence=a.min_confidence, attribute_agree_for_yes=a.agree_for_yes)
 
 
 def build(
@@ -320,7 +358,10 @@ def build(
     # what the build read: the relation store file, the pool (images, groundings, dedup), the embeddings
     inputs = [ws.resolve(ws.settings.relations.db_file),
               {"pool": pool_digest, "pool_stats": ImagePool(ws).stats(), "captions": ctx.pool.caption_method,
-               "clip": ctx.pool.clip_note, "subtasks": chosen, "targets": targets, "seed": seed}]
+               "clip": ctx.pool.clip_note, "subtasks": chosen, "targets": targets, "seed": seed,
+               "attributes": hashlib.sha256(json.dumps({k: v.model_dump(mode="json") for k, v in sorted(ctx.attributes.items())},
+                                                       sort_keys=True).encode()).hexdigest(),
+               "annotate": ws.settings.annotate.model_dump(mode="json")}]
     if ws.settings.panels.enabled:  # the panels decide membership: their settings are inputs of the build
         inputs.append({"panels": ws.settings.panels.model_dump(mode="json")})
     with ws.stage_run("build", inputs=inputs, settings=s, code_version=BUILDER_VERSION, force=force) as run:

@@ -28,6 +28,7 @@ class PoolImage:
     group: str | None = None
     phash: int | None = None
     path: Path | None = None
+    crowd_boxes: tuple[Box, ...] = ()  # boxes the dataset marks as a crowd (never a named entity)
 
     def __post_init__(self) -> None:
         self._by_concept: dict[str, list[EntityGrounding]] = defaultdict(list)
@@ -168,8 +169,10 @@ class _SparseRows(dict):
         return bool(self._index)
 
 
-def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
-    """PoolView over the workspace's accepted pool (excluded duplicates and changed files left out)."""
+def pool_from_workspace(ws, graph, *, ground_captions: bool = True, annotated: dict | None = None) -> PoolView:
+    """PoolView over the workspace's accepted pool (excluded duplicates and changed files left out).
+    ``annotated`` (sha -> ImageAttributes from `mmrakit annotate`) gives images without captions or
+    boxes of their own the caption and objects an annotator model stated (recorded with source)."""
     from mmrakit.images import ImagePool
 
     from .grounding import CaptionGrounder
@@ -182,19 +185,30 @@ def pool_from_workspace(ws, graph, *, ground_captions: bool = True) -> PoolView:
         if not any(e.source == "object" for e in ents):  # fall back to the record's own annotations
             ents = ents + [EntityGrounding(concept=_uri(o.category), text=o.category, source="object", box=o.box)
                            for o in rec.objects if _uri(o.category)]
+        captions = list(rec.captions)
+        if annotated and rec.sha256 in annotated and (not captions or not any(e.source == "object" for e in ents)):
+            from mmrakit.images.annotate import annotated_captions_objects
+
+            model_caps, model_objs = annotated_captions_objects(annotated[rec.sha256])
+            captions = captions or model_caps
+            if not any(e.source == "object" for e in ents):
+                ents = ents + [EntityGrounding(concept=_uri(n), text=n, source="object", box=b, score=0.5)
+                               for n, b in model_objs if b is not None and _uri(n)]
         path = None
         try:
             path = pool.file_path(rec.sha256)
         except (KeyError, FileNotFoundError):
             pass
-        im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=list(rec.captions),
+        im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=captions,
                        entities=list(ents), group=pool.duplicate_group(rec.sha256), phash=pool.phash(rec.sha256),
-                       path=path)
+                       path=path, crowd_boxes=tuple(o.box for o in rec.objects if o.crowd and o.box is not None))
         if grounder is not None and im.captions:
             im.add_entities(grounder.ground(im.captions, set(im.concepts())))
         images.append(im)
     shas = [im.sha for im in images]
     caption_vectors, clip_vectors, clip_note, clip_text = _cached_embeddings(ws, shas)
+    if caption_vectors is not None and any(im.captions and im.sha not in caption_vectors for im in images):
+        caption_vectors = None  # captions from the annotator have no SBERT vector: TF-IDF over all captions instead
     return PoolView(images, caption_vectors=caption_vectors, clip_vectors=clip_vectors, clip_note=clip_note,
                     clip_text=clip_text)
 
@@ -209,41 +223,26 @@ def _uri(text: str) -> str | None:
 
 
 def _cached_embeddings(ws, shas: list[str]):
-    """Caption (SBERT) and CLIP image vectors the images stage already computed; None when absent."""
+    """Caption (SBERT) and CLIP image vectors the images stage already computed; None when absent.
+
+    Absent vectors (never embedded, CLIP off, no weights offline) are normal and reported in the note;
+    a failure of the embedding store itself is a bug and propagates, so the build fails loudly."""
+    from mmrakit.images.embeddings import EmbeddingStore
+
     if not shas:
         return None, None, "no images", None
-    try:
-        from mmrakit.images.embeddings import EmbeddingStore
-    except ImportError:
-        return None, None, "CLIP unavailable (images.embeddings not installed)", None
-    try:
-        store = EmbeddingStore.open(ws) if hasattr(EmbeddingStore, "open") else EmbeddingStore(ws)
-    except Exception as exc:  # noqa: BLE001 - embeddings are optional evidence
-        return None, None, f"CLIP unavailable ({type(exc).__name__}: {exc})", None
+    store = EmbeddingStore(ws)
 
-    def as_dict(arr) -> dict[str, np.ndarray] | None:
+    def as_dict(arr, kind: str) -> dict[str, np.ndarray] | None:
         if arr is None:
             return None
         arr = np.asarray(arr, dtype=np.float32)
         if arr.ndim != 2 or arr.shape[0] != len(shas):
-            return None
+            raise RuntimeError(f"embedding store returned {kind} vectors of shape {arr.shape} for {len(shas)} images")
         return {s: arr[i] for i, s in enumerate(shas) if np.isfinite(arr[i]).all() and np.any(arr[i])}
 
-    try:
-        caption_vectors = as_dict(store.caption(shas))
-    except Exception:  # noqa: BLE001
-        caption_vectors = None
-    try:
-        clip_vectors = as_dict(store.clip_image(shas))
-    except Exception as exc:  # noqa: BLE001
-        clip_vectors, note = None, f"CLIP unavailable ({type(exc).__name__})"
-    else:
-        note = "CLIP image embeddings from the images stage" if clip_vectors else "CLIP unavailable (not embedded)"
-
-    def clip_text(texts: list[str]):
-        try:
-            return store.clip_text(texts)
-        except Exception:  # noqa: BLE001 - no weights offline: the checks are skipped and say so
-            return None
-
-    return caption_vectors, clip_vectors, note, (clip_text if clip_vectors else None)
+    caption_vectors = as_dict(store.caption(shas), "caption")
+    clip_vectors = as_dict(store.clip_image(shas), "CLIP image")
+    note = "CLIP image embeddings from the images stage" if clip_vectors else "CLIP unavailable (not embedded)"
+    # clip_text answers None when CLIP is disabled or its weights are not available offline
+    return caption_vectors, clip_vectors, note, (store.clip_text if clip_vectors else None)

@@ -60,11 +60,10 @@ def rules() -> dict[str, SubtaskRule]:
     for task, fields in raw.items():
         if task not in known:
             raise ConfigError(f"builders/data/rules.toml: [{task}] is not an MMRA subtask", hint=f"one of {list(known)}")
-        if "relations" not in fields:
-            from mmrakit.relations.ontology import SUBTASK_RELATIONS
-
-            fields["relations"] = list(SUBTASK_RELATIONS[task].relations) if task in SUBTASK_RELATIONS else []
-        out[task] = SubtaskRule(task=task, **fields)
+        if "relations" in fields:
+            raise ConfigError(f"builders/data/rules.toml: [{task}] sets 'relations'",
+                              hint="relation semantics live in the subtask registry, mmrakit/data/mmra_subtasks.toml")
+        out[task] = SubtaskRule(task=task, relations=known[task].relations, **fields)
     return out
 
 

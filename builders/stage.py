@@ -13,7 +13,7 @@ class BuildReport(StageReport):
 
 class BuildStage:
     name = "build"
-    upstream = ("relations.ingest", "images.import", "images.embed", "images.dedup")
+    upstream = ("relations.ingest", "images.import", "images.embed", "images.dedup", "images.annotate")
 
     def run(self, ctx: StageContext) -> BuildReport:
         from .pipeline import build

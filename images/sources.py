@@ -211,7 +211,7 @@ def read_coco(source: str, *, image_root, ignore_suffixes, split) -> Iterator[So
                     name = categories.get(ann["category_id"])
                     if name is None:
                         raise InputError(f"{where}: category_id {ann['category_id']} is not in 'categories'")
-                    objects[ann["image_id"]].append(ObjectAnnotation(category=name, box=box))
+                    objects[ann["image_id"]].append(ObjectAnnotation(category=name, box=box, crowd=bool(ann.get("iscrowd", 0))))
         folder = image_root or (src.parent if src.is_file() else src).parent / split_name
         for image_id in sorted(images):
             im = images[image_id]

@@ -67,3 +67,16 @@ class DedupStage:
         cfg = ctx.config.dedup
         return run_dedup(ctx.ws, exact=cfg.exact, near=cfg.near, semantic=cfg.semantic, force=ctx.force,
                          progress=ctx.progress)
+
+
+class AnnotateStage:
+    """Structured attributes per image (scene, viewpoint, shot, people/animals, state, activity, layout)
+    from the sources in ``[annotate] sources``; cached per image, source and prompt version."""
+
+    name = "images.annotate"
+    upstream = ("images.import", "images.embed")
+
+    def run(self, ctx: StageContext) -> StageReport:
+        from .annotate import run_annotate
+
+        return StageReport.model_validate(run_annotate(ctx.ws, force=ctx.force).as_dict())

@@ -61,6 +61,7 @@ class Box(Model):
 class ObjectAnnotation(Model):
     category: str
     box: Box | None = None
+    crowd: bool = Field(False, description="The box covers a group of instances (COCO iscrowd)")
 
 
 class ImageRecord(Model):
@@ -89,6 +90,36 @@ class EntityGrounding(Model):
     source: Literal["caption", "object", "clip"]
     box: Box | None = None
     score: float | None = None
+
+
+# --- annotator (images.annotate -> build) -------------------------------------------------------
+
+AttributeSource = Literal["dataset", "clip", "vlm"]
+
+
+class Attribute(Model):
+    """One perceived fact about an image (scene, indoor, viewpoint, shot, people, animals, emotion,
+    activity, layout), with where it came from and how sure that source is."""
+
+    name: str = Field(description="scene | indoor | viewpoint | shot | people | animals | emotion | activity | layout | caption | objects")
+    value: str = Field(description="The value in the annotator's vocabulary (e.g. kitchen, outdoor, close_up, calm, ride:horse)")
+    source: AttributeSource
+    confidence: float = Field(ge=0.0, le=1.0)
+    detail: str = Field("", description="What the source saw: the caption phrases, boxes or model answer")
+
+
+class ImageAttributes(Model):
+    """Every attribute the annotator recorded for one image, all sources together."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    attributes: list[Attribute] = Field(default_factory=list)
+
+    def values(self, name: str, min_confidence: float = 0.0) -> dict[str, list[Attribute]]:
+        out: dict[str, list[Attribute]] = {}
+        for a in self.attributes:
+            if a.name == name and a.confidence >= min_confidence:
+                out.setdefault(a.value, []).append(a)
+        return out
 
 
 # --- builders ----------------------------------------------------------------------------------

@@ -98,7 +98,9 @@ class BuildersSettings(Section):
     seed: int = 0
     per_subtask: int = Field(20, gt=0, description="Target candidates per subtask (unless --mmra-distribution).")
     caption_band: tuple[float, float] = Field((0.2, 0.85), description="SentenceBERT caption-similarity band [lo, hi] for image-level pairs.")
-    max_image_reuse: int = Field(4, gt=0, description="How many candidates one image may appear in, per subtask.")
+    max_image_reuse: int = Field(2, gt=0, description="How many candidates one image may appear in, per subtask.")
+    max_image_reuse_total: int = Field(6, gt=0, description="How many candidates one image may appear in, over all subtasks of a build.")
+    max_option_repeats: int = Field(2, ge=1, description="A distractor may appear in this many items of a subtask before it must also be the answer of one.")
     choice_options: Literal[3, 4] = Field(4, description="Options per Choice QA item.")
     order_probes: bool = Field(True, description="Emit swapped-order twins for order-dependent subtasks.")
     caption_band_fallback: tuple[float, float] = Field(
@@ -124,7 +126,7 @@ class ReviewSettings(Section):
     min_accept: int = Field(2, ge=1, description="Consensus: at least this many accept with the same answer.")
     min_reject: int | None = Field(None, ge=1, description="Rejected when at least this many reject; null = min_accept.")
     password_env: str = Field("MMRAKIT_LS_ADMIN_PASSWORD", description="Environment variable with the local admin's password (generated and kept in the data dir when unset).")
-    files_root: str | None = Field(None, description="Local-files document root of an existing server (`url`); null = images' common root for `review serve`.")
+    files_root: str | None = Field(None, description="Only with `url`: your server's LOCAL_FILES_DOCUMENT_ROOT, an empty folder used only for review images (mmrakit keeps exactly the pushed images in it); `review serve` always uses <workspace>/review/media.")
     reviewer_emails: list[str] = Field(default_factory=list, description="Reviewer accounts to create with `review users create` (default: reviewer1..K@mmrakit.local).")
     batch_size: int = Field(500, gt=0, description="Tasks per import call and per page when pulling.")
     export_above: int = Field(100, ge=0, description="A pull with more changed tasks than this reads one JSON export instead of data-manager pages.")
@@ -210,6 +212,22 @@ class PanelsSettings(Section):
     retry_max_s: float = Field(60.0, gt=0)
 
 
+class AnnotateSettings(Section):
+    sources: list[Literal["dataset", "clip", "vlm"]] = Field(
+        default_factory=lambda: ["dataset"],
+        description="Annotator sources, in order of trust: dataset (captions + boxes), clip (zero-shot prompts), vlm (a vision-language model).")
+    agree_for_yes: int = Field(1, ge=1, le=3, description="How many sources must state an attribute value before a builder may use it for a 'Yes' (1 = the most trusted source that speaks decides; a disagreeing more trusted source always vetoes).")
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Attribute values below this confidence are recorded but never used for an answer.")
+    vlm_backend: Literal["openai", "hf"] = Field("openai", description="openai = an OpenAI-compatible endpoint (vLLM, SGLang, Ollama, a hosted API); hf = a local Hugging Face model.")
+    vlm_url: str | None = Field(None, description="Base URL of the OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1).")
+    vlm_model: str | None = Field(None, description="Model name at the endpoint, or the local HF model directory (vlm_backend = hf).")
+    vlm_api_key_env: str = Field("MMRAKIT_ANNOTATOR_API_KEY", description="Environment variable holding the endpoint's API key (never stored here).")
+    concurrency: int = Field(8, ge=1, le=256, description="Annotator calls in flight at once.")
+    max_retries: int = Field(4, ge=0, description="Retries (exponential backoff) on connection errors, timeouts, 429 and 5xx.")
+    timeout_s: float = Field(60.0, gt=0)
+    max_image_side: int = Field(768, ge=64, description="Images are downscaled so their longer side is at most this before they are sent to a VLM.")
+
+
 class ExecutionSettings(Section):
     executor: Literal["local", "ray"] = Field("local", description="ray = run embedding and dedup on Ray Data.")
 
@@ -221,6 +239,7 @@ class Settings(Section):
     captions: CaptionsSettings = Field(default_factory=CaptionsSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    annotate: AnnotateSettings = Field(default_factory=AnnotateSettings)
     builders: BuildersSettings = Field(default_factory=BuildersSettings)
     panels: PanelsSettings = Field(default_factory=PanelsSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)

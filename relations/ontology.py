@@ -16,9 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InputError
+from ..subtasks import EvidenceKind  # one definition, in the core registry
 
 RelationKind = Literal["core", "negative", "dbpedia", "pseudo"]
-EvidenceKind = Literal["boxes", "captions", "clip", "sbert", "hash"]
 
 
 class RelationSpec(BaseModel):
@@ -108,11 +108,19 @@ def _lookup() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _subtasks() -> dict[str, SubtaskRelations]:
-    out = {task: SubtaskRelations(task=task, **fields) for task, fields in _read("subtask_relations.toml").items()}
-    for sub in out.values():
-        for rel in (*sub.relations, *sub.anchor_relations):
+    """The relation view of the core subtask registry (``mmrakit/data/mmra_subtasks.toml``): one
+    table, read here, by the builders, review, export and the runner. Every relation it names must be
+    a ConceptNet relation of relations.toml (checked here: the core cannot import this stage)."""
+    from ..subtasks import REGISTRY_FILE, mmra_subtasks
+
+    out = {}
+    for task, info in mmra_subtasks().items():
+        for rel in (*info.relations, *info.anchor_relations):
             if rel not in _relations():
-                raise ValueError(f"subtask_relations.toml: [{sub.task}] uses unknown relation {rel!r}")
+                raise ValueError(f"{REGISTRY_FILE}: [{task}] uses unknown relation {rel!r}")
+        out[task] = SubtaskRelations(task=task, relations=info.relations, direction=info.direction,
+                                     evidence=info.evidence, anchors=info.anchors,
+                                     anchor_relations=info.anchor_relations, note=info.relation_note)
     return out
 
 

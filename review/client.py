@@ -137,6 +137,9 @@ class LabelStudioClient:
         return self.request("POST", "/api/storages/localfiles/",
                             json={"project": project_id, "path": path, "title": title, "use_blob_urls": False})
 
+    def delete_local_storage(self, storage_id: int) -> None:
+        self.request("DELETE", f"/api/storages/localfiles/{storage_id}")
+
     def import_tasks(self, project_id: int, tasks: list[dict]) -> list[int]:
         body = self.request("POST", f"/api/projects/{project_id}/import", params={"return_task_ids": "true"},
                             json=tasks)

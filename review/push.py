@@ -3,28 +3,35 @@
 Pushing again imports only new candidates, updates the tasks whose content changed (data and
 the prediction), and never duplicates: the map candidate -> task lives in the workspace, and is
 rebuilt from the server's task data when it is missing (a new workspace, a lost catalogue).
+
+Images go into the server's media folder (:mod:`.media`) as tasks need them. The tasks of candidates
+that reviewers rejected or that are no longer kept are withdrawn (their images stripped, the task and
+its annotations kept), and a media file goes once no task on the server shows it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..models import Candidate
 from ..records import CandidateStore, ImageCatalog
 from ..workspace import Workspace
-from .client import LabelStudioClient
+from .client import LabelStudioClient, LabelStudioError
 from .config import answer_result, label_config, validate_prediction
+from .media import MediaFolder, name_from_url
 from .server import Connection
 from .store import ReviewStore
 
 MAIN, ADJUDICATION = "main", "adjudication"
+WITHDRAWN = "withdrawn"  # content hash of a task whose candidate was rejected or dropped: no images any more
+STORAGE_TITLE = "mmrakit images"
 
 
 class PushReport(BaseModel):
@@ -35,18 +42,23 @@ class PushReport(BaseModel):
     created: int
     updated: int
     unchanged: int
+    withdrawn: int = 0
+    media_removed: int = 0
 
 
 # --- images ---------------------------------------------------------------------------------------
 
 class ImageUrls:
-    """sha256 -> URL Label Studio can show: a local-files URL inside ``root``, else the record's http URL."""
+    """sha256 -> URL Label Studio can show: the image's file in the media folder, else the record's http URL.
+
+    ``root`` is the server's local-files document root, a :class:`MediaFolder`; each local image is
+    put in it (hard link or copy, checked against its sha256) as it is asked for.
+    """
 
     def __init__(self, ws: Workspace, root: Path | None) -> None:
         self.catalog = ImageCatalog(ws)
-        self.root = root.resolve() if root else None
+        self.media = MediaFolder.open(root) if root is not None else None
         self._cache: dict[str, str] = {}
-        self.storage_dirs: set[Path] = set()  # first-level folders under root that hold served images
 
     def __call__(self, sha: str, candidate_id: str) -> str:
         if sha in self._cache:
@@ -56,27 +68,17 @@ class ImageUrls:
             raise InputError(f"candidate {candidate_id}: image {sha} is not in the image catalogue",
                              hint="re-run `mmrakit images import` or rebuild the candidates")
         url = None
-        if rec.path and self.root is not None:
-            path = self.catalog.file_path(rec).resolve()  # resolves symlinks: no escaping the root through them
-            if not path.is_file():
+        if rec.path and self.media is not None:
+            path = self.catalog.file_path(rec)
+            if path.is_file():
+                url = self.media.url(self.media.add(rec, path))
+            elif not rec.url:
                 raise InputError(f"candidate {candidate_id}: image file {path} is missing")
-            if not path.is_relative_to(self.root):
-                if not rec.url:
-                    raise InputError(
-                        f"candidate {candidate_id}: image {path} is outside the served local-files root {self.root}",
-                        hint="restart `mmrakit review serve` (it roots serving at the images' common folder) "
-                             "or set review.files_root in mmrakit.toml")
-            else:
-                rel = path.relative_to(self.root)
-                if len(rel.parts) < 2:
-                    raise InputError(f"candidate {candidate_id}: image {path} sits directly in the local-files root",
-                                     hint="Label Studio serves only files inside a sub-folder of its document root")
-                self.storage_dirs.add(self.root / rel.parts[0])
-                url = "/data/local-files/?d=" + quote(rel.as_posix())
         if url is None:
             if not rec.url or not rec.url.startswith(("http://", "https://")):
                 raise InputError(f"candidate {candidate_id}: image {sha} has neither a servable file nor an http URL",
-                                 hint="start the local server with `mmrakit review serve`, or set review.files_root in mmrakit.toml")
+                                 hint="start the local server with `mmrakit review serve`, or give your server a "
+                                      "review media folder ([review] files_root, see docs/review.md)")
             url = rec.url
         self._cache[sha] = url
         return url
@@ -119,7 +121,7 @@ def content_hash(data: dict, prediction: dict) -> str:
 # --- projects -------------------------------------------------------------------------------------
 
 def ensure_project(client: LabelStudioClient, store: ReviewStore, ws: Workspace, conn: Connection, kind: str,
-                   storage_dirs: set[Path] = frozenset()) -> int:
+                   media: MediaFolder | None = None) -> int:
     """Create (or update) the review project of this kind with the generated config and K overlap."""
     s = ws.settings.review
     config = label_config()  # validated client-side before any call
@@ -143,13 +145,87 @@ def ensure_project(client: LabelStudioClient, store: ReviewStore, ws: Workspace,
     if pid is None:
         pid = client.create_project(title=title, **fields)["id"]
         store.set_project(conn.url, kind, pid)
-    if storage_dirs:
-        # Label Studio serves a local file only to users of a project with a storage covering it
-        # (and refuses a storage at the document root itself, hence one per first-level folder).
-        have = {Path(st.get("path", "")) for st in client.local_storages(pid)}
-        for d in sorted(storage_dirs - have):
-            client.create_local_storage(pid, str(d), title=f"mmrakit images: {d.name}")
+    if media is not None:
+        ensure_storage(client, pid, media)
     return pid
+
+
+def ensure_storage(client: LabelStudioClient, pid: int, media: MediaFolder) -> None:
+    """The project's one local storage is the media folder's images/: Label Studio serves a local file only to
+    users of a project whose storage covers it. Storages an older mmrakit made over wider folders go."""
+    want = str(media.images)
+    have = False
+    for st in client.local_storages(pid):
+        if st.get("path") == want:
+            have = True
+        elif str(st.get("title", "")).startswith(STORAGE_TITLE):
+            client.delete_local_storage(st["id"])
+    if not have:
+        try:
+            client.create_local_storage(pid, want, title=f"{STORAGE_TITLE} (review media)")
+        except LabelStudioError as exc:
+            raise ConfigError(
+                f"Label Studio at {client.url} refused a local storage over the review media folder {media.images}: "
+                f"{exc.message}",
+                hint=f"start that server with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and "
+                     f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={media.root}, and set [review] files_root = \"{media.root}\"") from None
+
+
+def withdraw(ws: Workspace, conn: Connection, client: LabelStudioClient, store: ReviewStore) -> int:
+    """Strip the images from the tasks (main and adjudication) of candidates that are rejected, no longer
+    kept, or gone. The task and its annotations stay; a candidate that comes back is restored by the next push."""
+    n = 0
+    for kind in (MAIN, ADJUDICATION):
+        pid = store.project_id(conn.url, kind)
+        if pid is None:
+            continue
+        tasks = store.tasks(conn.url, pid)
+        live = _live_candidates(ws, list(tasks))
+        for cid, (tid, chash) in sorted(tasks.items()):
+            if cid in live or chash == WITHDRAWN:
+                continue
+            data = dict(client.task(tid).get("data") or {})
+            data.update({"image1": "", "image2": "", "content_hash": WITHDRAWN})
+            client.update_task(tid, data)
+            store.record_tasks(conn.url, pid, [(cid, tid, WITHDRAWN)])
+            n += 1
+    return n
+
+
+def _live_candidates(ws: Workspace, ids: list[str]) -> set[str]:
+    """The candidates among ``ids`` whose tasks still show images: kept and not rejected by review."""
+    live: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        live |= {r[0] for r in ws.db.execute(
+            f"SELECT id FROM candidates WHERE id IN ({', '.join('?' * len(chunk))}) "
+            "AND status = 'kept' AND review_status != 'rejected'", chunk)}
+    return live
+
+
+def _unknown_media(ws: Workspace, conn: Connection, media: MediaFolder) -> bool:
+    """Whether the folder holds a file that none of this workspace's live tasks shows (then the server decides)."""
+    live: set[str] = set()
+    for a, b in ws.db.execute(
+            "SELECT c.image1, c.image2 FROM review_tasks t JOIN candidates c ON c.id = t.candidate_id "
+            "WHERE t.url = ? AND t.content_hash != ?", (conn.url, WITHDRAWN)):
+        live.update((a, b))
+    return any(name.split(".", 1)[0] not in live for name in media.names())
+
+
+def referenced_media(client: LabelStudioClient, media: MediaFolder, page_size: int) -> set[str]:
+    """Media file names any task references, over every project served from this media folder (any workspace)."""
+    names: set[str] = set()
+    want = str(media.images)
+    for project in client.projects():
+        if not any(st.get("path") == want for st in client.local_storages(project["id"])):
+            continue
+        for t in client.iter_tasks(project["id"], page_size=max(page_size, 100)):
+            for value in (t.get("data") or {}).values():
+                name = name_from_url(value)
+                if name:
+                    names.add(name)
+    return names
 
 
 def _sync_task_map(client: LabelStudioClient, store: ReviewStore, url: str, pid: int, page_size: int) -> dict:
@@ -169,55 +245,70 @@ def _sync_task_map(client: LabelStudioClient, store: ReviewStore, url: str, pid:
 
 def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candidate], *, kind: str = MAIN,
                     client: LabelStudioClient | None = None) -> PushReport:
+    """Push ``candidates`` to the project of ``kind``; withdraw the tasks of rejected or dropped candidates
+    (both projects), and let the media folder keep exactly the images some task still shows."""
     store = ReviewStore(ws)
     own = client is None
     client = client or conn.client(ws)
+    urls = ImageUrls(ws, conn.files_root)
     try:
-        urls = ImageUrls(ws, conn.files_root)
-        payloads, checked = [], set()
-        for c in candidates:
-            p = task_payload(c, urls)
-            if (c.answer, c.builder_version) not in checked:  # the prediction depends on these two only
-                validate_prediction(p["predictions"][0]["result"], p["predictions"][0]["model_version"])
-                checked.add((c.answer, c.builder_version))
-            payloads.append(p)
-        pid = ensure_project(client, store, ws, conn, kind, urls.storage_dirs)
-        known = _sync_task_map(client, store, conn.url, pid, ws.settings.review.batch_size)
-        new = [p for p in payloads if p["data"]["candidate_id"] not in known]
-        changed = [p for p in payloads
-                   if p["data"]["candidate_id"] in known and known[p["data"]["candidate_id"]][1] != p["data"]["content_hash"]]
-        bs = ws.settings.review.batch_size
-        for i in range(0, len(new), bs):
-            batch = new[i:i + bs]
-            ids = client.import_tasks(pid, batch)
-            if len(ids) != len(batch):
-                raise InputError(f"Label Studio imported {len(ids)} of {len(batch)} tasks",
-                                 hint="re-run `mmrakit review push`: existing tasks are matched by candidate id")
-            store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])
-                                               for p, tid in zip(batch, ids)])
-        for p in changed:
-            tid = known[p["data"]["candidate_id"]][0]
-            client.update_task(tid, p["data"])
-            pred = p["predictions"][0]
-            for old in client.predictions(tid):
-                client.delete_prediction(old["id"])
-            client.create_prediction(tid, pred["result"], pred["model_version"])
-            store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])])
-        return PushReport(project_id=pid, url=conn.url, kind=kind, candidates=len(payloads), created=len(new),
-                          updated=len(changed), unchanged=len(payloads) - len(new) - len(changed))
+        with urls.media.locked() if urls.media else contextlib.nullcontext():
+            report = _push_locked(ws, conn, list(candidates), kind, client, store, urls)
+            if urls.media is not None:
+                urls.media.prune_strays()
+                if report.withdrawn or _unknown_media(ws, conn, urls.media):
+                    keep = referenced_media(client, urls.media, ws.settings.review.batch_size)
+                    report.media_removed = len(urls.media.collect(keep))
+        return report
     finally:
         if own:
             client.close()
 
 
+def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], kind: str, client: LabelStudioClient,
+                 store: ReviewStore, urls: ImageUrls) -> PushReport:
+    payloads, checked = [], set()
+    for c in candidates:
+        p = task_payload(c, urls)
+        if (c.answer, c.builder_version) not in checked:  # the prediction depends on these two only
+            validate_prediction(p["predictions"][0]["result"], p["predictions"][0]["model_version"])
+            checked.add((c.answer, c.builder_version))
+        payloads.append(p)
+    pid = ensure_project(client, store, ws, conn, kind, urls.media)
+    known = _sync_task_map(client, store, conn.url, pid, ws.settings.review.batch_size)
+    new = [p for p in payloads if p["data"]["candidate_id"] not in known]
+    changed = [p for p in payloads
+               if p["data"]["candidate_id"] in known and known[p["data"]["candidate_id"]][1] != p["data"]["content_hash"]]
+    bs = ws.settings.review.batch_size
+    for i in range(0, len(new), bs):
+        batch = new[i:i + bs]
+        ids = client.import_tasks(pid, batch)
+        if len(ids) != len(batch):
+            raise InputError(f"Label Studio imported {len(ids)} of {len(batch)} tasks",
+                             hint="re-run `mmrakit review push`: existing tasks are matched by candidate id")
+        store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])
+                                           for p, tid in zip(batch, ids)])
+    for p in changed:
+        tid = known[p["data"]["candidate_id"]][0]
+        client.update_task(tid, p["data"])
+        pred = p["predictions"][0]
+        for old in client.predictions(tid):
+            client.delete_prediction(old["id"])
+        client.create_prediction(tid, pred["result"], pred["model_version"])
+        store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])])
+    withdrawn = withdraw(ws, conn, client, store)
+    return PushReport(project_id=pid, url=conn.url, kind=kind, candidates=len(payloads), created=len(new),
+                      updated=len(changed), unchanged=len(payloads) - len(new) - len(changed), withdrawn=withdrawn)
+
+
 def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, reviewers: int | None = None) -> PushReport:
-    """`review push`: every kept candidate (of ``subtasks``) not yet decided, recorded as stage review.push."""
+    """`review push`: every kept candidate (of ``subtasks``) not rejected, recorded as stage review.push."""
     if reviewers is not None and reviewers != ws.settings.review.reviewers:
         ws.settings.review = ws.settings.review.model_copy(update={
             "reviewers": reviewers, "min_accept": min(ws.settings.review.min_accept, reviewers),
             "min_reject": None if ws.settings.review.min_reject is None else min(ws.settings.review.min_reject, reviewers)})
         ws.save_settings()  # pull's consensus must use the K the project was pushed with
-    rows = CandidateStore(ws).rows(task=subtasks, status="kept")
+    rows = [r for r in CandidateStore(ws).rows(task=subtasks, status="kept") if r["review_status"] != "rejected"]
     candidates = [r["candidate"] for r in rows]
     cstore = CandidateStore(ws)
     with ws.stage_run("review.push", key=",".join(sorted(subtasks or [])), inputs=[c.id for c in candidates],

@@ -1,7 +1,8 @@
 """Start, find and stop a local Label Studio, and resolve which server + token review talks to.
 
 The server runs from its own venv (``$MMRAKIT_LABEL_STUDIO_BIN``), bound to 127.0.0.1, with its
-data dir inside the workspace and local-files serving rooted at the images' common folder.
+data dir inside the workspace (0700: its database holds every user's token) and local-files serving
+rooted at the workspace's review media folder (:mod:`.media`), which holds exactly the pushed images.
 Secrets (admin token and password) come from the environment, else are generated once and kept
 in a 0600 file in the data dir; they are passed through the environment (not argv) and never printed.
 """
@@ -23,12 +24,13 @@ import httpx
 from .. import atomic
 from ..errors import ConfigError, MmrakitError
 from ..util import pid_alive
-from ..records import ImageCatalog
 from ..workspace import Workspace
 from .client import LabelStudioClient
+from .media import MediaFolder
 
 BIN_ENV = "MMRAKIT_LABEL_STUDIO_BIN"
 STATE_FILE = "mmrakit-server.json"
+MEDIA_DIR = "review/media"
 SECRETS_FILE = "mmrakit-secrets.json"
 # Bare names Label Studio's get_env() would also pick up from a user's shell.
 STRAY_ENV = ("USERNAME", "PASSWORD", "PORT", "HOST", "USER_TOKEN", "HEARTEX_USERNAME", "HEARTEX_PASSWORD")
@@ -39,7 +41,7 @@ class Connection:
     url: str
     token: str
     token_source: str
-    files_root: Path | None
+    files_root: Path | None  # the server's local-files document root: a review media folder (None: http URLs only)
 
     def client(self, ws: Workspace) -> LabelStudioClient:
         s = ws.settings.review
@@ -82,7 +84,7 @@ def local_secrets(ws: Workspace, *, create: bool = False) -> dict:
     if create and not {"token", "password"} <= stored.keys():
         stored = {"token": stored.get("token") or secrets.token_hex(20),
                   "password": stored.get("password") or secrets.token_urlsafe(18)}
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_dir(path.parent)
         with atomic.atomic_path(path) as tmp:
             os.chmod(tmp, 0o600)
             tmp.write_text(json.dumps(stored), "utf-8")
@@ -92,16 +94,18 @@ def local_secrets(ws: Workspace, *, create: bool = False) -> dict:
             "password": os.environ.get(s.password_env) or stored.get("password", "")}
 
 
-def images_root(ws: Workspace) -> Path:
-    """The local-files document root: the parent of the deepest folder holding every image file.
+def media_root(ws: Workspace) -> Path:
+    """The workspace's review media folder: the document root of the server `review serve` starts."""
+    return ws.path(*MEDIA_DIR.split("/"))
 
-    The parent, because Label Studio refuses a storage at the root itself; push creates one
-    storage per first-level folder below it, and only files under a storage are served.
-    """
-    cat = ImageCatalog(ws)
-    dirs = {str(cat.file_path(r).resolve().parent) for r in cat if r.path}
-    common = Path(os.path.commonpath(sorted(dirs))) if dirs else ws.root
-    return common.parent
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _same(a: str | Path, b: Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
 
 
 def server_state(ws: Workspace) -> dict:
@@ -115,20 +119,40 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _check_root(ws: Workspace, root: Path, what: str) -> None:
+    media = media_root(ws)
+    if not _same(root, media):
+        raise ConfigError(
+            f"{what} is {root}, but the Label Studio that `review serve` runs serves only the workspace's review "
+            f"media folder {media}: any other document root lets every reviewer read files that are not review images",
+            hint="drop --files-root / [review] files_root for the local server (files_root is only for a server you "
+                 "run yourself, with [review] url); if an older server is running, `mmrakit review stop` and serve again")
+
+
 def serve(ws: Workspace, *, port: int | None = None, files_root: Path | None = None,
           wait_s: float = 240.0) -> dict:
-    """Start the local server (or return the running one). Returns the state (no secrets)."""
+    """Start the local server (or return the running one). Returns the state (no secrets).
+
+    The local-files document root is always the workspace's media folder; ``files_root`` (or
+    ``[review] files_root``) naming anything else is refused.
+    """
     s = ws.settings.review
+    root = media_root(ws)
+    for given, what in ((files_root, "--files-root"), (s.files_root, "[review] files_root")):
+        if given is not None:
+            _check_root(ws, ws.resolve(given), what)
+    ddir = data_dir(ws)
     state = server_state(ws)
     if state and pid_alive(state.get("pid")) and _answers(state["url"]):
+        _check_root(ws, Path(state.get("files_root") or "/"), f"the running server's (pid {state['pid']}) document root")
+        _private_dir(ddir)
+        _private_db(ddir)
         state["already_running"] = True
         return state
-    ddir = data_dir(ws)
-    ddir.mkdir(parents=True, exist_ok=True)
+    _private_dir(ddir)
+    _private_db(ddir)
     port = port or s.port
-    root = Path(files_root or images_root(ws)).resolve()
-    if not root.is_dir():
-        raise ConfigError(f"local-files root {root} is not a directory")
+    MediaFolder.open(root)
     sec = local_secrets(ws, create=True)
     url = f"http://{'127.0.0.1' if s.host in ('0.0.0.0', '::') else s.host}:{port}"
     if _answers(url):
@@ -145,12 +169,16 @@ def serve(ws: Workspace, *, port: int | None = None, files_root: Path | None = N
         "LABEL_STUDIO_BASE_DATA_DIR": str(ddir),
         "COLLECT_ANALYTICS": "false",
         "LATEST_VERSION_CHECK": "false",
+        # no error reports to Label Studio's Sentry: they carry request paths and local file names
+        "LABEL_STUDIO_SENTRY_DSN": "",
+        "LABEL_STUDIO_FRONTEND_SENTRY_DSN": "",
     })
     cmd = [label_studio_bin(), "start", "--no-browser", "--internal-host", s.host, "--port", str(port),
            "--data-dir", str(ddir)]
-    log = open(ddir / "server.log", "ab")
+    log = os.fdopen(os.open(ddir / "server.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
+    # umask 077: the database (every user's token), uploads and exports are the owner's only
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, umask=0o077)
     log.close()
     state = {"pid": proc.pid, "url": url, "port": port, "files_root": str(root), "data_dir": str(ddir),
              "log": str(ddir / "server.log"), "started_at": time.time()}
@@ -168,8 +196,16 @@ def serve(ws: Workspace, *, port: int | None = None, files_root: Path | None = N
                            hint=f"see {ddir / 'server.log'}; the first start runs migrations (about a minute)")
     with Connection(url, sec["token"], sec["token_source"], root).client(ws) as c:
         c.whoami()  # a token mismatch (data dir created with another token) fails here, clearly
+    _private_db(ddir)
     state["already_running"] = False
     return state
+
+
+def _private_db(ddir: Path) -> None:
+    """Owner-only modes for what a data dir made before umask 077 holds (the database above all)."""
+    for p in ddir.iterdir():
+        if p.is_file() and not p.is_symlink():
+            os.chmod(p, 0o600)
 
 
 def stop(ws: Workspace, *, timeout_s: float = 20.0) -> bool:
@@ -207,10 +243,11 @@ def connection(ws: Workspace) -> Connection:
         if not token:
             raise ConfigError(f"review.url is {s.url} but ${s.token_env} is not set",
                               hint=f"export {s.token_env}=<your Label Studio API token (legacy token)>")
-        return Connection(s.url.rstrip("/"), token, f"${s.token_env}", Path(s.files_root) if s.files_root else None)
+        return Connection(s.url.rstrip("/"), token, f"${s.token_env}", ws.resolve(s.files_root) if s.files_root else None)
     state = server_state(ws)
     if not state:
         raise MmrakitError("no Label Studio server: none started for this workspace and review.url (mmrakit.toml) is not set",
                            hint="run `mmrakit review serve`, or set review.url and $" + s.token_env)
+    _check_root(ws, Path(state.get("files_root") or "/"), "the local server's document root")
     sec = local_secrets(ws)
     return Connection(state["url"], sec["token"], sec["token_source"], Path(state["files_root"]))

@@ -46,7 +46,7 @@ def shared_data() -> Path:
 
 from mmrakit.errors import ConfigError  # noqa: E402
 from mmrakit.review import LabelStudioClient, connection, create_reviewers, serve, stop  # noqa: E402
-from mmrakit.review.server import Connection, label_studio_bin  # noqa: E402
+from mmrakit.review.server import Connection, label_studio_bin, media_root  # noqa: E402
 from mmrakit.review.users import load_credentials  # noqa: E402
 from mmrakit.settings import ReviewSettings  # noqa: E402
 
@@ -58,11 +58,12 @@ SENIOR = "senior@mmrakit.local"
 @dataclass
 class LS:
     ws: Workspace   # the workspace whose data dir holds the server
-    root: Path      # local-files document root
+    media: Path     # its review media folder: the local-files document root
+    home: Path      # where the tests' own workspaces live (outside the media folder)
     conn: Connection
 
     def workspace(self, name: str, **review_settings) -> Workspace:
-        ws = Workspace.init(self.root / name)
+        ws = Workspace.init(self.home / name)
         ws.settings.review = ReviewSettings(**{**ws.settings.review.model_dump(), **review_settings})
         ws.save_settings()
         return ws
@@ -78,14 +79,14 @@ def ls(tmp_path_factory) -> LS:
     except ConfigError as exc:
         skip_or_fail(f"needs the Label Studio server: {exc.message} (run `make setup`)")
     base = tmp_path_factory.mktemp("labelstudio")
-    root = base / "served"
-    root.mkdir()
     ws = Workspace.init(base / "server-ws")
     ws.settings.review.port = LS_PORT
     ws.settings.review.token_env = "MMRAKIT_TEST_NO_SUCH_TOKEN_VAR"  # use the generated secret, not the user's env
     ws.save_settings()
-    serve(ws, port=LS_PORT, files_root=root)
-    yield LS(ws=ws, root=root, conn=connection(ws))
+    serve(ws, port=LS_PORT)
+    conn = connection(ws)
+    assert conn.files_root == media_root(ws)
+    yield LS(ws=ws, media=conn.files_root, home=base, conn=conn)
     stop(ws)
 
 

@@ -68,13 +68,15 @@ def _entity_concepts(ws, graph, sha: str) -> set[str]:
 
 
 def test_relation_answers_hold_and_no_distractor_is_also_correct(coco):
-    """Independent check with the RelationStore: the answer is a target of an entity grounded in each
-    image; no other option is."""
+    """Independent check with the RelationStore for the graph-answered subtask (MentalitySimilarity): the
+    answer is a target of an entity grounded in each image; no other option is. (UsageSimilarity,
+    SimilarMaterial and AppearanceSimilarity answer from instance evidence, not graph reachability: they are
+    checked against raw COCO boxes and held-out captions in tests/test_build_quality_coco.py.)"""
     ws, _ = coco
     store = RelationStore.open(ws)
     graph = StoreGraph(store)
     checked = 0
-    for task in ("UsageSimilarity", "SimilarMaterial", "AppearanceSimilarity", "MentalitySimilarity"):
+    for task in ("MentalitySimilarity",):
         rels = rules()[task].relations
         for c in CandidateStore(ws).list(task=task):
             if c.qa_type != "Choice QA":
@@ -91,7 +93,7 @@ def test_relation_answers_hold_and_no_distractor_is_also_correct(coco):
                 if letter != c.answer:
                     assert not holds(text), f"{task}: distractor {text!r} is also correct for {c.id}"
             checked += 1
-    assert checked >= 8
+    assert checked >= 2
 
 
 def test_order_probes_are_swapped_twins(coco):

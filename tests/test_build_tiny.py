@@ -26,12 +26,12 @@ PACK = REPO / "demo" / "relations" / "mmrakit-coco-pack.tsv"
 
 # name: (captions, [(category, [x, y, w, h])])
 TINY = {
-    "kitchen1": (["A woman smiling in a kitchen with a knife and a cup"],
-                 [("knife", [0.05, 0.5, 0.1, 0.1]), ("cup", [0.3, 0.45, 0.1, 0.1]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
+    "kitchen1": (["A woman smiling in a kitchen with a knife and a cup on the table"],
+                 [("knife", [0.05, 0.5, 0.13, 0.13]), ("cup", [0.3, 0.42, 0.13, 0.14]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
                   ("bottle", [0.41, 0.4, 0.05, 0.15]),
                   ("person", [0.6, 0.05, 0.3, 0.45])]),
-    "kitchen2": (["A man laughing in the kitchen next to scissors and a bowl"],
-                 [("scissors", [0.05, 0.3, 0.1, 0.1]), ("bowl", [0.3, 0.48, 0.1, 0.08]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
+    "kitchen2": (["A man laughing in the kitchen next to scissors and a bowl on a table"],
+                 [("scissors", [0.05, 0.3, 0.13, 0.13]), ("bowl", [0.3, 0.45, 0.15, 0.12]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
                   ("spoon", [0.41, 0.5, 0.06, 0.02]),
                   ("person", [0.55, 0.05, 0.3, 0.45]), ("tv", [0.02, 0.02, 0.2, 0.15])]),
     "tennis1": (["A man playing tennis on a tennis court"],
@@ -50,6 +50,10 @@ TINY = {
     "car_close2": (["A blue car parked on a city street"], [("car", [0.12, 0.2, 0.78, 0.66]), ("fire hydrant", [0.02, 0.6, 0.06, 0.2])]),
     "cooking": (["A woman cooking dinner in the kitchen", "She is chopping vegetables"],
                 [("person", [0.3, 0.1, 0.3, 0.8]), ("oven", [0.65, 0.4, 0.3, 0.5]), ("knife", [0.35, 0.5, 0.08, 0.05])]),
+    "desk": (["A wooden desk with a laptop and a book in an office", "A laptop and a cup on a wooden table"],
+             [("laptop", [0.3, 0.2, 0.3, 0.3]), ("book", [0.65, 0.4, 0.2, 0.15]), ("dining table", [0.1, 0.45, 0.8, 0.5])]),
+    "picnic": (["A wooden bench in a park next to a red kite", "A red kite lying on a wooden bench"],
+               [("bench", [0.1, 0.5, 0.6, 0.3]), ("kite", [0.5, 0.2, 0.2, 0.2])]),
     "living": (["A man sitting on a couch in the living room watching tv"],
                [("couch", [0.1, 0.4, 0.6, 0.5]), ("tv", [0.75, 0.2, 0.2, 0.2]), ("remote", [0.3, 0.5, 0.05, 0.03]),
                 ("person", [0.25, 0.2, 0.3, 0.6])]),
@@ -62,8 +66,8 @@ def make_tiny_pool(folder: Path) -> Path:
     lines = []
     for i, (name, (captions, objects)) in enumerate(TINY.items()):
         rng = random.Random(i)
-        img = Image.new("RGB", (96, 64))
-        img.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(96 * 64)])
+        img = Image.new("RGB", (320, 240))  # large enough that named boxes pass the salience check (32 px)
+        img.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(320 * 240)])
         img.save(folder / f"{name}.jpg", quality=90)
         lines.append(json.dumps({"path": f"{name}.jpg", "id": name, "captions": captions,
                                  "objects": [{"category": c, "box": b} for c, b in objects]}))
@@ -98,16 +102,38 @@ def test_every_subtask_yields_valid_candidates_on_a_tiny_pool(tiny_ws):
             assert c.evidence.notes["rule"] == rules()[task].rule
 
 
-def test_relation_items_use_the_pack_and_are_correct(tiny_ws):
+def test_usage_and_material_items_follow_their_evidence(tiny_ws):
+    """The answer is the value both recorded entities have (per builders/data/evidence.toml: a use of the
+    kind, a material stated in a caption or the kind's default); every distractor is impossible in at
+    least one of the two images (so none is shared)."""
+    from mmrakit.builders.instances import vocab
+
+    v = vocab()
     ctx = open_context(tiny_ws, seed=1)
     res = build_candidates(ctx, ["UsageSimilarity", "SimilarMaterial"], {"UsageSimilarity": 3, "SimilarMaterial": 3})
+    seen = 0
     for task, r in res.items():
+        dim = "use" if task == "UsageSimilarity" else "material"
         for c in r.kept:
-            answer = c.options[c.answer]
-            assert all(e.dataset == "/d/pack/mmrakit-coco-pack" for e in c.evidence.edges)
-            assert {e.end for e in c.evidence.edges} == {"/c/en/" + answer.replace(" ", "_")}
-            assert c.evidence.edges[0].start == c.evidence.entities1[0].concept
-            assert c.evidence.edges[1].start == c.evidence.entities2[0].concept
+            n = c.evidence.notes
+            assert c.options[c.answer] == v.option(dim, n["target"])
+            for side in ("evidence1", "evidence2"):
+                kind = v.kinds[n[side]["entity"]]
+                if dim == "use":
+                    assert n["target"] in kind.uses
+                elif n[side]["kind"] == "default":
+                    assert kind.default == n["target"]
+                else:
+                    assert n["target"] in v.dimensions["material"]["adjectives"].values()
+                    assert n[side]["caption"] and n[side]["entity"] in n[side]["caption"] or n[side]["caption"]
+            values = v.uses if dim == "use" else v.dimensions["material"]["values"]
+            for letter, text in c.options.items():
+                if letter == c.answer:
+                    continue
+                value = next(x for x in values if v.option(dim, x) == text)
+                assert not (value in n["possible1"] and value in n["possible2"]), (task, text)
+            seen += 1
+    assert seen >= 2, {t: r.summary() for t, r in res.items()}
 
 
 def test_subevent_order_probe_flips_the_answer(tiny_ws):
@@ -220,7 +246,7 @@ def test_build_writes_the_store_and_keeps_reviews_on_rebuild(tiny_ws):
 
 def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
     """With CLIP vectors (a tiny random-init open_clip model through the real load path), AppearanceSimilarity
-    scores property prompts on the pixels and ObservationAngle says it used CLIP; without them both say
+    scores colour prompts on the pixels (and may veto: random weights rank colours at random) and ObservationAngle says it used CLIP; without them both say
     what they skipped."""
     import sys
 
@@ -244,11 +270,35 @@ def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
     ctx = open_context(ws, 1)
     assert ctx.pool.clip_vectors and len(ctx.pool.clip_vectors) == len(TINY)
     res = build_candidates(ctx, ["AppearanceSimilarity", "ObservationAngle"], {"AppearanceSimilarity": 3, "ObservationAngle": 2})
-    assert res["AppearanceSimilarity"].kept and res["ObservationAngle"].kept
+    assert res["ObservationAngle"].kept
+    vetoes = res["AppearanceSimilarity"].missing.get("CLIP ranks a caption-stated colour in the bottom half (vetoed)", 0)
+    assert res["AppearanceSimilarity"].kept or vetoes
     for c in res["AppearanceSimilarity"].kept:
         check = c.evidence.notes["clip_check"]
         assert check["method"].startswith("CLIP prompts")
-        assert c.options[c.answer] in check["image1"] and -1.0 <= check["image1"][c.options[c.answer]] <= 1.0
+        for side in ("1", "2"):
+            colour = c.evidence.notes["colour" + side]
+            scores = check["image" + side]
+            assert -1.0 <= scores[colour] <= 1.0
+            assert sorted(scores, key=lambda k: -scores[k]).index(colour) < len(scores) // 2
         assert c.evidence.clip_similarity is not None
     for c in res["ObservationAngle"].kept:
         assert c.evidence.notes["method"].startswith("CLIP similarity") and c.evidence.clip_similarity is not None
+
+
+def test_a_broken_embedding_store_fails_the_build_loudly(tmp_path):
+    """Absent embeddings are normal (TF-IDF band, CLIP skipped, said in the report); a corrupt embedding
+    store is a bug and must surface, not turn silently into the TF-IDF fallback."""
+    from mmrakit.images.embeddings import _pointer
+
+    ws = Workspace.init(tmp_path / "ws")
+    ingest(ws, PACK, format="pack")
+    import_images(ws, str(make_tiny_pool(tmp_path / "pool")), "jsonl")
+    assert open_context(ws, 0).pool.caption_method == "tfidf"  # nothing embedded: the documented fallback
+    p = _pointer(ws, "caption")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text("{ this is not the pointer the images stage writes", encoding="utf-8")
+    with pytest.raises(ValueError):
+        build(ws, subtasks="UsageSimilarity", per_subtask=2)
+    with pytest.raises(ValueError):
+        open_context(ws, 0)

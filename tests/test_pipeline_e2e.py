@@ -169,14 +169,14 @@ def test_pipeline_waits_for_reviews_then_continues_from_pull(ls, reviewers, tmp_
     from mmrakit.review.push import MAIN
     from mmrakit.review.store import ReviewStore
 
-    ws_dir = ls.root / "pipeline-e2e"  # inside the server's local-files root
+    ws_dir = tmp_path / "pipeline-e2e"  # anywhere: push puts the images in the server's media folder
     pipeline = write_pipeline(tmp_path, workspace=str(ws_dir), **{
         "images.copy_files": True,
         "build.subtasks": ["UsageSimilarity", "SubEvent"],
         "settings.builders.per_subtask": 3,
         "settings.review.url": ls.conn.url,
         "settings.review.token_env": "MMRAKIT_E2E_LS_TOKEN",
-        "settings.review.files_root": str(ls.root),
+        "settings.review.files_root": str(ls.media),
         "review.enabled": True,
         "export.include_unreviewed": False,
         "export.out": "exports/validated",

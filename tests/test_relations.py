@@ -114,7 +114,8 @@ def test_snake_names_match_conceptnet_lite():
 
 def test_subtask_mapping_covers_all_mmra_subtasks():
     assert set(SUBTASK_RELATIONS) == set(mmra_subtasks())
-    assert set(SUBTASK_RELATIONS["UsageSimilarity"].relations) == {"UsedFor", "CapableOf"}
+    # usage is a purpose: UsedFor only (CapableOf is an ability: a vulture can fly, it is not "for" flying)
+    assert SUBTASK_RELATIONS["UsageSimilarity"].relations == ("UsedFor",)
     assert SUBTASK_RELATIONS["SimilarMaterial"].relations == ("MadeOf",)
     assert set(SUBTASK_RELATIONS["SubEvent"].relations) == {"HasSubevent", "HasFirstSubevent", "HasLastSubevent", "HasPrerequisite"}
     assert "boxes" in SUBTASK_RELATIONS["RelativePosition"].evidence

@@ -1,15 +1,17 @@
 """review against a REAL Label Studio (started once per session on 127.0.0.1:18089 from $MMRAKIT_LABEL_STUDIO_BIN).
 
 Push, idempotent re-push, K reviewers annotating with their own tokens, incremental pull, agreement
-against hand-computed values, adjudication, a server stopped mid-pull, wrong token, local-files
-confinement, the CLI, and a headless-Chromium screenshot of the labelling page.
+against hand-computed values, adjudication, a server stopped mid-pull, wrong token, local files
+served exactly (pushed images only, withdrawn with their last task), the CLI, and a headless-Chromium screenshot of the labelling page.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import posixpath
 import shlex
 import shutil
 import subprocess
@@ -17,17 +19,20 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
 
 from mmrakit.errors import ConfigError
-from mmrakit.records import CandidateStore
+from mmrakit.models import ImageRecord
+from mmrakit.records import CandidateStore, ImageCatalog
 from mmrakit.review import (LabelStudioAuthError, LabelStudioClient, LabelStudioError, adjudicate, connection,
                             create_reviewers, pull, push, review_status, reviewer_client, serve, stop)
 from support import review_sample as sample
 from mmrakit.review.push import ADJUDICATION, MAIN
-from mmrakit.review.server import Connection, label_studio_bin
+from mmrakit.review.media import MediaFolder
+from mmrakit.review.server import Connection, data_dir, label_studio_bin
 from mmrakit.review.store import ReviewStore
 from mmrakit.review.users import load_credentials
 from mmrakit.settings import ReviewSettings
@@ -184,7 +189,7 @@ def test_pull_interrupted_by_server_stop_resumes_without_double_counting(ls):
     assert len(partial) == 4  # the first page was stored before the server went away
     assert ws.runs.latest("review.pull", status=None)["status"] == "failed"
 
-    serve(ls.ws, port=LS_PORT, files_root=ls.root)
+    serve(ls.ws, port=LS_PORT)
     resumed = pull(ws, ls.conn)[0]
     verdicts = ReviewStore(ws).verdicts()
     assert len(verdicts) == 12 and len({v.annotation_id for v in verdicts}) == 12
@@ -211,18 +216,211 @@ def test_wrong_token_is_a_clear_error_without_the_token(ls):
     assert bad not in str(err.value)
 
 
-def test_local_files_are_served_and_confined(ls):
-    ws = ls.workspace("files")
-    cand = sample.seed(ws, ws.root / "pool", 1)[0]
-    push(ws, ls.conn)
-    headers = {"Authorization": f"Token {ls.conn.token}"}
+def _get(ls: LS, token: str, raw_query: str) -> httpx.Response:
+    """GET /data/local-files/?d=... with the query sent exactly as written (no re-encoding)."""
+    return httpx.get(ls.conn.url + "/data/local-files/?d=" + raw_query, headers={"Authorization": f"Token {token}"})
+
+
+def _demo_records(n: int) -> list[ImageRecord]:
+    from PIL import Image
+
+    out = []
+    for path in sorted((REPO / "demo" / "images").glob("*.jpg"))[:n]:
+        with Image.open(path) as im:
+            w, h = im.size
+        out.append(ImageRecord(sha256=hashlib.sha256(path.read_bytes()).hexdigest(), width=w, height=h,
+                               format="JPEG", path=str(path), source="demo"))
+    return out
+
+
+def test_reviewers_read_exactly_the_pushed_images(ls, reviewers, tmp_path):
+    """Images from two distant folders (the repository's demo photos, an imported folder elsewhere) with a
+    secret beside them: every pushed image is served, nothing else is, for a reviewer and for the admin."""
+    ws = ls.workspace("bounds")
+    demo = _demo_records(3)
+    ImageCatalog(ws).upsert(demo)
+    imports = tmp_path / "elsewhere" / "imported"
+    imported = sample.make_images(ws, imports, 3, tag="bounds")
+    secret = imports / "secret.txt"
+    secret.write_text("SECRET-do-not-serve")
+    os.symlink(secret, imports / "looks-like.png")  # a symlink beside the images
+    cands = sample.make_candidates([demo[0].sha256, imported[0], demo[1].sha256, imported[1]], 2)
+    CandidateStore(ws).upsert(cands)
+    rep = push(ws, ls.conn)
+    assert rep.created == 2
+    media = MediaFolder(ls.media)
+    # a symlink planted in the served folder (it would be followed) is removed by the next push
+    planted = media.images / ("f" * 64 + ".png")
+    os.symlink(secret, planted)
+    assert push(ws, ls.conn).unchanged == 2 and not os.path.lexists(planted)
+
     with ls.admin() as admin:
-        data = admin.task(_task_ids(ws, ls)[cand.id])["data"]
-    ok = httpx.get(ls.conn.url + data["image1"], headers=headers)
-    assert ok.status_code == 200 and ok.headers["content-type"] == "image/png"
-    assert ok.content == Path(ws.root / "pool" / "img00000.png").read_bytes()
-    escape = httpx.get(ls.conn.url + "/data/local-files/?d=../server-ws/catalog.sqlite", headers=headers)
-    assert escape.status_code != 200
+        urls = [admin.task(tid)["data"][k] for tid in _task_ids(ws, ls).values() for k in ("image1", "image2")]
+    catalog = ImageCatalog(ws)
+    pushed = {demo[0].sha256, imported[0], demo[1].sha256, imported[1]}
+    assert {u.split("?d=images/")[1].split(".")[0] for u in urls} == pushed
+    assert all(u.startswith("/data/local-files/?d=images/") and str(tmp_path) not in u and str(REPO) not in u
+               for u in urls)  # no absolute path of the machine in task data
+
+    def rel(p: Path, start: Path = ls.media) -> str:
+        return os.path.relpath(p, start)
+
+    unpushed = catalog.get(imported[2])
+    readme = REPO / "README.md"
+    db = data_dir(ls.ws) / "label_studio.sqlite3"
+    forbidden = {
+        "secret, absolute": str(secret),
+        "secret, ..": rel(secret),
+        "secret, images/..": "images/" + rel(secret, media.images),
+        "secret, %2e%2e": rel(secret).replace("..", "%2e%2e").replace("/", "%2f"),
+        "secret, %252e%252e": rel(secret).replace("..", "%252e%252e"),
+        "secret, //": "//" + str(secret),
+        "secret via symlink beside it, absolute": str(imports / "looks-like.png"),
+        "secret via symlink beside it, ..": rel(imports / "looks-like.png"),
+        "planted symlink": "images/" + planted.name,
+        "README, absolute": str(readme),
+        "README, ..": rel(readme),
+        "README, %2e%2e": rel(readme).replace("..", "%2e%2e"),
+        "pyproject, images/..": "images/" + rel(REPO / "pyproject.toml", media.images),
+        "unpushed image, media name": f"images/{unpushed.sha256}.png",
+        "unpushed image, absolute": unpushed.path,
+        "unpushed image, ..": rel(Path(unpushed.path)),
+        "unpushed demo photo, absolute": str(REPO / "demo" / "images" / Path(demo[2].path).name),
+        "Label Studio database (tokens), ..": rel(db),
+        "media marker": ".mmrakit-media",
+        "media lock": ".lock",
+        "media folder": "images/",
+        "document root": ".",
+        "/etc/passwd": "/etc/passwd",
+    }
+    served = {}
+    for who, token in (("reviewer", load_credentials(ls.ws)[REVIEWERS[0]]["token"]), ("admin", ls.conn.token)):
+        for u in urls:
+            ok = _get(ls, token, u.split("?d=", 1)[1])
+            sha = u.split("?d=images/")[1].split(".")[0]
+            assert ok.status_code == 200, (who, u)
+            assert ok.content == catalog.file_path(catalog.get(sha)).read_bytes()
+        for name, query in forbidden.items():
+            r = _get(ls, token, query)
+            served[(who, name)] = r.status_code
+            # Inside the root: 404 (no storage covers it, or no such file). Climbing out of it: Label Studio's
+            # safe_join raises SuspiciousFileOperation, which this Label Studio answers with a 500 (logged).
+            climbs = posixpath.normpath(unquote(query)).lstrip("/").startswith("..")
+            assert r.status_code in ((400, 403, 404, 500) if climbs else (403, 404)), (who, name, query, r.status_code)
+            assert b"SECRET" not in r.content and b"mmrakit" not in r.content, (who, name)
+    # the same bounds for a reviewer's browser session (cookie login, as the labelling page loads images)
+    email, password = REVIEWERS[0], load_credentials(ls.ws)[REVIEWERS[0]]["password"]
+    with httpx.Client(base_url=ls.conn.url, follow_redirects=True) as browser:
+        browser.get("/user/login/")
+        browser.post("/user/login/", data={"email": email, "password": password,
+                                           "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+                     headers={"Referer": ls.conn.url + "/user/login/"})
+        assert "sessionid" in browser.cookies
+        for u in urls:
+            r = browser.get(u)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("image/"), u
+        for name in ("secret, absolute", "README, absolute", "unpushed image, media name", "media marker"):
+            r = browser.get("/data/local-files/?d=" + forbidden[name])
+            assert r.status_code == 404 and b"SECRET" not in r.content, (name, r.status_code)
+    print("refused:", sorted(set(served.values())))
+    assert set(os.listdir(media.images)) >= {f"{x}.png" for x in imported[:2]} | {f"{d.sha256}.jpg" for d in demo[:2]}
+    assert not any(n.startswith(imported[2]) or n.startswith(demo[2].sha256) for n in os.listdir(media.images))
+    assert not any(os.path.islink(media.images / n) for n in os.listdir(media.images))
+
+
+def test_shared_image_survives_the_rejection_of_one_candidate(ls, reviewers, tmp_path):
+    ws = ls.workspace("shared", reviewers=1, min_accept=1)
+    s0, s1, s2 = sample.make_images(ws, tmp_path / "pool", 3, tag="shared")
+    rejected, kept = sample.make_candidates([s0, s1, s0, s2], 2)  # s0 is in both
+    CandidateStore(ws).upsert([rejected, kept])
+    push(ws, ls.conn)
+    tids = _task_ids(ws, ls)
+    media = MediaFolder(ls.media)
+    token = load_credentials(ls.ws)[REVIEWERS[0]]["token"]
+    assert {n.split(".")[0] for n in os.listdir(media.images)} >= {s0, s1, s2}
+    with reviewer_client(ls.ws, ls.conn, REVIEWERS[0]) as rc:
+        rc.create_annotation(tids[rejected.id], sample.annotation_result("reject", reasons=("unsafe",)))
+    pull(ws, ls.conn)
+    assert CandidateStore(ws).rows(review_status="rejected")[0]["id"] == rejected.id
+
+    rep = push(ws, ls.conn)  # withdraws the rejected task's images; s1 is in no task any more
+    assert (rep.created, rep.updated, rep.unchanged, rep.withdrawn, rep.media_removed) == (0, 0, 1, 1, 1)
+    with ls.admin() as admin:
+        gone = admin.task(tids[rejected.id])
+        assert (gone["data"]["image1"], gone["data"]["image2"]) == ("", "")
+        assert gone["data"]["candidate_id"] == rejected.id and len(gone["annotations"]) == 1  # the record stays
+        live = admin.task(tids[kept.id])["data"]
+    assert _get(ls, token, f"images/{s1}.png").status_code == 404 and not (media.images / f"{s1}.png").exists()
+    for u in (live["image1"], live["image2"]):  # s0 (shared) and s2 are still served for the other candidate
+        assert _get(ls, token, u.split("?d=", 1)[1]).status_code == 200
+    names = sorted(os.listdir(media.images))
+
+    again = push(ws, ls.conn)  # re-push changes nothing
+    assert (again.created, again.updated, again.unchanged, again.withdrawn, again.media_removed) == (0, 0, 1, 0, 0)
+    assert sorted(os.listdir(media.images)) == names
+    with ls.admin() as admin:
+        assert admin.task(tids[rejected.id])["data"]["image1"] == ""
+    assert pull(ws, ls.conn)[0].verdicts_written == 0  # the withdrawal changed no verdict
+    assert CandidateStore(ws).rows(review_status="rejected")[0]["id"] == rejected.id
+    # a file no task shows (e.g. left by a push that failed half-way) goes on the next push
+    leftover = media.images / ("e" * 64 + ".png")
+    leftover.write_bytes((media.images / f"{s0}.png").read_bytes())
+    assert push(ws, ls.conn).media_removed == 1 and not leftover.exists()
+    assert sorted(os.listdir(media.images)) == names
+
+
+def test_push_upgrades_what_an_older_version_pushed(ls):
+    """Tasks with URLs relative to an older, wider root and the storages made for it: one push fixes both."""
+    ws = ls.workspace("legacy")
+    cand = sample.seed(ws, ws.root / "pool", 1)[0]
+    rep = push(ws, ls.conn)
+    tid = _task_ids(ws, ls)[cand.id]
+    legacy = ls.media / "pool"  # as an older mmrakit made them: one storage per first-level folder
+    legacy.mkdir()
+    try:
+        with ls.admin() as admin:
+            admin.create_local_storage(rep.project_id, str(legacy), title="mmrakit images: pool")
+            data = admin.task(tid)["data"]
+            admin.update_task(tid, {**data, "image1": "/data/local-files/?d=pool/img00000.png", "content_hash": "old"})
+            ReviewStore(ws).record_tasks(ls.conn.url, rep.project_id, [(cand.id, tid, "old")])
+            again = push(ws, ls.conn)
+            assert (again.created, again.updated) == (0, 1)
+            assert admin.task(tid)["data"]["image1"] == f"/data/local-files/?d=images/{cand.image1}.png"
+            assert [st["path"] for st in admin.local_storages(rep.project_id)] == [str(ls.media / "images")]
+    finally:
+        legacy.rmdir()
+
+
+def test_serve_refuses_other_roots_and_push_refuses_a_wide_storage(ls, tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="serves only the workspace's review media folder") as err:
+        serve(ls.ws, port=LS_PORT, files_root=tmp_path)
+    assert "--files-root" in err.value.message
+    other = ls.workspace("other-root", files_root=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"\[review\] files_root is"):
+        serve(other, port=LS_PORT + 1)
+    assert not data_dir(other).exists()  # refused before anything started
+    # the data dir holds every user's token: owner only
+    assert oct(os.stat(data_dir(ls.ws)).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(data_dir(ls.ws) / "label_studio.sqlite3").st_mode & 0o777) == "0o600"
+    assert not [p.name for p in data_dir(ls.ws).iterdir() if p.is_file() and p.stat().st_mode & 0o077]
+
+    # a server the user runs: a files_root that holds more than review images is refused before any call
+    dataset = tmp_path / "dataset"
+    ws = ls.workspace("wide", url=ls.conn.url, token_env="MMRAKIT_TEST_LS_TOKEN", files_root=str(dataset))
+    sample.seed(ws, dataset / "pool", 1)
+    (dataset / "annotations.json").write_text("{}")
+    monkeypatch.setenv("MMRAKIT_TEST_LS_TOKEN", ls.conn.token)
+    with pytest.raises(ConfigError, match="not an mmrakit review media folder") as err:
+        push(ws, connection(ws))
+    assert "LOCAL_FILES_DOCUMENT_ROOT" in err.value.hint
+    assert ReviewStore(ws).project_id(ls.conn.url, MAIN) is None and sorted(os.listdir(dataset)) == ["annotations.json", "pool"]
+    # an empty files_root that is not the server's document root: Label Studio refuses the storage, we say what to set
+    elsewhere = tmp_path / "not-the-servers-root"
+    ws.settings.review.files_root = str(elsewhere)
+    ws.save_settings()
+    with pytest.raises(ConfigError, match="refused a local storage over the review media folder") as err:
+        push(ws, connection(ws))
+    assert f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={elsewhere}" in err.value.hint
 
 
 def test_cli_push_and_status_json(ls, monkeypatch):
@@ -230,7 +428,7 @@ def test_cli_push_and_status_json(ls, monkeypatch):
 
     from mmrakit.cli.main import app
 
-    ws = ls.workspace("cli", url=ls.conn.url, token_env="MMRAKIT_TEST_LS_TOKEN", files_root=str(ls.root))
+    ws = ls.workspace("cli", url=ls.conn.url, token_env="MMRAKIT_TEST_LS_TOKEN", files_root=str(ls.media))
     sample.seed(ws, ws.root / "pool", 3)
     monkeypatch.setenv("MMRAKIT_TEST_LS_TOKEN", ls.conn.token)
     runner = CliRunner()
@@ -327,7 +525,7 @@ def test_browser_shows_both_images(ls, reviewers, tmp_path):
     finally:
         browser.close()
     loaded = {src.split("?d=")[-1] for src, width in state.get("imgs", []) if width == 96}
-    assert {"browser/pool/img00000.png", "browser/pool/img00001.png"} <= loaded, state.get("imgs")
+    assert {f"images/{cands[0].image1}.png", f"images/{cands[0].image2}.png"} <= loaded, state.get("imgs")
     assert cands[0].question in state["text"] and "Verdict" in state["text"]
     (tmp_path / "review-screen.png").write_bytes(shot)
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000

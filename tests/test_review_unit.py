@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mmrakit.errors import InputError
+from mmrakit.errors import ConfigError, InputError
 from mmrakit.models import ReviewVerdict
 from mmrakit.records import ImageCatalog
 from support import review_sample as sample
@@ -17,6 +18,7 @@ from mmrakit.review.client import LabelStudioAuthError, LabelStudioClient, Label
 from mmrakit.review.config import LabelConfigError, answer_result, label_config, validate_config, validate_prediction
 from mmrakit.review.consensus import decide
 from mmrakit.review.pull import annotation_verdict
+from mmrakit.review.media import MediaFolder
 from mmrakit.review.push import ImageUrls, task_payload
 from mmrakit.settings import ReviewSettings
 
@@ -112,25 +114,63 @@ def test_label_config_validates_client_side():
         validate_config(xml.replace('toName="question"', 'toName="nowhere"', 1))
 
 
-def test_payload_and_served_root(workspace, tmp_path):
-    root = tmp_path / "served"
-    cands = sample.seed(workspace, root / "pool", 2, builder_version="b7")
-    urls = ImageUrls(workspace, root)
+def test_payload_puts_exactly_the_images_in_the_media_folder(workspace, tmp_path):
+    media = tmp_path / "media"
+    cands = sample.seed(workspace, tmp_path / "far" / "pool", 2, builder_version="b7")
+    urls = ImageUrls(workspace, media)
     p = task_payload(cands[0], urls)
     assert p["data"]["candidate_id"] == cands[0].id
-    assert p["data"]["image1"].startswith("/data/local-files/?d=pool/img")
+    # relative to the document root, named by content: no folder of the machine in the URL
+    assert p["data"]["image1"] == f"/data/local-files/?d=images/{cands[0].image1}.png"
+    assert str(tmp_path) not in json.dumps(p)
     assert p["predictions"][0]["model_version"] == "b7"
     assert p["predictions"][0]["result"] == answer_result(cands[0].answer)
-    assert urls.storage_dirs == {root / "pool"}
-    # an image reached through a symlink that leaves the root is refused (no URL fallback)
+    served = sorted(os.listdir(media / "images"))
+    assert served == sorted(f"{s}.png" for s in (cands[0].image1, cands[0].image2))
+    src = ImageCatalog(workspace).file_path(ImageCatalog(workspace).get(cands[0].image1))
+    linked = media / "images" / f"{cands[0].image1}.png"
+    assert linked.read_bytes() == src.read_bytes() and not linked.is_symlink()
+    assert os.stat(linked).st_ino == os.stat(src).st_ino  # a hard link on the same filesystem
+    assert oct(os.stat(media).st_mode & 0o777) == "0o700"
+    # an image reached through a symlink is stored as a regular file (Label Studio follows symlinks)
     outside = tmp_path / "outside"
-    sha = sample.make_images(workspace, outside, 1)[0]
-    link = root / "pool" / "escape.png"
-    os.symlink(outside / "img00000.png", link)
+    sha = sample.make_images(workspace, outside, 3)[2]
+    link = tmp_path / "far" / "pool" / "via-link.png"
+    os.symlink(outside / "img00002.png", link)
     rec = ImageCatalog(workspace).get(sha)
     ImageCatalog(workspace).upsert([rec.model_copy(update={"path": str(link)})])
-    with pytest.raises(InputError, match="outside the served local-files root"):
-        ImageUrls(workspace, root)(rec.sha256, "cX")
+    assert ImageUrls(workspace, media)(sha, "cX") == f"/data/local-files/?d=images/{sha}.png"
+    assert (media / "images" / f"{sha}.png").is_file() and not (media / "images" / f"{sha}.png").is_symlink()
+    # a file whose bytes no longer match the catalogue hash never enters the folder
+    (outside / "img00001.png").write_bytes(b"not the catalogued image")
+    changed = sample.make_images(workspace, tmp_path / "other", 5)[4]  # not in the folder yet
+    ImageCatalog(workspace).upsert([ImageCatalog(workspace).get(changed).model_copy(
+        update={"path": str(outside / "img00001.png")})])
+    with pytest.raises(InputError, match="no longer matches its catalogue sha256"):
+        ImageUrls(workspace, media)(changed, "cY")
+    assert not any(n.startswith(changed) for n in os.listdir(media / "images"))
+
+
+def test_media_folder_refuses_a_folder_with_other_files_and_prunes_strays(tmp_path):
+    busy = tmp_path / "dataset"
+    busy.mkdir()
+    (busy / "annotations.json").write_text("{}")
+    with pytest.raises(ConfigError, match="not an mmrakit review media folder") as err:
+        MediaFolder.open(busy)
+    assert "annotations.json" in str(err.value) and "LOCAL_FILES_DOCUMENT_ROOT" in err.value.hint
+    assert sorted(os.listdir(busy)) == ["annotations.json"]  # nothing touched
+    m = MediaFolder.open(tmp_path / "media")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token")
+    keep = "a" * 64 + ".png"
+    (m.images / keep).write_bytes(b"x")
+    os.symlink(secret, m.images / ("b" * 64 + ".png"))
+    (m.images / "notes.txt").write_text("x")
+    (m.images / "sub").mkdir()
+    assert sorted(m.prune_strays()) == sorted(["b" * 64 + ".png", "notes.txt", "sub"])
+    assert os.listdir(m.images) == [keep] and secret.exists()
+    assert m.collect([]) == [keep] and os.listdir(m.images) == []
+    assert MediaFolder.open(tmp_path / "media").root == m.root  # its own folder opens again
 
 
 def test_annotation_parsing():

@@ -1,3 +1,3 @@
 """Builder families; importing this package registers every subtask builder."""
 
-from . import geometry, position, proximity, scene, shared_target, subevent  # noqa: F401
+from . import attributes, geometry, mentality, position, proximity, scene, shared_target, subevent  # noqa: F401

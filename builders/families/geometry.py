@@ -1,149 +1,133 @@
-"""Image-level subtasks read from box geometry: Layout and ObservationAngle.
+"""Image-level subtasks about how a picture is framed: Layout and ObservationAngle.
 
-Layout: each image's object boxes spread over a 3x3 grid (share of box area per cell); similarity
-is 1 - L1/2 of the two grids. Yes when >= ``similar_at``, No when <= ``different_at``.
+Both read annotator attributes (:mod:`..perception`), never a box heuristic on its own:
 
-ObservationAngle: both images' largest object is the same kind of subject. Similar viewpoint: same
-scale bin of the subject box (close / medium / far), close box aspect ratios, no conflicting caption
-view cues and, when CLIP embeddings exist, CLIP similarity >= ``clip_similar``. Different: scale bins
-two apart or conflicting cues. Near-duplicates (small hash distance) are skipped. Every item notes
-which evidence decided it; these are proposals for reviewers to confirm.
+- Layout: the coarse layout class (one dominant subject centred / on the left / on the right, two
+  subjects side by side, many scattered objects, only small subjects). Yes: both images in one class; No (hard negative
+  from the pair miner): a caption neighbour of image 1 in a different class, indoor/outdoor alike.
+- ObservationAngle: shot distance (close-up / wide, stated by a caption or by a caption-named
+  subject whose boxes support it) and camera angle (high angle / top-down from caption cues). Yes:
+  both images share a close-up, a wide shot or a high angle; No: a close-up against a wide shot of
+  a caption neighbour. Eye level is never asserted (no source states it).
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Iterator
 
-import numpy as np
+from mmrakit.images.perception import main_subject, Obj, vocab
 
-from ..base import Builder, Fact, register
-from ..rules import lexicon
-from ._common import pairs_round_robin
+from ..base import Fact, register
+from ._perceived import PerceivedBuilder
+
+LAYOUT_OPPOSITES = {
+    "one_subject_centre": {"many_scattered", "two_side_by_side", "one_subject_left", "one_subject_right", "small_subjects"},
+    "one_subject_left": {"one_subject_right", "many_scattered", "one_subject_centre", "small_subjects"},
+    "one_subject_right": {"one_subject_left", "many_scattered", "one_subject_centre", "small_subjects"},
+    "two_side_by_side": {"one_subject_centre", "many_scattered", "small_subjects"},
+    "many_scattered": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
+    "small_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
+}
 
 
-def layout_vector(objs, n: int = 3) -> np.ndarray | None:
-    v = np.zeros(n * n)
-    edges = np.linspace(0.0, 1.0, n + 1)
-    for e in objs:
-        b = e.box
-        for i in range(n):
-            oy = max(0.0, min(b.y + b.h, edges[i + 1]) - max(b.y, edges[i]))
-            if oy <= 0:
-                continue
-            for j in range(n):
-                ox = max(0.0, min(b.x + b.w, edges[j + 1]) - max(b.x, edges[j]))
-                v[i * n + j] += ox * oy
-    s = v.sum()
-    return v / s if s > 0 else None
+def _same_setting(seen, a: str, b: str) -> bool:
+    ia, ib = seen.top(a, "indoor"), seen.top(b, "indoor")
+    return ia is None or ib is None or ia.value == ib.value
 
 
 @register
-class Layout(Builder):
+class Layout(PerceivedBuilder):
     task = "Layout"
     family = "layout"
+    attribute = "layout"
 
     def mine(self) -> Iterator[Fact]:
-        pool = self.ctx.pool
-        min_boxes = int(self.rule.param("min_boxes", 2))
-        hi, lo = float(self.rule.param("similar_at", 0.72)), float(self.rule.param("different_at", 0.4))
-        vecs = {}
-        for sha in pool.order:
-            objs = pool[sha].objects()
-            v = layout_vector(objs) if len(objs) >= min_boxes else None
-            if v is None:
-                self.missing(f"image with fewer than {min_boxes} object boxes")
-                continue
-            vecs[sha] = v
-        order = sorted(vecs)
-        self.rng.shuffle(order)
-        for offset in range(1, 60):
-            for i in range(len(order) - offset):
-                a, b = order[i], order[i + offset]
-                if self.rng.random() < 0.5:
-                    a, b = b, a
-                sim = 1.0 - 0.5 * float(np.abs(vecs[a] - vecs[b]).sum())
-                if lo < sim < hi:
-                    continue
-                if not self.allowed_pair(a, b) or not self.in_caption_band(a, b)[0]:
-                    continue
-                ev = self.pair_evidence(a, b, layout_similarity=round(sim, 4),
-                                        grid1=[round(x, 3) for x in vecs[a]], grid2=[round(x, 3) for x in vecs[b]])
-                ev.entities1 = pool[a].objects()[:6]
-                ev.entities2 = pool[b].objects()[:6]
-                yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf",
-                           answer="Yes" if sim >= hi else "No", evidence=ev, key="layout")
+        seen = self.seen
 
+        def differs(x: str, a: str, c: str) -> bool:
+            vc = self.values(c)
+            return bool(vc) and x not in seen.stated(c, "layout") and all(v in LAYOUT_OPPOSITES[x] for v in vc)
 
-SCALE_BINS = ((0.35, "close"), (0.08, "medium"), (0.0, "far"))
+        # "similar layout" is asserted only for a clear composition (one dominant subject placed the same
+        # way, or two subjects side by side); scattered or small subjects serve only as the contrast
+        strong = {k: v for k, v in self.groups().items() if k.startswith("one_subject") or k == "two_side_by_side"}
 
+        bg = set(vocab()["shot_boxes"]["background"])
 
-def scale_bin(area: float) -> int:
-    for i, (lo, _) in enumerate(SCALE_BINS):
-        if area >= lo:
-            return i
-    return len(SCALE_BINS) - 1
+        def entities(sha: str, x: str) -> list:
+            objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
+            return objs[:2] if x == "two_side_by_side" else objs[:1]
 
+        def alike(a: str, b: str, x: str) -> bool:
+            """The dominant subjects are placed alike: box areas within a factor 1.6, centres close."""
+            if x == "two_side_by_side":
+                return True
+            ea, eb = entities(a, x), entities(b, x)
+            if not ea or not eb:
+                return False
+            ba, bb = ea[0].box, eb[0].box
+            ratio = max(ba.area, bb.area) / max(1e-6, min(ba.area, bb.area))
+            dx, dy = ba.center[0] - bb.center[0], ba.center[1] - bb.center[1]
+            return ratio <= float(self.rule.param("max_area_ratio", 1.6)) and (dx * dx + dy * dy) ** 0.5 <= float(
+                self.rule.param("max_centre_distance", 0.15))
 
-def view_cues(captions: list[str]) -> set[str]:
-    text = " ".join(captions).lower()
-    return {cls for cls, cues in lexicon()["viewpoint"].items() if any(c in text for c in cues)}
+        yield from self.yes_no(strong, differs=differs, close=lambda a, c: _same_setting(seen, a, c), entities=entities,
+                               pair_ok=alike)
 
 
 @register
-class ObservationAngle(Builder):
+class ObservationAngle(PerceivedBuilder):
     task = "ObservationAngle"
     family = "viewpoint"
+    attribute = "shot"
 
-    def subject(self, sha: str):
-        im = self.ctx.pool[sha]
-        objs = im.objects()
-        if not objs:
-            return None
-        best = max(objs, key=lambda e: (e.box.area, e.concept))
-        return best if best.box.area >= float(self.rule.param("min_subject_area", 0.04)) else None
+    def values(self, sha: str):
+        out = dict(self.seen.confident(sha, "shot"))
+        out.update(self.seen.confident(sha, "viewpoint"))
+        out.pop("low_angle", None)
+        return out
+
+    def _subject(self, sha: str):
+        objs = self.ctx.pool[sha].objects()
+        bg = set(vocab()["shot_boxes"]["background"])
+        best = main_subject([Obj(e.text, e.box) for e in objs if e.text not in bg])
+        return next((e for e in objs if best and e.text == best.category and e.box == best.box), None)
+
+    def _subject_class(self, sha: str) -> str:
+        s = self._subject(sha)
+        subj = vocab()["subjects"]
+        if s is None:
+            return "none"
+        return "people" if s.text in subj["people"] else "animals" if s.text in subj["animals"] else "things"
 
     def mine(self) -> Iterator[Fact]:
-        pool = self.ctx.pool
-        subjects, by_subject = {}, defaultdict(list)
-        for sha in pool.order:
-            s = self.subject(sha)
-            if s is None:
-                self.missing("image without a dominant boxed subject")
-                continue
-            subjects[sha] = s
-            by_subject[s.concept].append(sha)
-        use_clip = pool.clip_vectors is not None
-        method = ("CLIP similarity + subject box geometry + caption view cues" if use_clip else
-                  f"subject box geometry + caption view cues + hash distance ({pool.clip_note}; CLIP checks skipped)")
-        min_hash = int(self.rule.param("min_hash_distance", 10))
-        for concept, a, b in pairs_round_robin(by_subject, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
-            if not self.allowed_pair(a, b) or not self.in_caption_band(a, b)[0]:
-                continue
-            hd = pool.hash_distance(a, b)
-            if hd is not None and hd < min_hash:
-                self.missing("pair too close to a near-duplicate (hash distance)")
-                continue
-            sa, sb = subjects[a], subjects[b]
-            ia, ib = pool[a], pool[b]
-            bin_a, bin_b = scale_bin(sa.box.area), scale_bin(sb.box.area)
-            asp_a = (sa.box.w * ia.width) / max(1e-6, sa.box.h * ia.height)
-            asp_b = (sb.box.w * ib.width) / max(1e-6, sb.box.h * ib.height)
-            cues_a, cues_b = view_cues(ia.captions), view_cues(ib.captions)
-            conflict = bool(cues_a and cues_b and not (cues_a & cues_b))
-            clip = pool.clip_similarity(a, b)
-            similar = (bin_a == bin_b and abs(math.log(max(asp_a, 1e-6) / max(asp_b, 1e-6))) < 0.3 and not conflict
-                       and (clip is None or clip >= float(self.rule.param("clip_similar", 0.8))))
-            different = abs(bin_a - bin_b) == 2 or conflict
-            if similar == different:
-                continue
-            ev = self.pair_evidence(a, b, method=method, subject=concept,
-                                    scale=[SCALE_BINS[bin_a][1], SCALE_BINS[bin_b][1]],
-                                    aspect=[round(asp_a, 3), round(asp_b, 3)], view_cues=[sorted(cues_a), sorted(cues_b)],
-                                    needs_review="viewpoint is a heuristic proposal; reviewers confirm")
-            ev.entities1, ev.entities2 = [sa], [sb]
-            yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="Yes" if similar else "No",
-                       slots={"subject": self.ctx.graph.text(concept)}, evidence=ev, key=f"view:{concept}")
+        seen = self.seen
+        # a shared close-up of a person and of a pizza is not one viewpoint: split by subject class
+        by_value: dict[str, list[str]] = {}
+        for x, shas in self.groups().items():
+            for sha in shas:
+                cls = self._subject_class(sha)
+                if cls == "things":  # things alike only when the same kind (a truck and a teddy bear differ)
+                    s = self._subject(sha)
+                    cls = f"things:{s.concept if s is not None else '-'}"
+                by_value.setdefault(f"{x}@{cls}", []).append(sha)
+        opposite = {"close_up": "wide", "wide": "close_up"}
+
+        def differs(xk: str, a: str, c: str) -> bool:
+            x = xk.split("@")[0]
+            if x not in opposite:
+                return False  # a high angle has no verified opposite (eye level is never stated)
+            vc = self.values(c)
+            return opposite[x] in vc and x not in seen.stated(c, "shot")
+
+        def slots(a: str, b: str, x: str) -> dict:
+            sa, sb = self._subject(a), self._subject(b)
+            if sa is not None and sb is not None and sa.concept == sb.concept:
+                return {"subject": self.ctx.graph.text(sa.concept)}
+            return {"_form": "tf_any"}
+
+        def entities(sha: str, x: str) -> list:
+            s = self._subject(sha)
+            return [s] if s is not None else []
+
+        yield from self.yes_no(by_value, differs=differs, slots=slots, entities=entities, key="view")

@@ -12,19 +12,46 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..base import Builder, Fact, register
+from ..instances import ImageEvidence
+
+OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
+
+
+def interleave_facts(*streams: Iterator) -> Iterator:
+    """Round-robin over fact streams until all are exhausted."""
+    live = list(streams)
+    while live:
+        for it in list(live):
+            item = next(it, None)
+            if item is None:
+                live.remove(it)
+            else:
+                yield item
 from ..rules import lexicon, templates
 from ._common import pairs_round_robin
 
-AXIS = {"left": "x", "right": "x", "above": "y", "below": "y"}
+def overlap(a, b) -> float:
+    """Intersection area over the smaller box's area."""
+    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    small = min(a.w * a.h, b.w * b.h)
+    return 0.0 if small <= 0 else ix * iy / small
 
 
-def relation_of(a_box, b_box, margin: float) -> str | None:
+def relation_of(a_box, b_box, margin: float, stack_overlap: float = 0.5) -> str | None:
+    """Side of A relative to B in the image plane. Left/right when the horizontal offset dominates;
+    above/below only when the boxes are stacked (their x-ranges overlap by ``stack_overlap`` of the
+    narrower box, a microwave above an oven): otherwise a vertical offset in a photo mostly means
+    farther/nearer, which a reviewer does not read as "above"."""
     (ax, ay), (bx, by) = a_box.center, b_box.center
     dx, dy = ax - bx, ay - by
     if abs(dx) >= abs(dy) and abs(dx) > margin:
         return "left" if dx < 0 else "right"
     if abs(dy) > abs(dx) and abs(dy) > margin:
-        return "above" if dy < 0 else "below"
+        ix = max(0.0, min(a_box.x + a_box.w, b_box.x + b_box.w) - max(a_box.x, b_box.x))
+        narrow = min(a_box.w, b_box.w)
+        if narrow > 0 and ix / narrow >= stack_overlap:
+            return "above" if dy < 0 else "below"
     return None
 
 
@@ -38,27 +65,115 @@ class RelativePosition(Builder):
         return templates()[self.task].option["text"].format(r1=words[r1], r2=words[r2])
 
     def relations_in(self, sha: str) -> dict[tuple[str, str], tuple]:
+        """(A, B) -> (side, A grounding, B grounding). A is the image's one salient instance of its kind
+        (caption-named, not a crowd); B's salient instances ALL lie on that same side of A, so "the B"
+        cannot be read two ways; boxes overlapping much are skipped (a plate ON a table has no side)."""
         im = self.ctx.pool[sha]
+        ev = ImageEvidence(im, self.ctx.graph)
         margin = float(self.rule.param("margin", 0.12))
-        singles = [e for e in im.objects() if im.instance_count(e.concept) == 1]
+        max_overlap = float(self.rule.param("max_overlap", 0.1))
+        stack = float(self.rule.param("stack_overlap", 0.5))
+        min_area = ev.v.salience["min_area"]
+        max_b = int(self.rule.param("max_reference_instances", 2))
+        visible: dict[str, list] = {}  # every instance big enough to be seen, crowd boxes included
+        for e in im.objects():
+            if e.box.w * e.box.h >= min_area:
+                visible.setdefault(e.concept, []).append(e)
+        anchors = [e for e in im.objects() if ev.dominant(e)]
         out = {}
-        for a in singles:
-            for b in singles:
-                if a.concept >= b.concept:
+        for a in anchors:
+            for kind, bs in visible.items():
+                if kind == a.concept or len(bs) > max_b or not any(ev.salient(b) for b in bs):
                     continue
-                r = relation_of(a.box, b.box, margin)
-                if r is not None:
-                    out[(a.concept, b.concept)] = (r, a, b)
+                sides = {relation_of(b.box, a.box, margin, stack) if overlap(a.box, b.box) <= max_overlap else None
+                         for b in bs}
+                if len(sides) != 1 or None in sides:
+                    continue
+                side_of_b = sides.pop()  # where every B is relative to A
+                b = max(bs, key=lambda x: x.box.w * x.box.h)
+                key = tuple(sorted((a.concept, kind)))
+                if key in out:
+                    continue
+                # stored as (where key[0] is relative to key[1], grounding of key[0], grounding of key[1])
+                if key[0] == kind:
+                    out[key] = (side_of_b, b, a)
+                else:
+                    out[key] = (OPPOSITE[side_of_b], a, b)
+        return out
+
+    def frame_sides(self, sha: str) -> dict[str, tuple]:
+        """kind -> (side of the picture, grounding) for the image's one salient instance of a kind when it
+        clearly sits in the left or right part of the picture (centre beyond ``frame_margin`` of the middle
+        and the box not reaching past the middle by more than ``frame_overlap``)."""
+        im = self.ctx.pool[sha]
+        ev = ImageEvidence(im, self.ctx.graph)
+        m = float(self.rule.param("frame_margin", 0.15))
+        o = float(self.rule.param("frame_overlap", 0.1))
+        out = {}
+        for e in im.objects():
+            if not ev.dominant(e):
+                continue
+            cx = e.box.x + e.box.w / 2
+            if cx <= 0.5 - m and e.box.x + e.box.w <= 0.5 + o:
+                out[e.concept] = ("left", e)
+            elif cx >= 0.5 + m and e.box.x >= 0.5 - o:
+                out[e.concept] = ("right", e)
         return out
 
     def mine(self) -> Iterator[Fact]:
+        yield from interleave_facts(self._mine_pairs(), self._mine_frame())
+
+    def _mine_frame(self) -> Iterator[Fact]:
+        """The same kind of entity in both images: on which side of the picture is it in each?"""
+        pool, text = self.ctx.pool, self.ctx.graph.text
+        sides: dict[str, dict] = {}
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for sha in pool.order:
+            sides[sha] = self.frame_sides(sha)
+            for k in sides[sha]:
+                by_kind[k].append(sha)
+        words = lexicon()["position_frame"]
+        option = templates()[self.task].option["frame_text"]
+        opt = lambda r1, r2: option.format(r1=words[r1], r2=words[r2])  # noqa: E731
+        for kind, a, b in pairs_round_robin(by_kind, self.rng):
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if not self.allowed_pair(a, b):
+                continue
+            (r1, ga), (r2, gb) = sides[a][kind], sides[b][kind]
+            slots = {"a": text(kind)}
+            ev = self.pair_evidence(a, b, frame_side1=r1, frame_side2=r2, frame_margin=self.rule.param("frame_margin"))
+            ev.entities1, ev.entities2 = [ga], [gb]
+            key = f"frame:{kind}"
+            as_choice = "Choice QA" in self.qa_types and (
+                "True or false QA" not in self.qa_types or self.rng.random() < 0.5)  # one item per pair
+            if as_choice:
+                combos = [(x, y) for x in ("left", "right") for y in ("left", "right")]
+                distractors = [opt(*c) for c in combos if c != (r1, r2)]
+                fact = Fact(image1=a, image2=b, qa_type="Choice QA", form="frame_choice", answer=opt(r1, r2),
+                            distractors=distractors, slots=slots, evidence=ev, key=key,
+                            support=({opt(r1, y) for y in ("left", "right")}, {opt(x, r2) for x in ("left", "right")}))
+                if r1 != r2:
+                    twin_ev = ev.model_copy(update={"notes": dict(ev.notes)})
+                    twin_ev.entities1, twin_ev.entities2 = ev.entities2, ev.entities1
+                    twin_ev.notes.update(frame_side1=r2, frame_side2=r1)
+                    fact.twin = Fact(image1=b, image2=a, qa_type="Choice QA", form="frame_choice", answer=opt(r2, r1),
+                                     slots=slots, evidence=twin_ev, key=f"probe:{key}",
+                                     support=({opt(r2, y) for y in ("left", "right")}, {opt(x, r1) for x in ("left", "right")}))
+                yield fact
+            else:
+                yield Fact(image1=a, image2=b, qa_type="True or false QA", form="frame_tf",
+                           answer="Yes" if r1 == r2 else "No", slots=slots,
+                           evidence=ev.model_copy(update={"notes": dict(ev.notes)}), key=f"tf:{key}")
+
+    def _mine_pairs(self) -> Iterator[Fact]:
         pool = self.ctx.pool
         rels: dict[str, dict] = {}
         by_pair: dict[str, list[str]] = defaultdict(list)
         for sha in pool.order:
             r = self.relations_in(sha)
             if not r:
-                self.missing("image without two single-instance boxed objects clearly apart")
+                self.missing("image without two salient objects on clear sides of each other")
                 continue
             rels[sha] = r
             for k in r:
@@ -80,9 +195,10 @@ class RelativePosition(Builder):
             slots = {"a": text(pair[0]), "b": text(pair[1])}
             ev = self.pair_evidence(a, b, position1=r1, position2=r2, margin=self.rule.param("margin"))
             ev.entities1, ev.entities2 = [ga, gb], [ha, hb]
-            if "Choice QA" in self.qa_types:
+            tf_ok = "True or false QA" in self.qa_types and (r1 == r2 or r2 == opposite[r1])
+            if "Choice QA" in self.qa_types and (not tf_ok or self.rng.random() < 0.5):  # one item per pair
                 yield self._choice(a, b, r1, r2, slots, ev, key)
-            if "True or false QA" in self.qa_types and (r1 == r2 or r2 == opposite[r1]):
+            elif tf_ok:
                 yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf",
                            answer="Yes" if r1 == r2 else "No", slots=slots, evidence=ev.model_copy(update={"notes": dict(ev.notes)}),
                            key=f"tf:{key}")

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..base import Builder, Fact, register
+from ..instances import ImageEvidence
 from ..pool import box_gap
 from ._common import checked, interleave, lexically_close, pairs_round_robin
 from .shared_target import edge_evidence
@@ -30,12 +31,17 @@ class NearSameEntity(Builder):
         self._nb_cache: dict[str, set[str]] = {}
 
     def near_map(self, sha: str) -> dict[str, dict[str, tuple]]:
-        """entity concept -> {neighbour concept: (entity grounding, neighbour grounding, edge)}."""
+        """entity concept -> {neighbour concept: (entity grounding, neighbour grounding, edge)}. The named
+        entity is the image's only instance of its kind; both are salient (big enough, not a crowd box,
+        named by a caption)."""
         im = self.ctx.pool[sha]
+        ev = ImageEvidence(im, self.ctx.graph)
         gap = float(self.rule.param("near_gap", 0.04))
-        objs = [(e, e.box.x, e.box.y, e.box.x + e.box.w, e.box.y + e.box.h) for e in im.objects()]
+        objs = [(e, e.box.x, e.box.y, e.box.x + e.box.w, e.box.y + e.box.h) for e in im.objects() if ev.salient(e)]
         out: dict[str, dict[str, tuple]] = defaultdict(dict)
         for a, ax1, ay1, ax2, ay2 in objs:
+            if not ev.dominant(a):
+                continue
             near = out[a.concept]
             for z, zx1, zy1, zx2, zy2 in objs:
                 if a.concept == z.concept or z.concept in near:
@@ -45,7 +51,7 @@ class NearSameEntity(Builder):
                 if gx * gx + gy * gy > gap * gap:
                     continue
                 edge = self._graph_edge(a.concept, z.concept)
-                if edge is not None:
+                if edge is not None or not self.rule.param("require_graph_edge", True):
                     near[z.concept] = (a, z, edge)
         return {k: v for k, v in out.items() if v}
 
@@ -75,7 +81,7 @@ class NearSameEntity(Builder):
                 continue
             m = self.near_map(sha)
             if not m:
-                self.missing("no two boxed objects near each other with a LocatedNear/AtLocation edge")
+                self.missing("no two salient, caption-named objects whose boxes touch")
                 continue
             maps[sha] = m
             for z in {z for nb in m.values() for z in nb}:
@@ -94,9 +100,15 @@ class NearSameEntity(Builder):
             self.rng.shuffle(choices)
             ea, eb = max(choices, key=lambda p: len(self._graph_nb(p[0]) & self._graph_nb(p[1]) - {z}))
             near_a, near_b = set(ma[ea]), set(mb[eb])
+            box_a, box_b = ma[ea][z][0].box, mb[eb][z][0].box
+            far = float(self.rule.param("far_gap", 0.1))
+            # a distractor may be near the named entity of one image, never of both: checked against
+            # EVERY box of the full annotation (any size, crowd boxes too) with a generous gap
+            close_a = {e.concept for e in pool[a].objects() if box_gap(box_a, e.box) <= far}
+            close_b = {e.concept for e in pool[b].objects() if box_gap(box_b, e.box) <= far}
 
             def wrong(d: str) -> bool:
-                return (d not in (z, ea, eb) and not (d in near_a and d in near_b) and not lexically_close(d, z)
+                return (d not in (z, ea, eb) and not (d in close_a and d in close_b) and not lexically_close(d, z)
                         and not self.ctx.is_kind(d, "place"))  # options are objects, not places
 
             others = sorted(set(pool[a].concepts(("object",))) | set(pool[b].concepts(("object",))))
@@ -107,13 +119,19 @@ class NearSameEntity(Builder):
             self.rng.shuffle(ties)
             distractors = checked(interleave(ties, sorted(near_a - {z}), sorted(near_b - {z}), others,
                                              sorted(nb_a | nb_b)), wrong)
+            # options drawn in turn from: near a only (image 1), near b only (image 2), the rest, so that
+            # neither image alone leaves only the answer
+            only_a = [d for d in distractors if d in close_a]
+            only_b = [d for d in distractors if d in close_b]
+            rest = [d for d in distractors if d not in close_a and d not in close_b]
             ga, za, edge_a = ma[ea][z]
             gb, zb, edge_b = mb[eb][z]
             ev = self.pair_evidence(a, b, third=z, near_gap=self.rule.param("near_gap"),
                                     gap1=round(box_gap(ga.box, za.box), 4), gap2=round(box_gap(gb.box, zb.box), 4))
-            ev.edges = [edge_evidence(edge_a), edge_evidence(edge_b)]
+            ev.edges = [edge_evidence(e) for e in (edge_a, edge_b) if e is not None]
             ev.entities1, ev.entities2 = [ga, za], [gb, zb]
             text = graph.text
             yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=text(z),
                        distractors=[text(d) for d in distractors], slots={"a": text(ea), "b": text(eb)}, evidence=ev,
-                       support=({text(c) for c in near_a}, {text(c) for c in near_b}), key=f"{ea}|{eb}|{z}")
+                       distractor_groups=[[text(d) for d in g] for g in (only_a, only_b, rest)],
+                       support=({text(c) for c in close_a}, {text(c) for c in close_b}), key=f"{ea}|{eb}|{z}")

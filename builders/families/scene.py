@@ -1,151 +1,177 @@
-"""Image-level subtasks where each image gets scene labels: Environment (kind of place) and
-SimilarEvent (event/activity).
+"""Image-level subtasks about where and what: Environment (kind of place) and SimilarEvent (activity).
 
-Labels come from caption phrases that are of the right kind (strong), or - for places - from
-``min_object_votes`` or more objects of the image being AtLocation the same place (strong; fewer
-votes = weak). A shared strong label is the answer; distractors are labels of only one image, then
-IsA siblings, then other listed labels of the kind, each checked not to be a label of both images.
-Pairs must lie inside the caption-similarity band (MMRA selected pairs by SentenceBERT similarity).
+Both read annotator attributes (:mod:`..perception`): the scene category that at least two captions
+state (objects only support it: a bottle and a fork never make a street restaurant a kitchen), and
+the main activity (a caption event with its object, ``ride|horse``, stated by at least two captions,
+from relations/text.py).
+
+Choice QA: the shared value is the answer; distractors are values stated (even weakly) by only one
+of the two images, so neither image alone singles the answer out, then values of caption neighbours;
+never a value either image states, never one of the answer's scene family (a kitchen and a dining
+room may be one room). Yes/No (Environment): a shared scene vs. a hard negative from the pair miner
+(a caption neighbour whose confident scene is of another family and which states no trace of the
+positive's scene).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 
-from mmrakit.models import EntityGrounding
+from mmrakit.images.perception import vocab
 
-from ..base import Builder, Fact, register
-from ..graph import uri
-from ..rules import lexicon
-from ._common import checked, interleave, lexically_close, pairs_round_robin
-from .shared_target import edge_evidence
-
-
-class SceneLabels:
-    """label concept -> (strong?, groundings, edges) for one image."""
-
-    def __init__(self, builder: Builder) -> None:
-        self.b = builder
-        self._cache: dict[str, dict] = {}
-        self._strong: dict[str, set[str]] = {}
-
-    def __call__(self, sha: str) -> dict[str, tuple[bool, list[EntityGrounding], list]]:
-        if sha in self._cache:
-            return self._cache[sha]
-        b, ctx = self.b, self.b.ctx
-        im = ctx.pool[sha]
-        kind = b.rule.target_kind
-        out: dict[str, tuple[bool, list, list]] = {}
-        for e in im.entities:
-            if e.source == "caption" and e.concept not in out and ctx.is_kind(e.concept, kind):
-                out[e.concept] = (True, [e], [])
-        votes: dict[str, list] = defaultdict(list)
-        seen = set()
-        for e in im.entities:
-            if e.source != "object" or e.concept in seen:
-                continue
-            seen.add(e.concept)
-            for rel in b.rule.relations:
-                if rel == "IsA":
-                    continue
-                for edge in ctx.graph.out(e.concept, rel):
-                    if ctx.is_kind(edge.end, kind):
-                        votes[edge.end].append((e, edge))
-        need = int(b.rule.param("min_object_votes", 2))
-        for label, vs in votes.items():
-            if label in out:
-                out[label][2].extend(edge for _, edge in vs)
-                continue
-            out[label] = (len(vs) >= need, [g for g, _ in vs], [edge for _, edge in vs])
-        self._cache[sha] = out
-        return out
-
-    def strong(self, sha: str) -> set[str]:
-        if sha not in self._strong:
-            self._strong[sha] = {k for k, v in self(sha).items() if v[0]}
-        return self._strong[sha]
+from ..base import Fact, register
+from ._common import pairs_round_robin
+from ._perceived import PerceivedBuilder
+from ..pairs import pair_id
 
 
-class SceneBuilder(Builder):
-    family = "scene"
+def subjects_and_objects(im) -> set[str]:
+    return {e.text for e in im.objects() if e.box is not None and e.box.area >= 0.01}
 
-    def mine(self) -> Iterator[Fact]:
-        pool, graph = self.ctx.pool, self.ctx.graph
-        labels = SceneLabels(self)
-        by_label: dict[str, list[str]] = defaultdict(list)
-        with_labels = []
-        for sha in pool.order:
-            strong = labels.strong(sha)
-            if not strong:
-                self.missing(f"image without any {self.rule.target_kind} from captions or objects")
-                continue
-            with_labels.append(sha)
-            for lab in strong:
-                by_label[lab].append(sha)
-        wants_tf = "True or false QA" in self.qa_types
-        no_items = self._different(with_labels, labels) if wants_tf else iter(())
-        listed = [uri(w) for w in lexicon()["kinds"][self.rule.target_kind].get("listed", [])]
-        for x, a, b in pairs_round_robin(by_label, self.rng):
+
+def has_agent(seen, sha: str) -> bool:
+    """An activity needs someone doing it: a confident person or animal in the picture."""
+    return bool(seen.confident(sha, "people") or seen.confident(sha, "animals"))
+
+
+def scene_text(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def activity_text(value: str) -> str:
+    from lemminflect import getInflection
+
+    verb, _, obj = value.partition("|")
+    words = verb.split(" ")
+    ing = getInflection(words[0], "VBG")
+    head = " ".join([ing[0] if ing else words[0] + "ing"] + words[1:])
+    if obj and obj not in words:
+        article = "an" if obj[0] in "aeiou" else "a"
+        return f"{head} {article} {obj}"
+    return head
+
+
+WEAK_VERBS = {"stand", "sit", "look", "lay", "lie", "hold", "hang", "rest", "wait", "face", "show", "display", "fly",
+              "park", "stay", "point", "travel"}
+
+
+class ChoiceFromShared(PerceivedBuilder):
+    """Choice items on a shared confident value with one-image distractors."""
+
+    def text(self, value: str) -> str:
+        return value
+
+    def conflicts(self, d: str, x: str) -> bool:
+        return d == x
+
+    def choice(self, by_value: dict[str, list[str]]) -> Iterator[Fact]:
+        seen = self.seen
+        everything = sorted(by_value)
+        for x, a, b in pairs_round_robin(by_value, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
             if not self.allowed_pair(a, b):
                 continue
-            ok, _ = self.in_caption_band(a, b)
-            if not ok:
-                continue
-            la, lb = labels(a), labels(b)
-            both = set(la) & set(lb)
-            only_a, only_b = sorted(set(la) - both), sorted(set(lb) - both)
-            sibs = [s for s in graph.siblings(x) if self.ctx.is_kind(s, self.rule.target_kind)]
-            others = [c for c in listed if c != x]
-            self.rng.shuffle(others)
+            sa, sb = self.stated_values(a), self.stated_values(b)
+            only_a = [v for v in sa if v not in sb and not self.conflicts(v, x)]
+            only_b = [v for v in sb if v not in sa and not self.conflicts(v, x)]
+            near = []
+            for c, _ in self.neighbours(a):
+                near += [v for v in self.values(c) if v not in sa and v not in sb and not self.conflicts(v, x)]
+            pool_rest = [v for v in everything if v not in sa and v not in sb and not self.conflicts(v, x)]
+            self.rng.shuffle(pool_rest)
+            ordered: list[str] = []
+            for v in only_a[:1] + only_b[:1] + near + pool_rest:
+                if v not in ordered and all(not self.conflicts(v, o) for o in ordered):
+                    ordered.append(v)
+            ev = self.evidence(a, b, value=x, pair_id=pair_id(f"{self.task}:choice", a, b), pair_role="positive")
+            t = self.text
+            yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=t(x),
+                       distractors=[t(d) for d in ordered[:12]], evidence=ev,
+                       support=({t(v) for v in sa}, {t(v) for v in sb}), key=x)
 
-            def wrong(d: str) -> bool:
-                return (d != x and d not in both and not lexically_close(d, x)
-                        and not graph.linked(d, x, ("IsA", "Synonym", "PartOf")))
+    def stated_values(self, sha: str) -> dict:
+        key = getattr(self, "key", lambda v: v)
+        return {key(v): a for v, a in self.seen.stated(sha, self.attribute).items()}
 
-            distractors = checked(interleave(only_a, only_b, sibs, others), wrong)
-            ev = self.pair_evidence(a, b, label=x, strength=[la[x][0], lb[x][0]])
-            ev.entities1, ev.entities2 = la[x][1][:3], lb[x][1][:3]
-            ev.edges = [edge_evidence(e) for e in (la[x][2][:2] + lb[x][2][:2])]
-            text = graph.text
-            if "Choice QA" in self.qa_types:
-                yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=text(x),
-                           distractors=[text(d) for d in distractors], evidence=ev,
-                           support=({text(c) for c in la}, {text(c) for c in lb}), key=x)
-            if wants_tf:
-                yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="Yes",
-                           evidence=ev.model_copy(update={"notes": dict(ev.notes)}), key=f"tf:{x}")
-                no = next(no_items, None)
-                if no is not None:
-                    yield no
+    def neighbours(self, sha: str):
+        from ..pairs import CaptionNeighbours
 
-    def _different(self, shas: list[str], labels: SceneLabels) -> Iterator[Fact]:
-        graph = self.ctx.graph
-        order = list(shas)
-        self.rng.shuffle(order)
-        for offset in range(1, 25):
-            for i in range(len(order) - offset):
-                a, b = order[i], order[i + offset]
-                la, lb = labels(a), labels(b)
-                sa, sb = labels.strong(a), labels.strong(b)
-                if set(la) & set(lb) or any(graph.linked(x, y, ("IsA", "Synonym", "PartOf")) for x in sa for y in sb):
-                    continue
-                if self.ctx.pool.same_group(a, b) or not self.in_caption_band(a, b)[0]:
-                    continue
-                xa, xb = sorted(sa)[0], sorted(sb)[0]
-                ev = self.pair_evidence(a, b, labels1=sorted(sa), labels2=sorted(sb))
-                ev.entities1, ev.entities2 = la[xa][1][:3], lb[xb][1][:3]
-                yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="No", evidence=ev,
-                           key=f"tf:{xa}|{xb}")
+        nb = getattr(self.ctx, "_caption_neighbours", None)
+        if nb is None:
+            nb = self.ctx._caption_neighbours = CaptionNeighbours(self.ctx.pool)
+        return nb.near(sha, 20)
 
 
 @register
-class Environment(SceneBuilder):
+class Environment(ChoiceFromShared):
     task = "Environment"
+    family = "scene"
+    attribute = "scene"
+
+    def text(self, value: str) -> str:
+        return scene_text(value)
+
+    def conflicts(self, d: str, x: str) -> bool:
+        scenes = vocab()["scenes"]
+        return d == x or scenes[d]["family"] == scenes[x]["family"]
+
+    def clear_scene(self, sha: str, v: str) -> bool:
+        """A "Yes" or an answer needs the image's one clear place: stated by at least two captions
+        (confidence >= yes_confidence) and no confident place of another family beside it."""
+        vals = self.values(sha)
+        a = vals.get(v)
+        return (a is not None and a.confidence >= float(self.rule.param("yes_confidence", 0.6))
+                and not any(not self.conflicts(w, v) for w in vals))
+
+    def mine(self) -> Iterator[Fact]:
+        seen = self.seen
+        by_value = self.groups(self.clear_scene)
+        choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
+
+        def differs(x: str, a: str, c: str) -> bool:
+            vc = self.values(c)
+            return bool(vc) and not any(self.conflicts(v, x) for v in seen.stated(c, "scene")) and not any(
+                self.conflicts(v, w) for v in vc for w in self.values(a))
+
+        def close(a: str, c: str) -> bool:
+            """Something in common besides the place: a salient object kind (people, a dog, a bus ...)."""
+            return bool(subjects_and_objects(self.ctx.pool[a]) & subjects_and_objects(self.ctx.pool[c]))
+
+        tf = self.yes_no(by_value, differs=differs, close=close) if "True or false QA" in self.qa_types else iter(())
+        # Yes/No first: a shared place is nearly always visible in each image alone, so most Choice items
+        # fail the one-image check and would only spend the images' reuse budget
+        yield from tf
+        yield from choice
 
 
 @register
-class SimilarEvent(SceneBuilder):
+class SimilarEvent(ChoiceFromShared):
     task = "SimilarEvent"
+    family = "scene"
+    attribute = "activity"
+
+    def text(self, value: str) -> str:
+        return activity_text(value)
+
+    def conflicts(self, d: str, x: str) -> bool:
+        # same verb (riding a horse / riding a wave may both hold loosely) or same object: too close
+        dv, _, do = d.partition("|")
+        xv, _, xo = x.partition("|")
+        return dv == xv or (do and do == xo)
+
+    def usable(self, sha: str, v: str) -> bool:
+        verb, _, obj = v.partition("|")
+        return has_agent(self.seen, sha) and (bool(obj) or verb.split(" ")[0] not in WEAK_VERBS)
+
+    @staticmethod
+    def key(v: str) -> str:
+        """Activities compared by verb ("eating" an apple / a banana), posture verbs with their object."""
+        verb, _, obj = v.partition("|")
+        return v if verb.split(" ")[0] in WEAK_VERBS else f"{verb}|"
+
+    def values(self, sha: str):
+        return {self.key(v): a for v, a in self.seen.confident(sha, "activity").items()}
+
+    def mine(self) -> Iterator[Fact]:
+        yield from self.choice(self.groups(self.usable))

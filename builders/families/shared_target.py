@@ -1,6 +1,7 @@
 """Entity-level subtasks where an entity of each image reaches the same target through the graph:
-UsageSimilarity (UsedFor/CapableOf), SimilarMaterial (MadeOf), AppearanceSimilarity (HasProperty),
-MentalitySimilarity (caption cue -> emotional state, with a person/animal in each image).
+(MentalitySimilarity moved to :mod:`.mentality`: visible states from annotator attributes.)
+(UsageSimilarity, SimilarMaterial and AppearanceSimilarity moved to :mod:`.attributes`: instance
+evidence, not graph reachability.)
 
 Choice QA: "what do they share?" with answer X; distractors first come from targets that only one
 image's entities reach (so neither image alone singles out X), then IsA siblings and antonyms of X;
@@ -124,32 +125,9 @@ class SharedTargetBuilder(Builder):
         ev = self.pair_evidence(a, b, target=x, relations=list(self.rule.relations))
         ev.edges = [edge_evidence(eda), edge_evidence(edb)]
         ev.entities1, ev.entities2 = ents1, ents2
-        if self.rule.param("clip_prompts", False):
-            check = self._clip_check(a, b, ea, eb, text(x), [text(d) for d in distractors[: self.ctx.choice_options - 1]])
-            if check is None:
-                return None
-            ev.notes["clip_check"] = check
         support = ({text(t) for t in ta}, {text(t) for t in tb})
         return Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=text(x),
                     distractors=[text(d) for d in distractors], evidence=ev, support=support, key=x)
-
-    def _clip_check(self, a, b, ea, eb, answer: str, others: list[str]):
-        """Score "a photo of a {property} {entity}" prompts on each image with CLIP. Veto (None) when the
-        answer's prompt scores lowest among the options on both images; a note when CLIP is unavailable."""
-        pool = self.ctx.pool
-        result = {"method": "CLIP prompts 'a photo of a {property} {entity}'"}
-        lowest = []
-        for key, sha, ent in (("image1", a, ea), ("image2", b, eb)):
-            texts = [answer, *others]
-            scores = pool.clip_prompt_scores(sha, [f"a photo of a {t} {ent.text}" for t in texts])
-            if scores is None:
-                return {"method": f"skipped: {pool.clip_note}; relies on HasProperty + captions, reviewers check the look"}
-            result[key] = dict(zip(texts, scores))
-            lowest.append(scores[0] <= min(scores[1:], default=scores[0] - 1))
-        if all(lowest):
-            self.missing("CLIP sees the answer property least of all options in both images (vetoed)")
-            return None
-        return result
 
     def _tf(self, fact: Fact, answer: str) -> Fact:
         return Fact(image1=fact.image1, image2=fact.image2, qa_type="True or false QA", form="tf", answer=answer,
@@ -175,23 +153,3 @@ class SharedTargetBuilder(Builder):
                 ev.entities1, ev.entities2 = [ea], [eb]
                 yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="No", evidence=ev,
                            key=f"tf:{xa}|{xb}")
-
-
-@register
-class UsageSimilarity(SharedTargetBuilder):
-    task = "UsageSimilarity"
-
-
-@register
-class SimilarMaterial(SharedTargetBuilder):
-    task = "SimilarMaterial"
-
-
-@register
-class AppearanceSimilarity(SharedTargetBuilder):
-    task = "AppearanceSimilarity"
-
-
-@register
-class MentalitySimilarity(SharedTargetBuilder):
-    task = "MentalitySimilarity"

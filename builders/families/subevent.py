@@ -1,106 +1,117 @@
-"""SubEvent: image 2 shows a sub-event (step, first/last step, prerequisite) of image 1's event.
+"""SubEvent: image 2 shows a sub-event (step, first/last step, prerequisite) of image 1's activity.
 
-Events per image are the SceneLabels of kind ``event``. Yes: A in image 1, B in image 2, A -rel-> B
-for a rule relation, and neither image also shows the other's event. The swapped twin (B first) is an
-order probe whose answer is No unless the graph also has B -rel-> A. No: two images whose events are
-not linked either way by any rule relation.
+Activities are annotator attributes (a caption event stated by at least two captions, with its
+object). Yes: image 1's activity A and image 2's activity B with A -rel-> B in the graph for a rule
+relation (tried as ``verb object``, then ``verb``), and neither image also shows the other's
+activity. No: the pair miner's hard negative for the same image 1 - a caption neighbour whose
+activities are confident, of another activity domain (data: [activity_domains]) and linked to A by
+no rule relation either way.
+Order probe: only when the graph also states B -rel-> A (the reversed order then has its own
+verified "Yes"); an absent edge is not a verified "No", so no probe is made from it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from itertools import zip_longest
 
-from ..base import Builder, Fact, register
-from .scene import SceneLabels
+from ..base import Fact, register
+from ..graph import uri
+from ..pairs import PairMiner
+from ._perceived import PerceivedBuilder
 from .shared_target import edge_evidence
 
 
+def domain(value: str) -> str | None:
+    from mmrakit.images.perception import vocab
+
+    verb = value.partition("|")[0]
+    for name, verbs in vocab()["activity_domains"].items():
+        if verb in verbs or verb.split(" ")[0] in verbs:
+            return name
+    return None
+
+
+def other_domain(a: str, b: str) -> bool:
+    """Both activities have a known domain and the domains differ (a verified 'not a step of')."""
+    da, db = domain(a), domain(b)
+    return da is not None and db is not None and da != db
+
+
+def concepts(value: str) -> list[str]:
+    verb, _, obj = value.partition("|")
+    out = [uri(f"{verb} {obj}")] if obj else []
+    return out + [uri(verb)]
+
+
 @register
-class SubEvent(Builder):
+class SubEvent(PerceivedBuilder):
     task = "SubEvent"
     family = "subevent"
+    attribute = "activity"
+
+    def link(self, a_val: str, b_val: str):
+        graph = self.ctx.graph
+        for ca in concepts(a_val):
+            for cb in concepts(b_val):
+                if ca == cb:
+                    continue
+                for rel in self.rule.relations:
+                    e = graph.edge(ca, rel, cb)
+                    if e is not None:
+                        return e
+        return None
 
     def mine(self) -> Iterator[Fact]:
-        pool, graph = self.ctx.pool, self.ctx.graph
-        labels = SceneLabels(self)
-        events: dict[str, set[str]] = {}
-        by_event: dict[str, list[str]] = defaultdict(list)
-        for sha in pool.order:
-            ev = labels.strong(sha)
-            if not ev:
-                self.missing("image without a caption event")
+        acts: dict[str, set[str]] = {}
+        by_value: dict[str, list[str]] = defaultdict(list)
+        from .scene import has_agent
+
+        for sha in self.ctx.pool.order:
+            vals = set(self.values(sha)) if has_agent(self.seen, sha) else set()
+            if not vals:
+                self.missing("image without a confident activity (two captions stating one event) done by a person or animal")
                 continue
-            events[sha] = ev
-            for e in ev:
-                by_event[e].append(sha)
-        links: list[tuple[str, str, object]] = []
-        for a_event in sorted(by_event):
-            for rel in self.rule.relations:
-                for edge in graph.out(a_event, rel):
-                    if edge.end in by_event and edge.end != a_event:
-                        links.append((a_event, edge.end, edge))
+            acts[sha] = vals
+            for v in vals:
+                by_value[v].append(sha)
+        links = [(x, y, e) for x in sorted(by_value) for y in sorted(by_value) if x != y
+                 for e in [self.link(x, y)] if e is not None]
         if not links:
-            self.missing(f"no two pool events linked by {'/'.join(self.rule.relations)}")
+            self.missing(f"no two confident activities linked by {'/'.join(self.rule.relations)}")
         self.rng.shuffle(links)
-        no_items = self._unrelated(events)
-        streams = []
-        for a_event, b_event, edge in links:  # up to 400 random image pairs per link, drawn without building the product
-            ia, ib = sorted(by_event[a_event]), sorted(by_event[b_event])
-            n = min(400, len(ia) * len(ib))
-            seen: set[tuple[str, str]] = set()
-            for _ in range(4 * n):
-                if len(seen) >= n:
-                    break
-                seen.add((ia[self.rng.randrange(len(ia))], ib[self.rng.randrange(len(ib))]))
-            streams.append([(a, b, a_event, b_event, edge) for a, b in sorted(seen)])
-            self.rng.shuffle(streams[-1])
-        for batch in zip_longest(*streams):
-            for item in batch:
-                if item is None:
-                    continue
-                a, b, a_event, b_event, edge = item
-                if a == b or b_event in events[a] or a_event in events[b]:
-                    continue
-                if not self.allowed_pair(a, b) or not self.in_caption_band(a, b)[0]:
-                    continue
-                yield self._yes(a, b, a_event, b_event, edge, labels)
-                no = next(no_items, None)
-                if no is not None:
-                    yield no
+        miner = PairMiner(self.ctx, "SubEvent", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
+        for x, y, edge in links:
+            for a in sorted(by_value[x]):
+                for b in sorted(by_value[y]):
+                    if a == b or y in acts[a] or x in acts[b] or not self.allowed_pair(a, b):
+                        continue
 
-    def _yes(self, a, b, a_event, b_event, edge, labels) -> Fact:
-        graph = self.ctx.graph
-        la, lb = labels(a), labels(b)
-        ev = self.pair_evidence(a, b, event1=a_event, event2=b_event, relation=edge.relation)
-        ev.edges = [edge_evidence(edge)]
-        ev.entities1, ev.entities2 = la[a_event][1][:2], lb[b_event][1][:2]
-        reverse = any(graph.has(b_event, r, a_event) for r in self.rule.relations)
-        twin_ev = ev.model_copy(update={"notes": dict(ev.notes)})
-        twin_ev.entities1, twin_ev.entities2 = ev.entities2, ev.entities1
-        twin_ev.notes.update(event1=b_event, event2=a_event)
-        twin = Fact(image1=b, image2=a, qa_type="True or false QA", form="tf", answer="Yes" if reverse else "No",
-                    evidence=twin_ev, key=f"probe:{b_event}>{a_event}")
-        return Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="Yes", evidence=ev,
-                    key=f"{a_event}>{b_event}", twin=twin)
+                    def differs(p: str, c: str) -> bool:
+                        vc = acts.get(c)
+                        return bool(vc) and x not in vc and y not in vc and not any(
+                            self.link(x, v) or self.link(v, x) for v in vc) and all(
+                            other_domain(x, v) for v in vc)
 
-    def _unrelated(self, events: dict[str, set[str]]) -> Iterator[Fact]:
-        graph = self.ctx.graph
-        rels = self.rule.relations
-        order = sorted(events)
-        self.rng.shuffle(order)
-        for offset in range(1, 25):
-            for i in range(len(order) - offset):
-                a, b = order[i], order[i + offset]
-                ea, eb = events[a], events[b]
-                if ea & eb or any(graph.linked(x, y, (*rels, "IsA", "Synonym")) for x in ea for y in eb):
-                    continue
-                if self.ctx.pool.same_group(a, b) or not self.in_caption_band(a, b)[0]:
-                    continue
-                xa, xb = sorted(ea)[0], sorted(eb)[0]
-                ev = self.pair_evidence(a, b, events1=sorted(ea), events2=sorted(eb))
-                ev.entities1 = [g for x in sorted(ea) for g in self.ctx.pool[a].groundings(x)][:2]
-                ev.entities2 = [g for x in sorted(eb) for g in self.ctx.pool[b].groundings(x)][:2]
-                yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="No", evidence=ev,
-                           key=f"{xa}|{xb}")
+                    found = miner.hard_negative(a, b, differs=differs)
+                    if found is None:
+                        self.missing("no hard negative (caption neighbour with an unlinked activity)")
+                        continue
+                    c, _, pid = found
+                    ev = self.evidence(a, b, event1=x, event2=y, relation=edge.relation, pair_id=pid,
+                                       pair_role="positive", partner=c)
+                    ev.edges = [edge_evidence(edge)]
+                    reverse = self.link(y, x)
+                    twin = None
+                    if reverse is not None:
+                        tev = self.evidence(b, a, event1=y, event2=x, relation=reverse.relation, pair_id=pid,
+                                            pair_role="order_probe")
+                        tev.edges = [edge_evidence(reverse)]
+                        twin = Fact(image1=b, image2=a, qa_type="True or false QA", form="tf", answer="Yes",
+                                    evidence=tev, key=f"probe:{y}>{x}")
+                    yield Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer="Yes", evidence=ev,
+                               key=f"{x}>{y}", twin=twin)
+                    nev = self.evidence(a, c, event1=x, events2=sorted(acts[c]), pair_id=pid, pair_role="hard_negative",
+                                        partner=b)
+                    yield Fact(image1=a, image2=c, qa_type="True or false QA", form="tf", answer="No", evidence=nev,
+                               key=f"{x}|{sorted(acts[c])[0]}")

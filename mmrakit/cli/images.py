@@ -16,6 +16,7 @@ images_app = typer.Typer(help="The image pool: import + validate, embed (CLIP, c
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the main app."""
     app.add_typer(images_app, name="images")
+    app.command("annotate")(annotate)
 
 
 @images_app.command("import")
@@ -184,5 +185,66 @@ def stats(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
         rows = [[k, v] for k, v in d.items() if k != "embeddings"]
         rows += [[f"embeddings {k}", (v or {}).get("fingerprint", "-")] for k, v in d["embeddings"].items()]
         table(f"image pool {ws.root}", ["", "value"], rows)
+
+    emit(data, json_out, render)
+
+
+def annotate(
+    sources: Annotated[Optional[str], typer.Option("--sources", help="Comma-separated: dataset,clip,vlm (default: [annotate] sources).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Annotate again even what is cached for the current prompt version.")] = False,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record structured attributes per pool image (scene, indoor, viewpoint, shot, people/animals, visible
+    state, activity, layout) from the dataset's annotations and, when configured, CLIP and a VLM."""
+    from ..images.annotate import run_annotate
+
+    ws = open_workspace(workspace)
+    chosen = [x.strip() for x in sources.split(",") if x.strip()] if sources else None
+    report = run_annotate(ws, sources=chosen, force=force)
+
+    def render(r: dict) -> None:
+        if r["up_to_date"]:
+            console.print(f"[green]up to date[/]: {r['images']} images, sources {', '.join(r['sources'])}")
+            return
+        table(f"annotated {r['images']} images", ["source", "annotated", "cached", "failed"],
+              [[k, r["annotated"].get(k, 0), r["skipped_cached"].get(k, 0), r["failed"].get(k, 0)] for k in r["sources"]])
+
+    emit(report.as_dict(), json_out, render)
+
+
+@images_app.command("show")
+def show(
+    sha: Annotated[str, typer.Argument(help="An image's sha256 (a unique prefix is enough).")],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """One pool image: its record, and every attribute the annotator recorded with its source and confidence."""
+    from ..errors import InputError
+    from ..images import ImagePool
+    from ..images.annotate import AttributeStore
+
+    ws = open_workspace(workspace)
+    pool = ImagePool(ws)
+    matches = [s for s in pool.shas(include_excluded=True) if s.startswith(sha.lower())]
+    if len(matches) != 1:
+        raise InputError(f"{'no' if not matches else len(matches)} pool images match {sha!r}",
+                         hint="give more characters of the sha256 (`mmrakit images stats`, `candidates show`)")
+    rec = pool.get(matches[0])
+    attrs = AttributeStore(ws).get(rec.sha256)
+    data = {"sha256": rec.sha256, "width": rec.width, "height": rec.height, "source": rec.source,
+            "captions": rec.captions, "objects": sorted({o.category for o in rec.objects}),
+            "attributes": [a.model_dump(mode="json") for a in (attrs.attributes if attrs else [])]}
+
+    def render(d: dict) -> None:
+        console.print(f"[bold]{d['sha256']}[/] {d['width']}x{d['height']} from {d['source']}")
+        for c in d["captions"]:
+            console.print(f"  caption: {c}")
+        console.print(f"  objects: {', '.join(d['objects']) or '-'}")
+        if not d["attributes"]:
+            console.print("  no attributes recorded: run `mmrakit annotate`")
+            return
+        table("attributes", ["name", "value", "source", "confidence", "detail"],
+              [[a["name"], a["value"], a["source"], a["confidence"], a["detail"]] for a in d["attributes"]])
 
     emit(data, json_out, render)

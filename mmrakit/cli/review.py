@@ -25,10 +25,11 @@ def _fmt(x: float | None) -> str:
 def serve(
     workspace: WorkspaceOpt = None,
     port: Annotated[int | None, typer.Option(help="Port (default: \\[review] port).")] = None,
-    files_root: Annotated[Path | None, typer.Option(help="Local-files root (default: parent of the images' common folder).")] = None,
+    files_root: Annotated[Path | None, typer.Option(help="Must be the workspace's review media folder (the default and only "
+                                                          "document root; anything else is refused).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start a local Label Studio on 127.0.0.1 (data dir in the workspace; admin token never printed)."""
+    """Start a local Label Studio on 127.0.0.1 serving only the pushed images (admin token never printed)."""
     from ..review import serve as start
 
     ws = open_workspace(workspace)
@@ -61,7 +62,8 @@ def push(
     ws = open_workspace(workspace)
     report = do_push(ws, connection(ws), subtasks=subtasks, reviewers=reviewers)
     emit(report, json_out, lambda r: console.print(
-        f"project {r.project_id}: {r.created} new, {r.updated} updated, {r.unchanged} unchanged ({r.candidates} candidates)"))
+        f"project {r.project_id}: {r.created} new, {r.updated} updated, {r.unchanged} unchanged ({r.candidates} candidates); "
+        f"{r.withdrawn} withdrawn, {r.media_removed} images no longer served"))
 
 
 @review_app.command()

@@ -9,9 +9,9 @@ def pipeline_stages() -> list[Stage]:
     from ..builders.stage import BuildStage
     from ..evaluation.stage import EvalStage
     from ..exports.stage import ExportStage
-    from ..images.stage import DedupStage, EmbedStage, ImportStage
+    from ..images.stage import AnnotateStage, DedupStage, EmbedStage, ImportStage
     from ..relations.stage import IngestStage
     from ..review.stage import PullStage, PushStage
 
-    return [IngestStage(), ImportStage(), EmbedStage(), DedupStage(), BuildStage(), PushStage(), PullStage(),
+    return [IngestStage(), ImportStage(), EmbedStage(), DedupStage(), AnnotateStage(), BuildStage(), PushStage(), PullStage(),
             ExportStage(), EvalStage()]

@@ -17,8 +17,10 @@ SUBTASKS = ("UsageSimilarity", "Environment")
 COLOURS = [(220, 60, 60), (60, 160, 60), (60, 90, 220), (230, 180, 40), (150, 60, 200), (40, 190, 200)]
 
 
-def make_images(ws: Workspace, folder: Path, n: int) -> list[str]:
-    """Write ``n`` distinct 96x64 PNGs into ``folder`` and register them; returns their sha256s."""
+def make_images(ws: Workspace, folder: Path, n: int, *, tag: str = "") -> list[str]:
+    """Write ``n`` distinct 96x64 PNGs into ``folder`` and register them; returns their sha256s.
+
+    The same ``n`` and ``tag`` give the same bytes; another ``tag`` gives other images."""
     from PIL import Image, ImageDraw
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -27,7 +29,7 @@ def make_images(ws: Workspace, folder: Path, n: int) -> list[str]:
         img = Image.new("RGB", (96, 64), COLOURS[i % len(COLOURS)])
         draw = ImageDraw.Draw(img)
         draw.rectangle([8 + (i * 7) % 40, 8, 40 + (i * 7) % 40, 40 + i % 16], fill=(255, 255, 255))
-        draw.text((6, 46), f"img {i}", fill=(0, 0, 0))
+        draw.text((6, 46), f"img {i} {tag}".rstrip(), fill=(0, 0, 0))
         path = folder / f"img{i:05d}.png"
         img.save(path)
         sha = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,90 @@
+"""Shared mining for the image-level subtasks that read annotator attributes (scene, shot, layout,
+activity, visible state): positives from a shared confident value, hard negatives from the pair miner.
+
+A "Yes" needs a confident value (the settings rule of :mod:`..perception`) in both images; a "No"
+needs confident, *different* values that the vocabulary says cannot hold together, and no weak
+statement of the positive's value in the partner. Images without a confident value are counted as
+missing evidence, by attribute, so the build report says what was missing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+from mmrakit.models import Attribute
+
+from ..base import Builder, Fact
+from ..pairs import PairMiner
+from ..perception import perception_for
+from ._common import pairs_round_robin
+
+
+def describe(attrs: dict[str, Attribute]) -> list[dict]:
+    return [{"value": a.value, "source": a.source, "confidence": a.confidence, "detail": a.detail} for a in attrs.values()]
+
+
+class PerceivedBuilder(Builder):
+    attribute: str = ""
+
+    @property
+    def seen(self):
+        return perception_for(self.ctx)
+
+    def values(self, sha: str) -> dict[str, Attribute]:
+        return self.seen.confident(sha, self.attribute)
+
+    def groups(self, usable: Callable[[str, str], bool] = lambda sha, v: True) -> dict[str, list[str]]:
+        by_value: dict[str, list[str]] = defaultdict(list)
+        for sha in self.ctx.pool.order:
+            vals = [v for v in self.values(sha) if usable(sha, v)]
+            if not vals:
+                self.missing(f"image without a confident '{self.attribute}' attribute (captions/boxes/annotator)")
+                continue
+            for v in vals:
+                by_value[v].append(sha)
+        return by_value
+
+    def evidence(self, a: str, b: str, **notes):
+        ev = self.pair_evidence(a, b, attribute=self.attribute, **notes)
+        ev.notes["attributes1"] = describe(self.seen.stated(a, self.attribute))
+        ev.notes["attributes2"] = describe(self.seen.stated(b, self.attribute))
+        return ev
+
+    def yes_no(self, by_value: dict[str, list[str]], *, differs: Callable[[str, str, str], bool],
+               close: Callable[[str, str], bool] | None = None, slots: Callable[[str, str, str], dict] | None = None,
+               entities: Callable[[str, str], list] | None = None, key: str = "",
+               pair_ok: Callable[[str, str, str], bool] | None = None) -> Iterator[Fact]:
+        """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
+        miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
+        for x, a, b in pairs_round_robin(by_value, self.rng):
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if not self.allowed_pair(a, b):
+                continue
+            if pair_ok is not None and not pair_ok(a, b, x):
+                self.missing(f"'{x}' pair not alike enough for a 'Yes'")
+                continue
+            found = miner.hard_negative(a, b, differs=lambda p, q: differs(x, p, q), close=close)
+            if found is None:  # anchor the negative on the other image of the positive
+                found = miner.hard_negative(b, a, differs=lambda p, q: differs(x, p, q), close=close)
+                if found is not None:
+                    a, b = b, a
+            if found is None:
+                self.missing(f"no hard negative for a '{x}' pair (caption neighbours all share it or lack evidence)")
+                continue
+            c, _, pid = found
+            yes_ev = self.evidence(a, b, value=x, pair_id=pid, pair_role="positive", partner=c)
+            no_ev = self.evidence(a, c, value=x, partner_value=sorted(self.values(c)), pair_id=pid,
+                                  pair_role="hard_negative", partner=b)
+            if entities:
+                yes_ev.entities1, yes_ev.entities2 = entities(a, x), entities(b, x)
+                no_ev.entities1 = entities(a, x)
+            sl_yes = slots(a, b, x) if slots else {}
+            sl_no = slots(a, c, x) if slots else {}
+            if sl_yes is None or sl_no is None:
+                continue
+            yield Fact(image1=a, image2=b, qa_type="True or false QA", form=sl_yes.pop("_form", "tf"), answer="Yes",
+                       slots=sl_yes, evidence=yes_ev, key=f"{key or self.attribute}:{x}")
+            yield Fact(image1=a, image2=c, qa_type="True or false QA", form=sl_no.pop("_form", "tf"), answer="No",
+                       slots=sl_no, evidence=no_ev, key=f"{key or self.attribute}:{x}|no")

@@ -1,0 +1,242 @@
+"""Entity-level subtasks answered from instance evidence: UsageSimilarity (purposes), SimilarMaterial
+(materials) and AppearanceSimilarity (colours).
+
+UsageSimilarity and SimilarMaterial (Choice QA) ask what SOMETHING in each image shares, without
+naming the entities (naming them would let common sense answer from the text). The answer comes from
+a salient, caption-named object of each image: its kind's typical use, or its material as a caption
+states it for this instance ("a wooden bench") or as the kind's single strong default when nothing
+contradicts it (a book is paper). A distractor must be impossible in at least one of the two images
+given ALL their evidence (:mod:`..instances`), so it cannot be shared; options are phrased as answers.
+
+AppearanceSimilarity (Yes/No) names one entity per image whose colour the captions state (one colour,
+for this instance) and asks whether they are the same colour: both images are needed, and no shape or
+size words (always true of something) are used.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from ..base import Builder, Fact, register
+from ..instances import Entity, ImageEvidence, vocab
+from ._common import interleave, pairs_round_robin
+
+
+class _EvidenceBuilder(Builder):
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._ev: dict[str, ImageEvidence] = {}
+
+    def ev(self, sha: str) -> ImageEvidence:
+        if sha not in self._ev:
+            self._ev[sha] = ImageEvidence(self.ctx.pool[sha], self.ctx.graph)
+        return self._ev[sha]
+
+    def pair_ok(self, a: str, b: str) -> bool:
+        if not self.allowed_pair(a, b):
+            return False
+        ok, _ = self.in_caption_band(a, b)
+        return ok
+
+
+class InventoryBuilder(_EvidenceBuilder):
+    """Shared value of an unnamed entity per image; distractors impossible in one image."""
+
+    dim = ""  # "use" | "material"
+
+    def answers(self, ev: ImageEvidence) -> dict[str, list[tuple[Entity, str, str | None]]]:
+        """value -> [(entity, evidence kind, caption)] for values salient entities of the image have,
+        instance evidence first."""
+        raise NotImplementedError
+
+    def possible(self, ev: ImageEvidence) -> set[str]:
+        raise NotImplementedError
+
+    def values(self) -> list[str]:
+        raise NotImplementedError
+
+    def mine(self) -> Iterator[Fact]:
+        v = vocab()
+        per_image: dict[str, dict] = {}
+        by_value: dict[str, list[str]] = defaultdict(list)
+        for sha in self.ctx.pool.order:
+            ans = self.answers(self.ev(sha))
+            if not ans:
+                self.missing(f"image without a salient, caption-named object whose {self.dim} is known")
+                continue
+            per_image[sha] = ans
+            for x in ans:
+                by_value[x].append(sha)
+        for x, a, b in pairs_round_robin(by_value, self.rng):
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if not self.pair_ok(a, b):
+                continue
+            pairs = [(p, q) for p in per_image[a][x] for q in per_image[b][x]]
+            pairs.sort(key=lambda pq: pq[0][0].kind == pq[1][0].kind)  # different kinds first
+            if self.rule.distinct_entities:
+                pairs = [pq for pq in pairs if pq[0][0].kind != pq[1][0].kind]
+            if not pairs:
+                self.missing("shared value only through the same kind of object")
+                continue
+            (ea, kind_a, cap_a), (eb, kind_b, cap_b) = pairs[0]
+            pa, pb = self.possible(self.ev(a)), self.possible(self.ev(b))
+            pa.add(x)
+            pb.add(x)
+            # tempting distractors first, alternating: possible in image 1 only, in image 2 only (so
+            # neither image alone singles the answer out), then possible in neither
+            never = set(self.rule.param("never_distractors", []))
+            values = [d for d in self.values() if d != x and d not in never]
+            only_a = [d for d in values if d in pa and d not in pb]
+            only_b = [d for d in values if d in pb and d not in pa]
+            neither = [d for d in values if d not in pa and d not in pb]
+            for part in (only_a, only_b, neither):
+                self.rng.shuffle(part)
+            distractors = interleave(only_a, only_b) + neither
+            if len(distractors) < 2:
+                self.missing(f"too few {self.dim} options impossible in one of the two images")
+                continue
+            opt = lambda d: v.option(self.dim, d)  # noqa: E731
+            ev = self.pair_evidence(a, b, target=x, dimension=self.dim,
+                                    evidence1={"entity": ea.kind, "kind": kind_a, "caption": cap_a},
+                                    evidence2={"entity": eb.kind, "kind": kind_b, "caption": cap_b},
+                                    possible1=sorted(pa), possible2=sorted(pb))
+            ev.entities1, ev.entities2 = self._shown(ea), self._shown(eb)
+            yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=opt(x),
+                       distractors=[opt(d) for d in distractors], evidence=ev,
+                       distractor_groups=[[opt(d) for d in g] for g in (only_a, only_b, neither)],
+                       support=({opt(d) for d in pa}, {opt(d) for d in pb}), key=x)
+
+    @staticmethod
+    def _shown(e: Entity) -> list:
+        return [e.grounding]
+
+
+@register
+class UsageSimilarity(InventoryBuilder):
+    task = "UsageSimilarity"
+    family = "attributes"
+    dim = "use"
+
+    def values(self) -> list[str]:
+        return sorted(u for u in vocab().uses if u not in self.rule.param("never_options", []))
+
+    def answers(self, ev: ImageEvidence) -> dict:
+        skip = set(self.rule.param("never_options", []))
+        out: dict[str, list] = defaultdict(list)
+        for ent in ev.entities():
+            if ent.boxed:
+                for u in vocab().kinds[ent.kind].uses:
+                    if u not in skip:
+                        out[u].append((ent, "kind", None))
+        return dict(out)
+
+    def possible(self, ev: ImageEvidence) -> set[str]:
+        return ev.possible_uses()
+
+
+@register
+class SimilarMaterial(InventoryBuilder):
+    task = "SimilarMaterial"
+    family = "attributes"
+    dim = "material"
+
+    def values(self) -> list[str]:
+        return list(vocab().dimensions["material"]["values"])
+
+    def answers(self, ev: ImageEvidence) -> dict:
+        out: dict[str, list] = defaultdict(list)
+        allow_defaults = bool(self.rule.param("category_defaults", True))
+        for ent in ev.entities():
+            attr = ev.material(ent)
+            if attr is None or (attr.kind == "default" and (not allow_defaults or not ent.boxed)):
+                continue
+            out[attr.value].append((ent, attr.kind, attr.caption))
+        for v in out.values():
+            v.sort(key=lambda t: t[1] != "instance")  # instance evidence first
+        return dict(out)
+
+    def possible(self, ev: ImageEvidence) -> set[str]:
+        return ev.possible_materials()
+
+
+@register
+class AppearanceSimilarity(_EvidenceBuilder):
+    task = "AppearanceSimilarity"
+    family = "attributes"
+
+    def mine(self) -> Iterator[Fact]:
+        coloured: dict[str, list[tuple[Entity, str, str]]] = {}
+        by_colour: dict[str, list[str]] = defaultdict(list)
+        for sha in self.ctx.pool.order:
+            ev = self.ev(sha)
+            items = []
+            for ent in ev.entities():
+                attr = ev.colour(ent, int(self.rule.param("min_colour_captions", 1)))
+                if attr is not None:
+                    items.append((ent, attr.value, attr.caption))
+            if not items:
+                self.missing("image without a salient entity whose one colour a caption states")
+                continue
+            coloured[sha] = items
+            for _, c, _ in items:
+                by_colour[c].append(sha)
+        no_pairs = self._different(coloured)
+        for c, a, b in pairs_round_robin(by_colour, self.rng):
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if not self.pair_ok(a, b):
+                continue
+            ea = next(i for i in coloured[a] if i[1] == c)
+            eb = next(i for i in coloured[b] if i[1] == c)
+            yes = self._fact(a, b, ea, eb, "Yes")
+            if yes is not None:
+                yield yes
+            no = next(no_pairs, None)
+            if no is not None:
+                yield no
+
+    def _different(self, coloured: dict) -> Iterator[Fact]:
+        shas = sorted(coloured)
+        self.rng.shuffle(shas)
+        for offset in range(1, 40):
+            for i in range(len(shas) - offset):
+                a, b = shas[i], shas[i + offset]
+                for ea in coloured[a]:
+                    eb = next((x for x in coloured[b] if x[1] != ea[1] and x[1] not in {y[1] for y in coloured[a]}), None)
+                    if eb is None or not self.pair_ok(a, b):
+                        continue
+                    no = self._fact(a, b, ea, eb, "No")
+                    if no is not None:
+                        yield no
+                    break
+
+    def _clip_check(self, a: str, b: str, ent_a: Entity, ent_b: Entity, col_a: str, col_b: str) -> dict | None:
+        """With CLIP image vectors: score "a photo of a {colour} {entity}" for every colour on each image
+        and veto (None) when a stated colour ranks in the bottom half there. Without them, say so."""
+        pool = self.ctx.pool
+        colours = list(vocab().dimensions["colour"]["values"])
+        out: dict = {"method": "CLIP prompts 'a photo of a {colour} {entity}'"}
+        for key, sha, ent, col in (("image1", a, ent_a, col_a), ("image2", b, ent_b, col_b)):
+            scores = pool.clip_prompt_scores(sha, [f"a photo of a {c} {ent.kind}" for c in colours])
+            if scores is None:
+                return {"method": f"skipped: {pool.clip_note}; the colour rests on the captions"}
+            out[key] = dict(zip(colours, scores))
+            rank = sorted(colours, key=lambda c: -out[key][c]).index(col)
+            if rank >= len(colours) // 2:
+                self.missing("CLIP ranks a caption-stated colour in the bottom half (vetoed)")
+                return None
+        return out
+
+    def _fact(self, a: str, b: str, ea: tuple, eb: tuple, answer: str) -> Fact | None:
+        (ent_a, col_a, cap_a), (ent_b, col_b, cap_b) = ea, eb
+        check = self._clip_check(a, b, ent_a, ent_b, col_a, col_b)
+        if check is None:
+            return None
+        ev = self.pair_evidence(a, b, colour1=col_a, colour2=col_b, evidence_kind="instance",
+                                caption1=cap_a, caption2=cap_b, clip_check=check)
+        ev.entities1, ev.entities2 = [ent_a.grounding], [ent_b.grounding]
+        return Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer=answer,
+                    slots={"a": ent_a.kind, "b": ent_b.kind}, evidence=ev,
+                    key=f"tf:{ent_a.kind}|{ent_b.kind}|{col_a}|{col_b}")

@@ -1,0 +1,392 @@
+"""What the evidence of ONE image says about its instances: which objects are salient, which attribute
+a caption states for an instance ("a wooden table", "a red bus"), and every value an image could hold
+(for ruling distractors out). Vocabularies live in ``data/evidence.toml``.
+
+Two rules the builders rely on:
+
+- **Instance evidence beats category defaults.** An attribute is an answer for an instance when a caption
+  states it for that instance (adjectives before its noun, and the adjective-noun pairs of
+  :mod:`mmrakit.relations.text`), or (materials only) when it is the kind's single strong default and no
+  caption states another value for it. :attr:`Attribute.kind` records which.
+- **A distractor is false for an image only when nothing in it could have that value**: every box of
+  every size (crowd and tiny boxes included), every caption noun, the ConceptNet edges of every
+  grounded concept, and the scene words (a street has metal and glass even when no caption says so).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from mmrakit.errors import ConfigError
+from mmrakit.models import EntityGrounding
+
+_TOKEN = re.compile(r"[a-z]+")
+EVIDENCE_FILE = "builders/data/evidence.toml"
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    words: tuple[str, ...]
+    materials: frozenset[str]
+    default: str | None
+    uses: tuple[str, ...]
+    also: frozenset[str]
+    fixed_colour: bool
+    scene: bool
+    caption_only: bool
+    implies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocab:
+    kinds: dict[str, Kind]
+    by_words: dict[tuple[str, ...], tuple[str, ...]]  # word tuple -> kind names it may name
+    max_words: int
+    dimensions: dict[str, dict]  # material / colour: values, adjectives, option
+    modifiers: frozenset[str]
+    uses: dict[str, dict]  # use id -> option, concepts
+    use_by_concept: dict[str, frozenset[str]]  # ConceptNet concept text -> use ids
+    salience: dict[str, float]
+
+    def option(self, dim: str, value: str) -> str:
+        if dim == "use":
+            return self.uses[value]["option"]
+        return self.dimensions[dim]["option"].format(value=value)
+
+    def kind_of(self, concept_text: str) -> Kind | None:
+        return self.kinds.get(concept_text)
+
+
+@lru_cache(maxsize=1)
+def vocab() -> Vocab:
+    raw = tomllib.loads(resources.files(__package__).joinpath("data", "evidence.toml").read_text("utf-8"))
+    dims = raw["dimensions"]
+    uses = raw["uses"]
+    kinds: dict[str, Kind] = {}
+    by_words: dict[tuple[str, ...], list[str]] = {}
+    for name, f in raw["kinds"].items():
+        for key in ("materials", "default"):
+            vals = f.get(key) or []
+            vals = [vals] if isinstance(vals, str) else vals
+            bad = [v for v in vals if v not in dims["material"]["values"]]
+            if bad:
+                raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] {key} {bad} not in dimensions.material.values")
+        bad = [u for u in (*f.get("uses", []), *f.get("also", [])) if u not in uses]
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] unknown uses {bad}", hint=f"one of {sorted(uses)}")
+        bad = [k for k in f.get("implies", []) if k not in raw["kinds"]]
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] implies unknown kinds {bad}")
+        if f.get("default") and f["default"] not in f.get("materials", []):
+            raise ConfigError(f"{EVIDENCE_FILE}: [kinds.{name}] default must be one of its materials")
+        k = Kind(name=name, words=tuple(f.get("words", [name])), materials=frozenset(f.get("materials", [])),
+                 default=f.get("default"), uses=tuple(f.get("uses", [])), also=frozenset(f.get("also", [])),
+                 fixed_colour=bool(f.get("fixed_colour", False) or f.get("never_colour", False)), scene=bool(f.get("scene", False)),
+                 caption_only=bool(f.get("caption_only", False)), implies=tuple(f.get("implies", ())))
+        kinds[name] = k
+        for w in {*k.words, name}:
+            by_words.setdefault(tuple(w.split()), []).append(name)
+    use_by_concept: dict[str, set[str]] = {}
+    for uid, u in uses.items():
+        for c in u["concepts"]:
+            use_by_concept.setdefault(c, set()).add(uid)
+    return Vocab(kinds=kinds, by_words={k: tuple(v) for k, v in by_words.items()},
+                 max_words=max(len(k) for k in by_words), dimensions=dims,
+                 modifiers=frozenset(raw["modifiers"]["words"]), uses=uses,
+                 use_by_concept={k: frozenset(v) for k, v in use_by_concept.items()},
+                 salience={k: float(v) for k, v in raw["salience"].items()})
+
+
+@dataclass
+class Mention:
+    kinds: tuple[str, ...]
+    start: int
+    end: int  # exclusive token index
+
+
+def caption_mentions(tokens: list[str], v: Vocab) -> list[Mention]:
+    """Longest noun matches; a word that is an attribute adjective directly before another noun is a
+    modifier, not a noun ("glass vase", "orange bus", "stone bench")."""
+    out: list[Mention] = []
+    i = 0
+    while i < len(tokens):
+        hit = None
+        for n in range(min(v.max_words, len(tokens) - i), 0, -1):
+            kinds = v.by_words.get(tuple(tokens[i:i + n]))
+            if kinds:
+                hit = Mention(kinds, i, i + n)
+                break
+        if hit is None:
+            i += 1
+            continue
+        out.append(hit)
+        i = hit.end
+    adjectives = {w for d in v.dimensions.values() for w in d["adjectives"]}
+    keep = []
+    for j, m in enumerate(out):
+        nxt = out[j + 1] if j + 1 < len(out) else None
+        if m.end - m.start == 1 and tokens[m.start] in adjectives and nxt is not None and nxt.start == m.end:
+            continue
+        keep.append(m)
+    return keep
+
+
+def stated_values(tokens: list[str], m: Mention, dim: dict, modifiers: frozenset[str]) -> set[str]:
+    """Values of one dimension a caption states for the noun of mention ``m`` (adjectives right before it,
+    through modifiers: "a large red and white bus" -> {red, white})."""
+    out: set[str] = set()
+    j = m.start - 1
+    while j >= 0 and m.start - j <= 6:
+        w = tokens[j]
+        if w in dim["adjectives"]:
+            out.add(dim["adjectives"][w])
+        elif w not in modifiers:
+            break
+        j -= 1
+    return out
+
+
+@dataclass
+class Attribute:
+    value: str
+    kind: str  # "instance" (a caption states it) or "default" (the kind's single strong default)
+    caption: str | None = None
+
+
+@dataclass
+class Entity:
+    """A salient thing of one image the question may name."""
+
+    kind: str
+    grounding: EntityGrounding
+    boxed: bool
+    mentions: int
+    instances: int
+    stated: dict[str, set[str]] = field(default_factory=dict)  # dimension -> stated values
+    stated_in: dict[str, str] = field(default_factory=dict)  # value -> caption stating it
+    stated_count: dict[str, int] = field(default_factory=dict)  # value -> captions stating it
+
+
+class ImageEvidence:
+    """Instances, stated attributes and the full value inventory of one pool image."""
+
+    def __init__(self, im, graph, v: Vocab | None = None) -> None:
+        self.im = im
+        self.v = v or vocab()
+        self.graph = graph
+        self.tokens = [_TOKEN.findall(c.lower()) for c in im.captions]
+        self.mentions = [caption_mentions(t, self.v) for t in self.tokens]
+        self._entities: list[Entity] | None = None
+
+    # --- salience -------------------------------------------------------------------------------
+
+    def mention_count(self, kind: str) -> int:
+        return sum(1 for ms in self.mentions if any(kind in m.kinds for m in ms))
+
+    def named(self, e: EntityGrounding) -> bool:
+        """A caption names the entity's kind (any of its words)."""
+        return self.mention_count(_text(e)) >= self.v.salience["min_caption_mentions"]
+
+    def salient(self, e: EntityGrounding) -> bool:
+        """Large enough, not a crowd box, and named by a caption (or, unnamed, large enough that no one
+        can miss it: ``unnamed_min_area``): something a reviewer can point at."""
+        if not self.salient_box(e):
+            return False
+        return self.named(e) or e.box.w * e.box.h >= self.v.salience["unnamed_min_area"]
+
+    def dominant(self, e: EntityGrounding) -> bool:
+        """Salient, and "the {kind}" points at it: every other instance of its kind is much smaller and
+        too small to be salient itself (two toilets side by side have no "the toilet")."""
+        if not self.salient(e):
+            return False
+        share, min_area = self.v.salience["dominant_share"], self.v.salience["min_area"]
+        area = e.box.w * e.box.h
+        return all(o is e or (o.box.w * o.box.h < share * area and o.box.w * o.box.h < min_area)
+                   for o in self.im.objects() if o.concept == e.concept)
+
+    def salient_box(self, e: EntityGrounding) -> bool:
+        s, im = self.v.salience, self.im
+        b = e.box
+        if b is None or getattr(e, "crowd", False) or self._is_crowd(e):
+            return False
+        if b.w * b.h < s["min_area"]:
+            return False
+        return min(b.w * im.width, b.h * im.height) >= s["min_side"]
+
+    def _is_crowd(self, e: EntityGrounding) -> bool:
+        """Marked as a crowd by the dataset, or (sources without the flag) a box holding two or more
+        whole other boxes of its own kind: a group, not one thing."""
+        if any(_same_box(e.box, cb) for cb in getattr(self.im, "crowd_boxes", ())):
+            return True
+        b = e.box
+        inside = 0
+        for o in self.im.objects():
+            if o is e or o.concept != e.concept or _same_box(o.box, b):
+                continue
+            ob = o.box
+            if b.x <= ob.x and b.y <= ob.y and ob.x + ob.w <= b.x + b.w and ob.y + ob.h <= b.y + b.h:
+                inside += 1
+        return inside >= 2
+
+    # --- entities with stated attributes -----------------------------------------------------------
+
+    def entities(self) -> list[Entity]:
+        """Salient, caption-named things: single-instance boxed objects, or caption-only things that
+        at least ``caption_only_mentions`` captions name (walls, floors, plates)."""
+        if self._entities is not None:
+            return self._entities
+        v, s = self.v, self.v.salience
+        out: list[Entity] = []
+        boxed_kinds: dict[str, list[EntityGrounding]] = {}
+        for e in self.im.objects():
+            boxed_kinds.setdefault(_text(e), []).append(e)
+        for kind, ents in sorted(boxed_kinds.items()):
+            if kind not in v.kinds:
+                continue
+            main = max(ents, key=lambda e: e.box.w * e.box.h)
+            if not self.dominant(main):
+                continue
+            out.append(self._with_stated(Entity(kind, main, True, self.mention_count(kind), len(ents))))
+        for kind in sorted({k for ms in self.mentions for m in ms for k in m.kinds} - set(boxed_kinds)):
+            k = v.kinds[kind]
+            if k.scene or not k.caption_only:
+                continue  # a boxable kind with no box is not there (or too small to be boxed)
+            n = self.mention_count(kind)
+            if n >= s["caption_only_mentions"]:
+                concept = f"/c/en/{kind.replace(' ', '_')}"
+                found = self.im.groundings(concept)
+                g = found[0] if found else EntityGrounding(concept=concept, text=kind, source="caption")
+                if not found:  # the captions name it: record that grounding on the image
+                    self.im.add_entities([g])
+                out.append(self._with_stated(Entity(kind, g, False, n, 0)))
+        self._entities = out
+        return out
+
+    def _with_stated(self, ent: Entity) -> Entity:
+        heads = {w.split()[-1] for w in (*self.v.kinds[ent.kind].words, ent.kind)}
+        for dim_name, dim in self.v.dimensions.items():
+            vals: set[str] = set()
+            for cap in self.im.captions:  # the caption linguistics module's adjective-noun pairs too
+                got = {dim["adjectives"][adj] for noun, adj in _pairs(cap) if noun in heads and adj in dim["adjectives"]}
+                for val in got:
+                    ent.stated_in.setdefault(val, cap)
+                    ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
+                vals |= got
+            for cap, toks, ms in zip(self.im.captions, self.tokens, self.mentions):
+                for m in ms:
+                    if ent.kind in m.kinds:
+                        got = stated_values(toks, m, dim, self.v.modifiers)
+                        for val in got:
+                            ent.stated_in.setdefault(val, cap)
+                        vals |= got
+                for val in {x for m in ms if ent.kind in m.kinds for x in stated_values(toks, m, dim, self.v.modifiers)}:
+                    if val not in {dim["adjectives"].get(a) for n, a in _pairs(cap) if n in heads}:  # not counted twice
+                        ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
+            ent.stated[dim_name] = vals
+        return ent
+
+    def _enough(self, ent: Entity, val: str, min_captions: int = 1) -> bool:
+        """An entity without a box (a plate, a wall) needs ``caption_only_statements`` captions to state a
+        value: one caption's "blue plate" may describe a blue-rimmed white plate."""
+        need = max(min_captions, int(self.v.salience["caption_only_statements"]) if not ent.boxed else 1)
+        return ent.stated_count.get(val, 0) >= need
+
+    def material(self, ent: Entity) -> Attribute | None:
+        """The entity's material: stated for it (exactly one value), else its kind's strong default
+        when no caption states any material for it."""
+        stated = ent.stated.get("material", set())
+        if len(stated) == 1:
+            val = next(iter(stated))
+            if not self._enough(ent, val):
+                return None
+            return Attribute(val, "instance", ent.stated_in.get(val))
+        if stated:
+            return None
+        k = self.v.kinds[ent.kind]
+        return Attribute(k.default, "default") if k.default else None
+
+    def colour(self, ent: Entity, min_captions: int = 1) -> Attribute | None:
+        """The entity's colour when captions state exactly one for it, in at least ``min_captions``
+        captions (no defaults: colour varies by instance)."""
+        stated = ent.stated.get("colour", set())
+        if len(stated) == 1 and not self._enough(ent, next(iter(stated)), min_captions):
+            return None
+        if len(stated) == 1 and not self.v.kinds[ent.kind].fixed_colour:
+            val = next(iter(stated))
+            return Attribute(val, "instance", ent.stated_in.get(val))
+        return None
+
+    # --- inventories (what the image could hold) --------------------------------------------------
+
+    def all_kinds(self) -> set[str]:
+        """Every kind of thing any evidence puts in the image: all boxes (any size) and caption nouns."""
+        kinds = {_text(e) for e in self.im.entities if e.source == "object"}
+        kinds |= {k for ms in self.mentions for m in ms for k in m.kinds}
+        kinds |= {s for k in list(kinds) if k in self.v.kinds for s in self.v.kinds[k].implies}
+        return kinds
+
+    def possible_materials(self) -> set[str]:
+        v = self.v
+        out: set[str] = set()
+        for kind in self.all_kinds():
+            k = v.kinds.get(kind)
+            if k is not None:
+                out |= k.materials
+        for toks in self.tokens:  # any material adjective anywhere in the captions
+            out |= {v.dimensions["material"]["adjectives"][w] for w in toks if w in v.dimensions["material"]["adjectives"]}
+        values = set(v.dimensions["material"]["values"])
+        for concept in self.im.concepts():
+            for e in self.graph.out(concept, "MadeOf"):
+                text = self.graph.text(e.end)
+                if text in values:
+                    out.add(text)
+        return out
+
+    def possible_uses(self) -> set[str]:
+        v = self.v
+        out: set[str] = set()
+        for kind in self.all_kinds():
+            k = v.kinds.get(kind)
+            if k is not None:
+                out |= set(k.uses) | k.also
+        for concept in self.im.concepts():
+            for e in self.graph.out(concept, "UsedFor"):
+                out |= v.use_by_concept.get(self.graph.text(e.end), frozenset())
+        words = {w for toks in self.tokens for w in toks}
+        out |= {uid for uid, u in v.uses.items() if words & set(u.get("cues", ()))}
+        return out
+
+    def typical_uses(self) -> dict[str, Entity]:
+        """use id -> a salient entity typically used for it (answers come only from these)."""
+        out: dict[str, Entity] = {}
+        for ent in self.entities():
+            if not ent.boxed:
+                continue
+            for u in self.v.kinds[ent.kind].uses:
+                out.setdefault(u, ent)
+        return out
+
+    def stated_anywhere(self, dim: str) -> set[str]:
+        adj = self.v.dimensions[dim]["adjectives"]
+        return {adj[w] for toks in self.tokens for w in toks if w in adj}
+
+
+@lru_cache(maxsize=50_000)
+def _pairs(caption: str) -> tuple[tuple[str, str], ...]:
+    """(head noun lemma, adjective) pairs of a caption, from the caption linguistics module."""
+    from mmrakit.relations.text import attribute_pairs
+
+    return tuple(attribute_pairs(caption))
+
+
+def _text(e: EntityGrounding) -> str:
+    return e.concept.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _same_box(a, b, tol: float = 1e-4) -> bool:
+    return a is not None and b is not None and all(abs(x - y) <= tol for x, y in ((a.x, b.x), (a.y, b.y), (a.w, b.w), (a.h, b.h)))

@@ -1,0 +1,91 @@
+"""One pair miner for hard negatives and counterfactual partners, with a stable ``pair_id``.
+
+A positive pair (a, b) shares what a subtask asks about. Its hard negative keeps image ``a`` and
+finds a partner ``c`` among a's nearest images by caption (a FAISS inner-product index over the
+caption vectors) that differs in the asked relation but is close in everything else: the caller's
+``differs(a, c)`` says the relation is verifiably different, ``close(a, c)`` that the rest matches.
+Among those, the partner whose caption similarity to ``a`` is nearest the positive pair's (and within
+``max_gap`` of it) is chosen, so caption similarity alone cannot tell positives from negatives; a
+positive without such a partner is not used. The positive and its negative
+share one ``pair_id`` (issue 17's counterfactual partners use the same mechanism).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+
+def pair_id(relation: str, a: str, b: str, partner: str | None = None) -> str:
+    parts = [relation, a, b] + ([partner] if partner else [])
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+class CaptionNeighbours:
+    """k nearest pool images by caption vector (FAISS flat inner product on L2-normalised vectors)."""
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+        self.shas = [s for s in pool.order if pool.caption_vectors.get(s) is not None]
+        self._index = None
+        if self.shas:
+            import faiss
+
+            mat = np.stack([np.asarray(pool.caption_vectors.get(s), dtype=np.float32) for s in self.shas])
+            norms = np.linalg.norm(mat, axis=1, keepdims=True)
+            mat = mat / np.where(norms == 0, 1, norms)
+            self._index = faiss.IndexFlatIP(mat.shape[1])
+            self._index.add(mat)
+            self._mat = mat
+            self._pos = {s: i for i, s in enumerate(self.shas)}
+
+    def near(self, sha: str, k: int = 50) -> list[tuple[str, float]]:
+        if self._index is None or sha not in self._pos:
+            return []
+        q = self._mat[self._pos[sha]][None, :]
+        sims, idx = self._index.search(q, min(k + 1, len(self.shas)))
+        return [(self.shas[i], float(s)) for s, i in zip(sims[0], idx[0]) if i >= 0 and self.shas[i] != sha]
+
+
+class PairMiner:
+    def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.08) -> None:
+        self.ctx = ctx
+        self.max_gap = max_gap
+        self.relation = relation
+        self.k = k
+        self.max_partner_uses = max_partner_uses
+        self.neighbours = getattr(ctx, "_caption_neighbours", None) or CaptionNeighbours(ctx.pool)
+        ctx._caption_neighbours = self.neighbours
+        self.used: Counter = Counter()
+        self.drift = 0.0
+        self.used_pairs: set[frozenset] = set()
+
+    def hard_negative(self, a: str, b: str, differs: Callable[[str, str], bool],
+                      close: Callable[[str, str], bool] | None = None) -> tuple[str, float | None, str] | None:
+        """A partner c for anchor ``a`` (c differs from a in the relation, is close otherwise), with the
+        caption similarity nearest that of the positive (a, b); returns (c, similarity, pair_id)."""
+        target = self.ctx.pool.caption_similarity(a, b)
+        best = None
+        for c, sim in self.neighbours.near(a, self.k):
+            if c == b or self.used[c] >= self.max_partner_uses or frozenset((a, c)) in self.used_pairs:
+                continue
+            if self.ctx.pool.same_group(a, c) or not differs(a, c) or (close is not None and not close(a, c)):
+                continue
+            diff = sim - target if target is not None else 0.0
+            if abs(diff) > self.max_gap:  # caption similarity must not give the answer away
+                continue
+            # keep the running sum of (negative - positive) similarity near zero, so negatives sit as
+            # often above their positives as below them
+            score = abs(self.drift + diff)
+            if best is None or score < best[0]:
+                best = (score, c, sim, diff)
+        if best is None:
+            return None
+        _, c, sim, diff = best
+        self.drift += diff
+        self.used[c] += 1
+        self.used_pairs.add(frozenset((a, c)))
+        return c, round(sim, 4), pair_id(self.relation, a, b, c)

@@ -1,0 +1,302 @@
+"""Source 1 of the annotator: what an image's own dataset annotations (captions + boxes) say about
+scene, indoor/outdoor, viewpoint, shot distance, people/animals, visible state, activity and layout.
+
+Pure functions over captions and boxes; every rule reads its vocabulary from ``data/perception.toml``.
+A caption states a value; boxes only support it (raise the confidence) or veto it, except for the
+coarse layout, which is the boxes' own geometry (with a caption naming the dominant subject as
+support). Confidence: the share of captions stating the value, plus support, capped at 1.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from mmrakit.models import Attribute, Box
+
+SOURCE = "dataset"
+
+
+@lru_cache(maxsize=1)
+def vocab() -> dict:
+    return tomllib.loads(resources.files(__package__).joinpath("data", "perception.toml").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def version() -> str:
+    """The vocabulary's version plus a digest of the rules and vocabulary, so any change re-annotates."""
+    import hashlib
+
+    data = resources.files(__package__).joinpath("data", "perception.toml").read_bytes()
+    code = resources.files(__package__).joinpath("perception.py").read_bytes()
+    return f"{vocab()['version']}:{hashlib.sha256(data + code).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class Obj:
+    category: str
+    box: Box
+
+
+@lru_cache(maxsize=4096)
+def _pattern(phrase: str) -> re.Pattern:
+    return re.compile(r"(?<![a-z])" + re.escape(phrase.lower()) + r"(?![a-z])")
+
+
+def _says(caption: str, phrases: list[str]) -> list[str]:
+    c = caption.lower()
+    return [p for p in phrases if _pattern(p).search(c)]
+
+
+def _count(captions: list[str], phrases: list[str]) -> tuple[int, list[str]]:
+    """How many captions state any of ``phrases``, and which phrases they used."""
+    n, used = 0, []
+    for cap in captions:
+        hit = _says(cap, phrases)
+        if hit:
+            n += 1
+            used.extend(hit)
+    return n, sorted(set(used))
+
+
+def _enough(n: int, total: int) -> bool:
+    v = vocab()
+    return n >= min(int(v["min_captions"]), max(1, total)) or (total > 0 and n / total >= float(v["min_caption_share"]) and n >= 2)
+
+
+def _conf(n: int, total: int, support: float = 0.0) -> float:
+    base = n / max(total, 5) if total else 0.0
+    return round(min(1.0, base + 0.2 + support), 3)
+
+
+def attributes(captions: list[str], objects: list[Obj]) -> list[Attribute]:
+    """Every attribute the captions and boxes of one image support."""
+    caps = [c for c in captions if c and c.strip()]
+    out: list[Attribute] = []
+    out += _scene(caps, objects)
+    out += _subjects(caps, objects)
+    out += _shot(caps, objects)
+    out += _viewpoint(caps)
+    out += _activity(caps)
+    out += _layout(caps, objects)
+    return out
+
+
+def _attr(name: str, value: str, confidence: float, detail: str) -> Attribute:
+    return Attribute(name=name, value=value, source=SOURCE, confidence=round(max(0.0, min(1.0, confidence)), 3),
+                     detail=detail)
+
+
+def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
+    v = vocab()
+    cats = {o.category for o in objects}
+    out = []
+    indoor_votes: Counter = Counter()
+    # a phrase inside a longer matched phrase of the same caption does not count ("field" in "baseball field")
+    hits: dict[str, tuple[int, set[str]]] = {}
+    for cap in caps:
+        found = [(name, p) for name, spec in v["scenes"].items() for p in _says(cap, spec["phrases"])]
+        found = [(name, p) for name, p in found if not any(p != q and _pattern(p).search(q) for _, q in found)]
+        for name in {n for n, _ in found}:
+            k, used = hits.get(name, (0, set()))
+            hits[name] = (k + 1, used | {p for n2, p in found if n2 == name})
+    for name, spec in v["scenes"].items():
+        n, used = hits.get(name, (0, set()))
+        used = sorted(used)
+        if not n:
+            continue
+        support = sorted(cats & set(v["scene_support"].get(name, [])))
+        if _enough(n, len(caps)):
+            conf = _conf(n, len(caps), 0.1 if support else 0.0)
+        else:  # one caption: usable only when a boxed object of the place agrees (two signals)
+            conf = 0.5 if support else 0.3
+        detail = f"{n}/{len(caps)} captions say {', '.join(used)}" + (f"; boxes: {', '.join(support)}" if support else "")
+        out.append(_attr("scene", name, conf, detail))
+        if conf >= 0.5:
+            indoor_votes["indoor" if spec["indoor"] else "outdoor"] += n
+    for side in ("indoor", "outdoor"):
+        n, used = _count(caps, v["indoor_cues"][side])
+        if n:
+            indoor_votes[side] += n
+    if indoor_votes:
+        (side, n), *rest = indoor_votes.most_common()
+        if not rest or rest[0][1] * 2 < n:
+            out.append(_attr("indoor", side, _conf(n, len(caps)), f"scene and caption cues: {dict(indoor_votes)}"))
+    return out
+
+
+def _subjects(caps: list[str], objects: list[Obj]) -> list[Attribute]:
+    v = vocab()["subjects"]
+    minimum = float(v["min_visible_area"])
+    people = [o for o in objects if o.category in v["people"] and o.box.area >= minimum]
+    animals = [o for o in objects if o.category in v["animals"] and o.box.area >= minimum]
+    out = []
+    if people:
+        k = len(people)
+        out.append(_attr("people", "one" if k == 1 else "two" if k == 2 else "group", 0.9,
+                         f"{k} person boxes of at least {minimum:.0%} of the picture"))
+    for cat, k in Counter(o.category for o in animals).items():
+        out.append(_attr("animals", cat, 0.9, f"{k} {cat} boxes"))
+    if people or animals:
+        out += _emotion(caps, people + animals)
+    return out
+
+
+def _emotion(caps: list[str], subjects: list[Obj]) -> list[Attribute]:
+    emotions = vocab()["emotions"]
+    out = []
+    for state, words in emotions.items():
+        if state == "compatible":
+            continue
+        n, used = _count(caps, words)
+        if not n:
+            continue
+        biggest = max(o.box.area for o in subjects)
+        if _enough(n, len(caps)):
+            conf = _conf(n, len(caps), 0.1 if biggest >= 0.05 else 0.0)
+        else:  # one caption: usable only when the subject is large enough to show it
+            conf = 0.5 if biggest >= float(vocab()["subjects"]["visible_state_area"]) else 0.3
+        out.append(_attr("emotion", state, conf, f"{n}/{len(caps)} captions say {', '.join(used)}; "
+                                                 f"subject box {biggest:.0%} of the picture"))
+    return out
+
+
+def compatible_states(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    return any({a, b} <= set(group) for group in vocab()["emotions"]["compatible"])
+
+
+def main_subject(objects: list[Obj]) -> Obj | None:
+    return max(objects, key=lambda o: (o.box.area, o.category)) if objects else None
+
+
+def _named(caps: list[str], category: str) -> int:
+    words = [category, category + "s", category + "es"]
+    if category == "person":
+        words += ["man", "woman", "men", "women", "people", "boy", "girl", "child", "kid", "player", "guy", "lady",
+                  "person", "skier", "surfer", "skateboarder", "snowboarder", "rider", "couple", "group"]
+    return _count(caps, words)[0]
+
+
+def _shot(caps: list[str], objects: list[Obj]) -> list[Attribute]:
+    v = vocab()
+    sb = v["shot_boxes"]
+    subj = main_subject([o for o in objects if o.category not in sb["background"]])
+    out = []
+    n_close, used_close = _count(caps, v["shot_cues"]["close_up"])
+    n_wide, used_wide = _count(caps, v["shot_cues"]["wide"])
+    named = _named(caps, subj.category) if subj else 0
+    if subj is not None:
+        same = [o for o in objects if o.category == subj.category]
+        people = vocab()["subjects"]["people"]
+        tall = subj.category in people and subj.box.h >= float(sb["close_min_height"])  # a giraffe is tall anyway
+        crowd = subj.category in people and sum(o.category in people and o.box.area >= 0.02 for o in objects) > 2
+        big = (subj.box.area >= float(sb["close_min_area"]) or tall) and not crowd
+        small = max(o.box.area for o in objects) <= float(sb["wide_max_area"]) * 2.5 and all(
+            o.box.area <= float(sb["wide_max_area"]) for o in same)
+    else:
+        big = small = False
+    if n_close and not small:
+        out.append(_attr("shot", "close_up", 0.9 if big else 0.7,
+                         f"{n_close} captions say {', '.join(used_close)}" + (f"; {subj.category} box {subj.box.area:.0%}" if subj else "")))
+    elif big and named >= 3 and not n_wide:
+        out.append(_attr("shot", "close_up", 0.6, f"{subj.category} named in {named}/{len(caps)} captions fills "
+                                                   f"{subj.box.area:.0%} of the picture ({subj.box.h:.0%} of its height)"))
+    if n_wide and not big:
+        out.append(_attr("shot", "wide", 0.9 if small else 0.7, f"{n_wide} captions say {', '.join(used_wide)}"))
+    elif small and subj is not None and named >= 2 and not n_close:
+        scene_named = any(_count(caps, spec["phrases"])[0] >= 2 for spec in v["scenes"].values())
+        if scene_named:
+            out.append(_attr("shot", "wide", 0.6, f"{subj.category} named in {named}/{len(caps)} captions, every box of it "
+                                                  f"at most {float(sb['wide_max_area']):.0%} of the picture, the captions name the place"))
+    return out
+
+
+def _viewpoint(caps: list[str]) -> list[Attribute]:
+    out = []
+    for view, cues in vocab()["viewpoint_cues"].items():
+        n, used = _count(caps, cues) if cues else (0, [])
+        if n:
+            out.append(_attr("viewpoint", view, 0.9 if n >= 2 else 0.7, f"{n} captions say {', '.join(used)}"))
+    return out
+
+
+def _activity(caps: list[str]) -> list[Attribute]:
+    """Main activities: a caption event (relations/text.py) stated by at least two captions; its object
+    is the noun most of those captions give it (``ride|horse``), or none (``sit|``)."""
+    from mmrakit.relations.text import caption_events, tag
+
+    verbs: Counter = Counter()
+    objs: dict[str, Counter] = {}
+    for cap in caps:
+        events = caption_events(cap)
+        if not events:
+            continue
+        toks = tag(cap)
+        for ev in events:
+            verbs[ev] += 1
+            obj = _object_of(toks, ev.split(" ")[0])
+            objs.setdefault(ev, Counter())[obj] += 1
+    out = []
+    for ev, n in verbs.items():
+        obj, k = next(((o, k) for o, k in objs[ev].most_common() if o), ("", 0))
+        if not _enough(n, len(caps)):  # one caption: recorded (vetoes, one-image options), never an answer
+            out.append(_attr("activity", f"{ev}|{obj}", 0.3, f"1/{len(caps)} captions state '{ev}'"))
+            continue
+        value = f"{ev}|{obj if k >= 2 else ''}"
+        out.append(_attr("activity", value, _conf(n, len(caps)), f"{n}/{len(caps)} captions state '{ev}'"
+                                                                  + (f" with '{obj}' in {k}" if k >= 2 else "")))
+    return out
+
+
+def _object_of(toks, verb_lemma: str) -> str:
+    breaks = {",", ";", "while", "as", "that", "who", "which", "and", "with", "on", "in", "at", "near", "next", "by"}
+    for i, t in enumerate(toks):
+        if t.pos == "VERB" and t.lemma == verb_lemma:
+            for u in toks[i + 1:i + 6]:
+                if u.text in breaks:
+                    break
+                if u.pos == "NOUN" and not u.modifier:
+                    return u.lemma or u.text
+            return ""
+    return ""
+
+
+def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
+    lv = vocab()["layout"]
+    background = set(vocab()["shot_boxes"]["background"])
+    salient = sorted((o for o in objects if o.box.area >= float(lv["min_area"]) and o.category not in background),
+                     key=lambda o: -o.box.area)
+    if not salient:
+        return []
+    top = salient[0]
+    second = salient[1].box.area if len(salient) > 1 else 0.0
+    cx = top.box.center[0]
+    named = _named(caps, top.category)
+    if top.box.area >= float(lv["dominant_area"]) and top.box.area >= 2 * second and top.box.w <= float(lv["max_width"]):
+        if abs(cx - 0.5) <= float(lv["centre_band"]) and abs(top.box.center[1] - 0.5) <= float(lv["centre_band_y"]):
+            where = "centre"
+        elif abs(cx - 0.5) >= float(lv["side_at"]):
+            where = "left" if cx < 0.5 else "right"
+        else:
+            return []
+        return [_attr("layout", f"one_subject_{where}", 0.9 if named >= 2 else 0.6,
+                      f"{top.category} box {top.box.area:.0%} of the picture, centre x={cx:.2f}; named in {named} captions")]
+    if len(salient) >= int(lv["scattered_min"]) and top.box.area < float(lv["dominant_area"]) / 2:
+        return [_attr("layout", "many_scattered", 0.8, f"{len(salient)} boxes of at least {float(lv['min_area']):.1%}, "
+                                                      f"largest {top.box.area:.0%}")]
+    if top.box.area <= float(lv["small_max_area"]) and len(salient) <= 4:
+        return [_attr("layout", "small_subjects", 0.8 if named >= 2 else 0.6,
+                      f"{len(salient)} salient boxes, the largest ({top.category}) {top.box.area:.1%} of the picture")]
+    if len(salient) >= 2:
+        a, b = salient[0], salient[1]
+        gap = abs(a.box.center[0] - b.box.center[0])
+        if b.box.area >= 0.06 and b.box.area >= 0.4 * a.box.area and gap >= 0.3 and len(salient) <= 3:
+            return [_attr("layout", "two_side_by_side", 0.8, f"{a.category} and {b.category} boxes side by side "
+                                                            f"({a.box.area:.0%}, {b.box.area:.0%}, centres {gap:.2f} apart)")]
+    return []
