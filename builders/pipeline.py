@@ -30,6 +30,9 @@ from .filters import FilterState, check
 from .rules import rules
 
 BUILDER_VERSION = "1"
+#: the pair miner's roles (builders/pairs.py) that make counterfactual partners: a positive (a, b) and its hard
+#: negative (a, c) — one image swapped, the answer flipped, each verified by the same rules and filters
+PARTNER_ROLES = ("positive", "hard_negative")
 
 
 @dataclass
@@ -130,6 +133,7 @@ def build_candidates(
         state = FilterState(info[task].order_dependent, (reviewed or {}).get(task, ()))
         letters = LetterSchedule(ctx.rng(task, "letters"))
         phrasing_rng = ctx.rng(task, "phrasing")
+        pair_phrasing: dict[str, int] = {}
         spare_rng = ctx.rng(task, "spare-letters")
         max_mined = max(200, mine_factor * max(1, res.target))
 
@@ -190,6 +194,9 @@ def build_candidates(
                     continue
             res.mined += 1
             phrasing = phrasing_rng.randrange(1_000_000)
+            pid = fact.evidence.notes.get("pair_id")
+            if pid and fact.evidence.notes.get("pair_role") in PARTNER_ROLES:  # partners ask in the same words
+                phrasing = pair_phrasing.setdefault(pid, phrasing)
             draft = compose(task, builder.granularity, fact, phrasing=phrasing,
                             letter=spare_rng.choice("ABCD"[:len(texts)]) if texts else None, texts=texts,
                             builder_version=BUILDER_VERSION, seed=ctx.seed)
@@ -299,6 +306,31 @@ def apply_panels(ws, results: dict[str, SubtaskResult], progress: Progress | Non
     return outcome.report
 
 
+def link_partners(results: dict[str, SubtaskResult]) -> dict:
+    """Counterfactual partners: kept items the pair miner mined together (one ``pair_id`` in their evidence,
+    a positive and its hard negative, different answers) get that id as ``Candidate.pair_id``, so the runner
+    scores them as a NaturalBench group and the export keeps them in one split. A partner that a filter or a
+    panel removed leaves the other unpaired. Returns the build report's ``pairs`` section."""
+    by_task: dict[str, int] = {}
+    for task, res in results.items():
+        groups: dict[str, list[Candidate]] = defaultdict(list)
+        for c in res.kept:
+            notes = c.evidence.notes
+            if notes.get("pair_id") and notes.get("pair_role") in PARTNER_ROLES:
+                groups[notes["pair_id"]].append(c)
+        n = 0
+        for pid, members in groups.items():
+            roles = {m.evidence.notes["pair_role"] for m in members}
+            if roles == set(PARTNER_ROLES) and len({m.answer for m in members}) > 1:
+                for m in members:
+                    m.pair_id = pid
+                n += 1
+        if n:
+            by_task[task] = n
+    return {"groups": sum(by_task.values()), "by_subtask": by_task,
+            "rule": "a kept positive and its kept hard negative from the pair miner (one image swapped, answer flipped)"}
+
+
 # --- workspace wiring ------------------------------------------------------------------------------
 
 def open_context(ws, seed: int | None = None) -> BuildContext:
@@ -375,6 +407,7 @@ def build(
         results = build_candidates(ctx, chosen, targets, reviewed=reviewed, order_probes=s.order_probes,
                                      progress=progress)
         panels = apply_panels(ws, results, progress) if ws.settings.panels.enabled else None
+        partners = link_partners(results)
         stale = 0
         for task, res in results.items():
             produced = {c.id for c in res.kept} | {c.id for c in res.probes} | {c.id for c, _ in res.filtered}
@@ -394,6 +427,7 @@ def build(
             "caption_similarity_method": ctx.pool.caption_method, "clip": ctx.pool.clip_note,
             "stale_deleted": stale, "subtasks": [r.summary() for r in results.values()],
         }
+        report["pairs"] = partners
         if panels is not None:
             report["panels"] = panels
         atomic.write_text(ws.path("candidates", "build-report.json"), json.dumps(report, indent=2))

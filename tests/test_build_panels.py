@@ -195,8 +195,11 @@ def test_build_with_panels_reports_filters_flags_and_difficulty(tmp_path):
     panels = report["panels"]
     assert set(panels["members"]) == {"option-frequency", "answer-prior", "embedding"}
     rows = CandidateStore(ws).rows(status=None)
-    filtered = [r for r in rows if r["filter_reason"] == BLIND_REASON]
+    filtered = [r for r in rows if r["filter_reason"] == BLIND_REASON and not r["candidate"].order_probe]
     assert len(filtered) == panels["blind"]["filtered"] > 0
+    ids = {r["id"] for r in filtered}  # an order probe goes with the item it twins
+    assert all(r["candidate"].twin_of in ids for r in rows
+               if r["filter_reason"] == BLIND_REASON and r["candidate"].order_probe)
     for r in filtered:  # the evidence: each member's answer, and at least k right
         rec = r["candidate"].evidence.notes["panel"]
         assert rec["blind_right"] >= 1 and set(rec["blind"]) == set(panels["members"])
@@ -218,3 +221,47 @@ def test_build_with_panels_reports_filters_flags_and_difficulty(tmp_path):
         assert row["panel_difficulty"] == by_id[row["id"]]["candidate"].evidence.notes["panel"]["difficulty"]
         assert json.loads(row["evidence"])["notes"]["panel"]["blind_n"] == 3
     assert out.splits
+
+
+def test_partners_from_the_pair_miner_share_a_pair_id_only_when_both_are_kept():
+    from mmrakit.builders.pipeline import SubtaskResult, link_partners
+
+    def item(i: int, answer: str, img2: int, pid: str | None, role: str | None) -> Candidate:
+        c = yes_no("Environment", "Do the two images show the same kind of environment?", answer, 0)
+        c = c.model_copy(update={"image2": SHA[img2], "id": f"env-{i}"})
+        if pid:
+            c.evidence.notes.update(pair_id=pid, pair_role=role)
+        return c
+
+    res = SubtaskResult(task="Environment", target=8)
+    res.kept = [item(0, "Yes", 1, "p1", "positive"), item(1, "No", 2, "p1", "hard_negative"),  # a pair
+                item(2, "Yes", 3, "p2", "positive"),                                             # partner filtered
+                item(3, "Yes", 4, "p3", "positive"), item(4, "Yes", 5, "p3", "hard_negative"),  # answers do not flip
+                item(5, "No", 6, None, None)]
+    report = link_partners({"Environment": res})
+    assert [c.pair_id for c in res.kept] == ["p1", "p1", None, None, None, None]
+    assert report["groups"] == 1 and report["by_subtask"] == {"Environment": 1}
+
+
+@pytest.mark.slow
+def test_demo_pipeline_runs_the_panels_and_reports_pairs_and_circular_scores(tmp_path):
+    """The demo (artifact-solver panel on, circular scoring on): build report sections, then the eval report
+    of the random baseline on the exported preview with NaturalBench group metrics and circular accuracy."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "golden"))
+    from demo_snapshot import run_demo
+
+    ws = run_demo(tmp_path)
+    report = json.loads((ws / "candidates" / "build-report.json").read_text())
+    assert report["panels"]["blind"]["members"] == ["option-frequency", "answer-prior", "embedding"]
+    assert report["pairs"]["groups"] > 0
+    for solver in report["panels"]["members"].values():
+        assert solver["by_subtask"] and all("chance" in b for b in solver["by_subtask"].values())
+    results = json.loads(next((ws / "eval").glob("*/results.json")).read_text())
+    scores = results["scores"]
+    assert scores["pairs"]["groups"] == report["pairs"]["groups"]  # every pair reached the export and the runner
+    assert scores["circular"]["choice_items"] > 0
+    md = next((ws / "eval").glob("*/report.md")).read_text()
+    assert "## Paired items (NaturalBench group scoring)" in md and "## Circular scoring" in md
