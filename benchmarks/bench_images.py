@@ -34,7 +34,7 @@ def bench_throughput(model: str, n: int, batch_size: int, workers: int) -> dict:
     batches already decoded and preprocessed."""
     import torch
 
-    from mmrakit.images.embeddings import _clip_batches_local
+    from mmrakit.images.encode import clip_batches_local
     from mmrakit.modelhub.clip import ClipSpec, load_clip
     from mmrakit.util import sha256_file
 
@@ -50,7 +50,7 @@ def bench_throughput(model: str, n: int, batch_size: int, workers: int) -> dict:
 
     def end_to_end() -> float:
         t = time.perf_counter()
-        got = sum(len(s) for s, _, _ in _clip_batches_local(bundle, items, batch_size=batch_size, num_workers=workers,
+        got = sum(len(s) for s, _, _ in clip_batches_local(bundle, items, batch_size=batch_size, num_workers=workers,
                                                             draft=True, decode="pil"))
         assert got == n
         return time.perf_counter() - t
@@ -80,7 +80,7 @@ import sys, resource, json
 sys.path.insert(0, {tests!r})
 from fixtures_images import use_tiny_clip
 from mmrakit.workspace import Workspace
-from mmrakit.images.embeddings import run_embed
+from mmrakit.images.embed import run_embed
 ws = Workspace.open(sys.argv[1])
 r = run_embed(ws, captions=False)
 print(json.dumps({{"images": r.clip_images, "img_s": r.clip_img_per_s,

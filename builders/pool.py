@@ -196,7 +196,7 @@ def pool_from_workspace(ws, graph, *, ground_captions: bool = True, annotated: d
                                for n, b in model_objs if b is not None and _uri(n)]
         path = None
         try:
-            path = pool.file_path(rec.sha256)
+            path = pool.image_path(rec.sha256)
         except (KeyError, FileNotFoundError):
             pass
         im = PoolImage(sha=rec.sha256, width=rec.width, height=rec.height, captions=captions,
@@ -227,7 +227,7 @@ def _cached_embeddings(ws, shas: list[str]):
 
     Absent vectors (never embedded, CLIP off, no weights offline) are normal and reported in the note;
     a failure of the embedding store itself is a bug and propagates, so the build fails loudly."""
-    from mmrakit.images.embeddings import EmbeddingStore
+    from mmrakit.images.vectors import EmbeddingStore
 
     if not shas:
         return None, None, "no images", None

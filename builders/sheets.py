@@ -74,7 +74,7 @@ def write_sheets(ws, tasks: list[str] | None = None, out_dir: Path | None = None
 
     def image_path(sha: str) -> Path | None:
         try:
-            return pool.file_path(sha)
+            return pool.image_path(sha)
         except (KeyError, FileNotFoundError):
             return None
 

@@ -3,7 +3,7 @@ the same export, spec, limit and settings is not asked again."""
 
 from __future__ import annotations
 
-from ..stage import StageContext, StageReport
+from mmrakit.stage import StageContext, StageReport
 
 
 def _slug(spec: str) -> str:

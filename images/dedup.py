@@ -200,7 +200,7 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
               force: bool = False, progress: Progress | None = None) -> DedupReport:
     import hashlib
 
-    from .embeddings import EmbeddingStore, read_pointer
+    from .vectors import EmbeddingStore, read_pointer
 
     started = time.monotonic()
     cfg = ws.settings.dedup
@@ -219,7 +219,6 @@ def run_dedup(ws: Workspace, *, exact: bool = True, near: bool = True, semantic:
             report.__dict__.update({k: v for k, v in run.previous_counts.items() if k in report.__dict__})
             report.up_to_date = True
             return report
-        pos = {s: i for i, s in enumerate(shas)}
         uf = UnionFind(len(shas))
         edge_tiers: dict[int, set[str]] = defaultdict(set)
 

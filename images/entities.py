@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
-from typing import Any
 
+from mmrakit.errors import WorkspaceError
 from mmrakit.models import EntityGrounding, ObjectAnnotation
-
-try:  # the relation layer's public contract
-    from mmrakit.relations import normalize_concept
-except ImportError:  # pragma: no cover - while the package __init__ does not re-export it yet
-    from mmrakit.relations.normalize import normalize_concept
+from mmrakit.relations import RelationStore, concept_text, normalize_concept
+from mmrakit.relations.normalize import tokens
 
 
 @lru_cache(maxsize=1)
@@ -27,17 +24,9 @@ def stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
-def _words(text: str) -> list[str]:
-    try:
-        from mmrakit.relations.normalize import tokens
-    except ImportError:  # pragma: no cover
-        return text.lower().split()
-    return tokens(text)
-
-
 def caption_ngrams(caption: str, n_max: int) -> list[str]:
     """Distinct n-grams (n <= n_max) that neither start nor end with a stop word, in caption order."""
-    words, stop, seen, out = _words(caption), stopwords(), set(), []
+    words, stop, seen, out = tokens(caption), stopwords(), set(), []
     for i in range(len(words)):
         for n in range(1, n_max + 1):
             gram = words[i:i + n]
@@ -53,17 +42,15 @@ def caption_ngrams(caption: str, n_max: int) -> list[str]:
 class ConceptChecker:
     """Answers "is this a concept the relation store knows?"; ``None`` when no store is ingested."""
 
-    def __init__(self, store: Any | None) -> None:
+    def __init__(self, store: RelationStore | None) -> None:
         self.store = store
         self._cache: dict[str, str | None] = {}
 
     @classmethod
     def open(cls, ws) -> "ConceptChecker":
         try:
-            from mmrakit.relations import RelationStore  # type: ignore[attr-defined]
-
             store = RelationStore.open(ws)
-        except Exception:  # noqa: BLE001 - no relation layer / nothing ingested: grounding stays unchecked
+        except WorkspaceError:  # nothing ingested yet: grounding stays unchecked (validated NULL)
             store = None
         return cls(store)
 
@@ -78,11 +65,7 @@ class ConceptChecker:
         if self.store is None or uri is None:
             return uri, None
         if text not in self._cache:
-            try:
-                known = self.store.resolve(text) if hasattr(self.store, "resolve") else (uri if self.store.is_known(uri) else None)
-            except Exception:  # noqa: BLE001 - a broken store must not stop an import
-                known = None
-            self._cache[text] = known
+            self._cache[text] = self.store.resolve(text)
         known = self._cache[text]
         return (known, True) if known else (uri, False)
 
@@ -118,8 +101,4 @@ def ground(captions: Iterable[str], objects: Iterable[ObjectAnnotation], checker
 
 def concept_label(uri: str) -> str:
     """Readable text of a concept URI ("/c/en/dining_table" -> "dining table") for prompts."""
-    try:
-        from mmrakit.relations.normalize import concept_text
-    except ImportError:  # pragma: no cover
-        return uri.rsplit("/", 1)[-1].replace("_", " ")
     return concept_text(uri)

@@ -84,7 +84,7 @@ def save_index(ws: Workspace, kind: str, keys: list[str], index, fingerprint: st
 
 
 def build_all_indexes(ws: Workspace) -> dict[str, Any]:
-    from .embeddings import EmbeddingStore
+    from .vectors import EmbeddingStore
 
     store, cfg, out = EmbeddingStore(ws), ws.settings.index, {}
     for kind in INDEXED_KINDS:
@@ -111,7 +111,7 @@ def load_index(ws: Workspace, kind: str) -> LoadedIndex | None:
     """The saved index of ``kind`` if it matches the current embeddings (rebuilt when stale)."""
     import faiss
 
-    from .embeddings import read_pointer
+    from .vectors import read_pointer
 
     ptr = read_pointer(ws, kind)
     if ptr is None:

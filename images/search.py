@@ -13,7 +13,7 @@ import numpy as np
 from mmrakit.errors import InputError, WorkspaceError
 from mmrakit.workspace import Workspace
 
-from .embeddings import EmbeddingStore
+from .vectors import EmbeddingStore
 from .index import load_index
 from .store import ImagePool
 
@@ -73,13 +73,14 @@ def search_like(ws: Workspace, like: str, k: int = 10) -> list[Hit]:
     if not path.is_file():
         raise InputError(f"--like {like!r}: neither a pool image (sha256 or prefix) nor an image file")
     from mmrakit.modelhub.clip import ClipSpec, load_clip
-    from .embeddings import read_pointer, _clip_batches_local, resolve_decode
+    from .encode import clip_batches_local, resolve_decode
+    from .vectors import read_pointer
     from mmrakit.util import sha256_file
 
     ptr = read_pointer(ws, "clip-image")
     bundle = load_clip(ClipSpec(**ptr["spec"]))
     file_sha = sha256_file(path)
-    (shas, vecs, failed), = list(_clip_batches_local(bundle, [(file_sha, str(path))], batch_size=1, num_workers=0,
+    (shas, vecs, failed), = list(clip_batches_local(bundle, [(file_sha, str(path))], batch_size=1, num_workers=0,
                                                      draft=ptr.get("draft_decode", True),
                                                      decode=resolve_decode(ptr.get("decode", "pil"), bundle.spec.device)))
     if failed:

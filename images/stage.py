@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from ..errors import OfflineError
-from ..stage import StageContext, StageReport
+from mmrakit.errors import OfflineError
+from mmrakit.stage import StageContext, StageReport
 
 
 class ImportTotals(StageReport):
     sources: int = 0
-    seen: int = 0
-    accepted: int = 0
-    new_images: int = 0
-    exact_duplicates: int = 0
-    quarantined: int = 0
-    changed_files: int = 0
-    entities: int = 0
+    totals: dict[str, int] = {}  # SUMMED counts over the sources; quarantined = all reasons together
+
+
+SUMMED = ("seen", "accepted", "new_images", "exact_duplicates", "changed_files", "entities")
 
 
 class ImportStage:
@@ -31,9 +28,9 @@ class ImportStage:
                               image_root=ctx.config.resolve(cfg.image_root) if cfg.image_root else None,
                               copy=cfg.copy_files, force=ctx.force, progress=ctx.progress)
             out.sources += 1
-            for key in ("seen", "accepted", "new_images", "exact_duplicates", "changed_files", "entities"):
-                setattr(out, key, getattr(out, key) + getattr(r, key))
-            out.quarantined += sum(r.quarantined.values())
+            for key in SUMMED:
+                out.totals[key] = out.totals.get(key, 0) + getattr(r, key)
+            out.totals["quarantined"] = out.totals.get("quarantined", 0) + sum(r.quarantined.values())
             out.up_to_date &= r.up_to_date
         return out
 
@@ -45,7 +42,7 @@ class EmbedStage:
     upstream = ("images.import",)
 
     def run(self, ctx: StageContext) -> StageReport:
-        from .embeddings import run_embed
+        from .embed import run_embed
 
         cfg = ctx.config.embed
         use_clip = cfg.clip and ctx.ws.settings.clip.enabled

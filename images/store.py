@@ -129,7 +129,8 @@ class ImagePool:
         row = self.ws.db.execute("SELECT phash FROM images_hashes WHERE sha256 = ?", (sha,)).fetchone()
         return to_unsigned64(row[0]) if row else None
 
-    def file_path(self, sha: str) -> Path:
+    def image_path(self, sha: str) -> Path:
+        """The file of the image with this sha256 (``ImageCatalog.file_path`` takes the record)."""
         rec = self.get(sha)
         if rec is None:
             raise KeyError(f"no image {sha} in the pool of {self.ws.root}")
@@ -139,7 +140,7 @@ class ImagePool:
         """The image as RGB, EXIF-oriented (first frame of animations)."""
         from .validate import open_rgb
 
-        img = open_rgb(self.file_path(sha))
+        img = open_rgb(self.image_path(sha))
         img.load()
         return img
 

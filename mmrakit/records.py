@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from .models import Candidate, ImageRecord
-from .util import now_iso
+from .util import now_iso, where_equal
 from .workspace import Workspace
 
 ReviewStatus = Literal["unreviewed", "pending", "validated", "rejected", "conflict"]
@@ -155,12 +155,7 @@ class CandidateStore:
             values = [value] if isinstance(value, str) else list(value)
             sql += f" AND {column} IN ({', '.join('?' * len(values))})"
             args += values
-        if status is not None:
-            sql += " AND status = ?"
-            args.append(status)
-        if origin is not None:
-            sql += " AND origin = ?"
-            args.append(origin)
+        sql = where_equal(sql, args, status=status, origin=origin)
         out = []
         for row in self.ws.db.execute(sql + " ORDER BY task, id", args):
             d = dict(row)

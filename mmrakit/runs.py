@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .util import now_iso, pid_alive, sha256_file
+from .util import now_iso, pid_alive, sha256_file, where_equal
 
 
 def fingerprint_file(path: str | os.PathLike[str], *, content: bool = False) -> dict[str, Any]:
@@ -103,14 +103,8 @@ class StageRuns:
         self.conn = conn
 
     def latest(self, stage: str, key: str | None = None, *, status: str | None = "done") -> sqlite3.Row | None:
-        sql = "SELECT * FROM stage_runs WHERE stage = ?"
         args: list[Any] = [stage]
-        if key is not None:
-            sql += " AND key = ?"
-            args.append(key)
-        if status is not None:
-            sql += " AND status = ?"
-            args.append(status)
+        sql = where_equal("SELECT * FROM stage_runs WHERE stage = ?", args, key=key, status=status)
         return self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
 
     def all_latest(self) -> list[sqlite3.Row]:

@@ -23,6 +23,15 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def where_equal(sql: str, args: list, **columns: object) -> str:
+    """``sql`` with `` AND column = ?`` for each column whose value is not None (values appended to ``args``)."""
+    for column, value in columns.items():
+        if value is not None:
+            sql += f" AND {column} = ?"
+            args.append(value)
+    return sql
+
+
 def pid_alive(pid: int | None) -> bool:
     """Whether a process with this id exists (no id: no process)."""
     return bool(pid) and psutil.pid_exists(pid)

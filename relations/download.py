@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import InputError, OfflineError
-from ..util import sha256_file
+from mmrakit.errors import InputError, OfflineError
+from mmrakit.util import sha256_file
 
 CHUNK = 1 << 20
 

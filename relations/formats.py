@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from ..errors import InputError
+from mmrakit.errors import InputError
 from .normalize import normalize_concept
 from .ontology import relation_name
 

@@ -23,15 +23,16 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from ..errors import InputError
-from ..runs import fingerprint_file
-from ..util import now_iso
+from mmrakit.errors import InputError
+from mmrakit.runs import fingerprint_file
+from mmrakit.stage import Progress
+from mmrakit.util import now_iso
 from . import schema
 from .formats import Format, LineLog, detect_format, open_binary, read_conceptnet_csv, read_kgtk, read_pack
 from .ontology import RELATIONS
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from mmrakit.workspace import Workspace
 
 LOADER_VERSION = "relations-loader-1"
 CACHE_LIMIT = 200_000  # concept/label ids kept in memory; beyond this the store's indexes answer
@@ -223,8 +224,11 @@ def ingest_file(
     languages: list[str] | tuple[str, ...] = ("en",),
     keep_external_urls: bool = False,
     batch_size: int = 50_000,
+    progress: Progress | None = None,
 ) -> IngestReport:
-    """Stream ``source`` into the store at ``db_path``, replacing any earlier version of the same source name."""
+    """Stream ``source`` into the store at ``db_path``, replacing any earlier version of the same source name.
+
+    ``progress("relations <name>", lines read, 0)`` is called every ``batch_size`` edges (total unknown)."""
     started = time.monotonic()
     path = Path(source).expanduser().resolve()
     if not path.exists():
@@ -264,8 +268,14 @@ def ingest_file(
                 edges = read_pack(fh, log, langs, keep_external_urls, dataset=dataset or "", delimiter=delimiter)
             add = loader.add
             try:
-                for edge in edges:
-                    add(*edge)
+                if progress is None:
+                    for edge in edges:
+                        add(*edge)
+                else:
+                    for n, edge in enumerate(edges, 1):
+                        add(*edge)
+                        if n % batch_size == 0:
+                            progress(f"relations {name}", log.lines, 0)
             except (OSError, EOFError) as exc:
                 raise InputError(f"{path}: cannot read past line {log.lines or '?'} ({exc})",
                                  hint="the file is truncated or corrupt; re-download or re-export it") from None
@@ -309,6 +319,7 @@ def ingest(
     name: str | None = None,
     languages: list[str] | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest one source into the workspace's store. The same unchanged source again is a no-op;
     a changed one replaces its edges; other sources are untouched."""
@@ -329,7 +340,7 @@ def ingest(
             report = IngestReport.model_validate(existing["report"])
             return report.model_copy(update={"up_to_date": True, "duration_s": 0.0, "replaced_edges": 0})
         report = ingest_file(db_path, path, format=format, name=name, languages=langs,
-                             keep_external_urls=cfg.keep_external_urls, batch_size=cfg.batch_size)
+                             keep_external_urls=cfg.keep_external_urls, batch_size=cfg.batch_size, progress=progress)
         run.counts = {"lines": report.lines, "edges": report.edges, "replaced_edges": report.replaced_edges,
                       "malformed": sum(report.malformed.values()), **{f"filtered_{k}": v for k, v in report.filtered.items()}}
         run.outputs = {"db": str(db_path), "source": name}

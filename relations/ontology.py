@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import InputError
-from ..subtasks import EvidenceKind  # one definition, in the core registry
+from mmrakit.errors import InputError
+from mmrakit.subtasks import EvidenceKind  # one definition, in the core registry
 
 RelationKind = Literal["core", "negative", "dbpedia", "pseudo"]
 
@@ -111,7 +111,7 @@ def _subtasks() -> dict[str, SubtaskRelations]:
     """The relation view of the core subtask registry (``mmrakit/data/mmra_subtasks.toml``): one
     table, read here, by the builders, review, export and the runner. Every relation it names must be
     a ConceptNet relation of relations.toml (checked here: the core cannot import this stage)."""
-    from ..subtasks import REGISTRY_FILE, mmra_subtasks
+    from mmrakit.subtasks import REGISTRY_FILE, mmra_subtasks
 
     out = {}
     for task, info in mmra_subtasks().items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..stage import StageContext, StageReport
+from mmrakit.stage import StageContext, StageReport
 
 
 class RelationsIngestReport(StageReport):
@@ -21,7 +21,8 @@ class IngestStage:
         out = RelationsIngestReport(up_to_date=True)
         sources = ctx.config.relations.sources
         for i, src in enumerate(sources):
-            report = ingest(ctx.ws, ctx.config.resolve(src.path), format=src.format, force=ctx.force)
+            report = ingest(ctx.ws, ctx.config.resolve(src.path), format=src.format, force=ctx.force,
+                            progress=ctx.progress)
             out.sources += 1
             out.edges += report.edges
             out.malformed += sum(report.malformed.values())

@@ -17,13 +17,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import InputError, WorkspaceError
-from ..models import Edge
+from mmrakit.errors import InputError, WorkspaceError
+from mmrakit.models import Edge
 from .normalize import candidate_uris, split_uri
 from .ontology import RELATIONS, SNAKE_TO_NAME, relation
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from mmrakit.workspace import Workspace
 
 Direction = Literal["out", "in", "both"]
 

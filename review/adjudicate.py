@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..records import CandidateStore
-from ..workspace import Workspace
+from mmrakit.records import CandidateStore
+from mmrakit.workspace import Workspace
 from .push import ADJUDICATION, PushReport, push_candidates
 from .server import Connection
 

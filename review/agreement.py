@@ -14,7 +14,7 @@ from itertools import combinations
 
 from pydantic import BaseModel
 
-from ..models import ReviewVerdict
+from mmrakit.models import ReviewVerdict
 from .consensus import REJECT, label
 
 Ratings = Mapping[str, Mapping[str, str]]  # item -> rater -> category

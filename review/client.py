@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from ..errors import MmrakitError
-from ..modelhub.retry import retrying
+from mmrakit.errors import MmrakitError
+from mmrakit.modelhub.retry import retrying
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 LS_DATETIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the only format the data-manager datetime filter accepts

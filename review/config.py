@@ -13,8 +13,8 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from ..errors import MmrakitError
-from ..models import RejectReason
+from mmrakit.errors import MmrakitError
+from mmrakit.models import RejectReason
 
 FORM_FIELDS = ("answer", "verdict", "reasons", "corrected_question")  # from_name of each control
 

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ..models import ReviewVerdict
-from ..settings import ReviewSettings
+from mmrakit.models import ReviewVerdict
+from mmrakit.settings import ReviewSettings
 
 Status = Literal["pending", "validated", "rejected", "conflict"]
 REJECT = "REJECT"

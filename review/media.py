@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .. import atomic
-from ..errors import ConfigError, InputError
-from ..models import ImageRecord
+from mmrakit import atomic
+from mmrakit.errors import ConfigError, InputError
+from mmrakit.models import ImageRecord
 
 MARKER = ".mmrakit-media"
 LOCK = ".lock"

@@ -15,9 +15,9 @@ from functools import lru_cache
 
 from pydantic import BaseModel
 
-from ..models import ReviewVerdict
-from ..records import CandidateStore
-from ..workspace import Workspace
+from mmrakit.models import ReviewVerdict
+from mmrakit.records import CandidateStore
+from mmrakit.workspace import Workspace
 from .client import LS_DATETIME, LabelStudioClient, updated_filter
 from .config import review_form
 from .consensus import decide

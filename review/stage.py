@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..stage import StageContext, StageReport, StageWaiting
+from mmrakit.stage import StageContext, StageReport, StageWaiting
 
 DISABLED = "review disabled in the pipeline file"
 
@@ -15,7 +15,7 @@ class PushStage:
     def run(self, ctx: StageContext) -> StageReport:
         if not ctx.config.review.enabled:
             return StageReport(disabled=DISABLED)
-        from ..records import CandidateStore
+        from mmrakit.records import CandidateStore
         from . import connection, push, serve
         from .server import server_state
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from ..records import CandidateStore
-from ..workspace import Workspace
+from mmrakit.records import CandidateStore
+from mmrakit.workspace import Workspace
 from .agreement import AgreementReport, agreement_report
 from .store import ReviewStore
 

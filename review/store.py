@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from .. import verdicts as core_verdicts
-from ..models import ReviewVerdict
-from ..util import now_iso
-from ..workspace import Workspace
+from mmrakit import verdicts as core_verdicts
+from mmrakit.models import ReviewVerdict
+from mmrakit.util import now_iso
+from mmrakit.workspace import Workspace
 
 COMPONENT, VERSION = "review", 1
 

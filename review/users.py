@@ -25,9 +25,9 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel
 
-from .. import atomic
-from ..errors import MmrakitError
-from ..workspace import Workspace
+from mmrakit import atomic
+from mmrakit.errors import MmrakitError
+from mmrakit.workspace import Workspace
 from .client import LabelStudioClient
 from .server import Connection, data_dir, label_studio_bin
 

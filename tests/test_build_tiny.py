@@ -253,7 +253,7 @@ def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
     sys.path.insert(0, str(Path(__file__).parent))
     from fixtures_images import build_tiny_clip, use_tiny_clip
 
-    from mmrakit.images.embeddings import run_embed
+    from mmrakit.images.embed import run_embed
 
     ws = Workspace.init(tmp_path / "ws")
     ingest(ws, PACK, format="pack")

@@ -97,7 +97,7 @@ def test_injected_duplicates_full_recall_no_merges_keep_policy(workspace: Worksp
     assert kept == set(expected)
     # excluded from building, never deleted
     assert {name[s] for s in pool.excluded()} == set(truth)
-    assert all(pool.file_path(s).is_file() for s in pool.excluded())
+    assert all(pool.image_path(s).is_file() for s in pool.excluded())
     assert len(list(pool.records())) == len(name) - len(truth)
     # report + contact sheet
     rep = json.loads(workspace.path("dedup", "report.json").read_text())
@@ -185,7 +185,7 @@ def test_semantic_per_cluster_step_on_ray_is_identical() -> None:
 
 def test_semantic_tier_end_to_end_with_clip_vectors(workspace: Workspace, tmp_path: Path) -> None:
     """run_dedup reads the CLIP cache; two images given (near-)identical vectors are grouped."""
-    from mmrakit.images.embeddings import shard_store, write_pointer
+    from mmrakit.images.vectors import shard_store, write_pointer
 
     d = tmp_path / "imgs"
     d.mkdir()

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from mmrakit.cli.main import app
 from mmrakit.images import ImagePool
-from mmrakit.images.embeddings import EmbeddingStore, run_embed
+from mmrakit.images.embed import run_embed
+from mmrakit.images.vectors import EmbeddingStore
 from mmrakit.images.importer import import_images
 from mmrakit.images.search import caption_pairs_in_band, search_like, search_text
 from mmrakit.workspace import Workspace
@@ -75,7 +76,7 @@ def test_kill_9_mid_run_then_rerun_has_no_duplicates_and_no_loss(workspace: Work
     script = (
         "import sys, time\n"
         "from mmrakit.workspace import Workspace\n"
-        "from mmrakit.images.embeddings import run_embed\n"
+        "from mmrakit.images.embed import run_embed\n"
         "ws = Workspace.open(sys.argv[1])\n"
         "run_embed(ws, captions=False, progress=lambda task, done, total: time.sleep(0.4))\n"
     )
@@ -194,7 +195,7 @@ def test_tensor_decode_path_matches_pil_preprocessing(tmp_path: Path, tiny_clip)
 def test_changed_file_found_at_embed_time(workspace: Workspace, tmp_path: Path, tiny_clip) -> None:
     shas = make_pool(workspace, tmp_path, 4, captions=False)
     use_tiny_clip(workspace, tiny_clip)
-    victim = ImagePool(workspace).file_path(shas[1])
+    victim = ImagePool(workspace).image_path(shas[1])
     victim.write_bytes(jpeg_bytes(photo(555)))
     report = run_embed(workspace, captions=False)
     assert report.clip_failed == {"changed": 1}

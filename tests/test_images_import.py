@@ -173,7 +173,7 @@ def test_copy_stores_files_in_the_workspace(workspace: Workspace, tmp_path: Path
     shutil.rmtree(folder)
     pool = ImagePool(workspace)
     (rec,) = list(pool.records())
-    assert not Path(rec.path).is_absolute() and pool.file_path(rec.sha256).is_file()
+    assert not Path(rec.path).is_absolute() and pool.image_path(rec.sha256).is_file()
     assert pool.open(rec.sha256).size == (96, 72)
 
 
@@ -218,7 +218,7 @@ def test_jsonl_llava_mantis_folder_and_hf_formats(workspace: Workspace, tmp_path
     rep = import_images(workspace, str(tmp_path / "hfds"), "hf")
     assert rep.accepted == 2 and rep.new_images == 1
     new = [r for r in pool.records() if r.record_id == "h1#image2"]
-    assert len(new) == 1 and pool.file_path(new[0].sha256).is_file()
+    assert len(new) == 1 and pool.image_path(new[0].sha256).is_file()
 
 
 def test_malformed_jsonl_names_file_line_and_field(workspace: Workspace, tmp_path: Path) -> None:
@@ -251,3 +251,14 @@ def test_coco_dataset_root_finds_its_annotations_folder(workspace, shared_data):
 
     report = import_images(workspace, str(shared_data / "coco-mini"), "coco")
     assert report.accepted == 159
+
+
+def test_concept_checker_without_a_store_is_unchecked_but_a_broken_store_fails_loudly(workspace) -> None:
+    import sqlite3
+
+    from mmrakit.images.entities import ConceptChecker
+
+    assert not ConceptChecker.open(workspace).available  # nothing ingested: grounding unchecked, by design
+    workspace.resolve(workspace.settings.relations.db_file).write_bytes(b"not a database at all" * 100)
+    with pytest.raises(sqlite3.DatabaseError):  # a broken store is a bug to see, not a silent fallback
+        ConceptChecker.open(workspace)

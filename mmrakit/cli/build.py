@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, progress_bar, table
 
 candidates_app = typer.Typer(name="candidates", help="Inspect built candidates: list, show, stats, contact sheets, audits.",
                              no_args_is_help=True)
@@ -35,8 +35,9 @@ def build(
     if per_subtask is not None and mmra_distribution:
         raise InputError("--per-subtask and --mmra-distribution exclude each other", hint="pass only one of them")
     ws = open_workspace(workspace)
-    report = run_build(ws, subtasks=subtasks, per_subtask=per_subtask, mmra_distribution=mmra_distribution,
-                       seed=seed, force=force)
+    with progress_bar(enabled=not json_out) as progress:
+        report = run_build(ws, subtasks=subtasks, per_subtask=per_subtask, mmra_distribution=mmra_distribution,
+                           seed=seed, force=force, progress=progress)
 
     def render(r: dict) -> None:
         if r.get("up_to_date"):

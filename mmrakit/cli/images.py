@@ -34,7 +34,9 @@ def import_cmd(
     from ..images.importer import import_images
 
     ws = open_workspace(workspace)
-    report = import_images(ws, source, format, image_root=image_root, copy=copy, split=split, force=force)
+    with progress_bar(enabled=not json_out) as progress:
+        report = import_images(ws, source, format, image_root=image_root, copy=copy, split=split, force=force,
+                               progress=progress)
 
     def render(r) -> None:
         if r.up_to_date:
@@ -80,7 +82,7 @@ def embed(
 ) -> None:
     """Embed pool images with CLIP (and concept names), captions with MiniLM; build FAISS indexes. Resumable."""
     from ..errors import InputError
-    from ..images.embeddings import run_embed
+    from ..images.embed import run_embed
 
     if clip not in (None, "none", "on"):
         raise InputError(f"--clip {clip!r}: expected 'none' (or omit it)", hint="the CLIP model itself is set in [clip] model")
@@ -155,7 +157,9 @@ def dedup(
     ws = open_workspace(workspace)
     if not (exact or near or semantic):
         exact = near = semantic = True
-    report = run_dedup(ws, exact=exact, near=near, semantic=semantic, executor=executor, force=force)
+    with progress_bar(enabled=not json_out) as progress:
+        report = run_dedup(ws, exact=exact, near=near, semantic=semantic, executor=executor, force=force,
+                           progress=progress)
 
     def render(r) -> None:
         if r.up_to_date:
@@ -174,7 +178,7 @@ def dedup(
 def stats(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """Pool size, quarantine by reason, entities, hashes, embeddings and duplicate groups."""
     from ..images import ImagePool
-    from ..images.embeddings import EmbeddingStore
+    from ..images.vectors import EmbeddingStore
 
     ws = open_workspace(workspace)
     data = ImagePool(ws).stats()

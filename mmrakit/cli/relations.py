@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, progress_bar, table
 
 relations_app = typer.Typer(help="ConceptNet relations: ingest dumps/packs, query concepts, manage sources.",
                             no_args_is_help=True)
@@ -48,7 +48,9 @@ def ingest(
         cfg = ws.settings.relations
         source = download_dump(cfg.dump_url, ws.path("relations", "downloads"), sha256=cfg.dump_sha256)
     langs = None if languages is None else [x.strip() for x in languages.split(",") if x.strip()]
-    report = run_ingest(ws, source, format=format, name=name, languages=langs, force=force)  # type: ignore[arg-type]
+    with progress_bar(enabled=not json_out) as progress:
+        report = run_ingest(ws, source, format=format, name=name, languages=langs, force=force,  # type: ignore[arg-type]
+                            progress=progress)
 
     def render(r) -> None:
         if r.up_to_date:

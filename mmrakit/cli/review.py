@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, open_workspace, progress_bar, table
 
 review_app = typer.Typer(name="review", help="Human verification in Label Studio (K reviewers per candidate).",
                          no_args_is_help=True)
@@ -72,7 +72,8 @@ def pull(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     from ..review import connection, pull as do_pull
 
     ws = open_workspace(workspace)
-    reports = do_pull(ws, connection(ws))
+    with progress_bar(enabled=not json_out) as progress:
+        reports = do_pull(ws, connection(ws), on_page=(lambda n: progress("review: pages pulled", n, 0)) if progress else None)
     emit(reports, json_out, lambda rs: table("review pull", ["project", "kind", "tasks", "verdicts +", "verdicts -",
                                                              "candidates updated"],
                                              [[r.project_id, r.kind, r.tasks_fetched, r.verdicts_written,

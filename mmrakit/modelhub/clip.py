@@ -9,8 +9,6 @@ of them never mixes outputs. Offline, a named tag that is not cached fails at on
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass
