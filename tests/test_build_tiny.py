@@ -289,7 +289,7 @@ def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
 def test_a_broken_embedding_store_fails_the_build_loudly(tmp_path):
     """Absent embeddings are normal (TF-IDF band, CLIP skipped, said in the report); a corrupt embedding
     store is a bug and must surface, not turn silently into the TF-IDF fallback."""
-    from mmrakit.images.embeddings import _pointer
+    from mmrakit.images.vectors import _pointer
 
     ws = Workspace.init(tmp_path / "ws")
     ingest(ws, PACK, format="pack")
