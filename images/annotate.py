@@ -257,7 +257,7 @@ def _annotate(ws, pool, store, records, sources, force, client, clip_scores, rep
             from mmrakit.modelhub.openai_compat import image_data_url
 
             cli = client or _vlm_client(ws)
-            jobs = [(r.sha256, vlm_messages(image_data_url(pool.file_path(r.sha256), s.max_image_side))) for r in todo]
+            jobs = [(r.sha256, vlm_messages(image_data_url(pool.image_path(r.sha256), s.max_image_side))) for r in todo]
 
             def on_result(sha: str, text: str | None) -> None:
                 if text is None:
@@ -276,7 +276,7 @@ def _annotate(ws, pool, store, records, sources, force, client, clip_scores, rep
 
 
 def _clip_scores_from_workspace(ws: Workspace) -> Callable:
-    from mmrakit.images.embeddings import EmbeddingStore
+    from mmrakit.images.vectors import EmbeddingStore
 
     store = EmbeddingStore(ws)
 

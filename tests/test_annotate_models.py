@@ -14,7 +14,7 @@ import pytest
 from mmrakit.builders import build
 from mmrakit.images import ImagePool
 from mmrakit.images.annotate import AttributeStore, parse_vlm, run_annotate
-from mmrakit.images.embeddings import run_embed
+from mmrakit.images.embed import run_embed
 from mmrakit.images.importer import import_images
 from mmrakit.modelhub.openai_compat import image_data_url
 from mmrakit.records import CandidateStore
@@ -64,7 +64,7 @@ def test_vlm_source_through_an_openai_compatible_endpoint(workspace: Workspace, 
     import_images(workspace, str(folder), "folder")
     pool = ImagePool(workspace)
     s = workspace.settings.annotate
-    urls = {image_data_url(pool.file_path(sha), s.max_image_side): sha for sha in pool.shas()}
+    urls = {image_data_url(pool.image_path(sha), s.max_image_side): sha for sha in pool.shas()}
     order = sorted(urls.values())
 
     def answer(body: dict) -> str:

@@ -25,7 +25,7 @@ import pytest
 from mmrakit.builders import build_candidates, open_context, resolve_subtasks
 from mmrakit.builders.instances import vocab
 from mmrakit.images import ImagePool
-from mmrakit.images.embeddings import run_embed
+from mmrakit.images.embed import run_embed
 from mmrakit.images.importer import import_images
 from mmrakit.relations import bundled_subset
 from mmrakit.relations.ingest import ingest
@@ -82,7 +82,7 @@ def _raw(inst, caps, held, ws):
     out = {}
     pool = ImagePool(ws)
     for rec in pool.records():
-        name = Path(str(pool.file_path(rec.sha256))).name
+        name = Path(str(pool.image_path(rec.sha256))).name
         im = by_file[name]
         out[rec.sha256] = {"size": (im["width"], im["height"]), "boxes": boxes[im["id"]],
                            "captions": allcaps[im["id"]], "held": held[im["id"]]}

@@ -155,7 +155,7 @@ def test_the_real_stages_form_the_graph() -> None:
     stages = pipeline_stages()
     assert all(isinstance(s, Stage) for s in stages)
     graph = stage_graph(stages)
-    assert list(graph) == ["relations.ingest", "images.import", "images.embed", "images.dedup", "build",
+    assert list(graph) == ["relations.ingest", "images.import", "images.embed", "images.dedup", "images.annotate", "build",
                            "review.push", "review.pull", "export", "eval"]
     assert graph["export"] == ("build", "review.pull")
 
