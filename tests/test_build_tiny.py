@@ -85,13 +85,19 @@ def tiny_ws(tmp_path_factory):
     ws.close()
 
 
+PERCEIVED = {"MentalitySimilarity", "Layout", "Environment", "SimilarEvent", "SubEvent", "ObservationAngle"}
+
+
 def test_every_subtask_yields_valid_candidates_on_a_tiny_pool(tiny_ws):
     ctx = open_context(tiny_ws, seed=1)
     subtasks = resolve_subtasks("all")
     results = build_candidates(ctx, subtasks, {t: 4 for t in subtasks})
     info = mmra_subtasks()
     for task, res in results.items():
-        assert res.kept, f"{task}: nothing kept; summary {res.summary()}"
+        if not res.kept:
+            # image-level subtasks answer from perceived attributes: without evidence in these one-caption
+            # images they yield nothing, and the report says which evidence was missing
+            assert task in PERCEIVED and res.summary().get("missing_evidence"), f"{task}: nothing kept; {res.summary()}"
         for c in res.kept:
             again = Candidate.model_validate_json(c.model_dump_json())
             assert again.id == c.id and c.task == task
@@ -136,16 +142,17 @@ def test_usage_and_material_items_follow_their_evidence(tiny_ws):
     assert seen >= 2, {t: r.summary() for t, r in res.items()}
 
 
-def test_subevent_order_probe_flips_the_answer(tiny_ws):
+def test_subevent_order_probes_only_with_a_verified_reverse(tiny_ws):
+    """A swapped twin is made only where the graph states the reversed link too (its own verified
+    "Yes"); a missing edge is not a verified "No" (tests/test_perception.py builds both cases)."""
     ctx = open_context(tiny_ws, seed=0)
     res = build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"]
-    assert res.probes, res.summary()
     kept = {c.id: c for c in res.kept}
     for p in res.probes:
         orig = kept[p.twin_of]
         assert (p.image1, p.image2) == (orig.image2, orig.image1)
         assert p.question == orig.question and p.order_probe
-        assert orig.answer == "Yes" and p.answer == "No"
+        assert orig.answer == "Yes" and p.answer == "Yes" and p.evidence.edges
 
 
 def test_building_without_relations_or_images_is_a_clear_error(tmp_path):
@@ -246,8 +253,8 @@ def test_build_writes_the_store_and_keeps_reviews_on_rebuild(tiny_ws):
 
 def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
     """With CLIP vectors (a tiny random-init open_clip model through the real load path), AppearanceSimilarity
-    scores colour prompts on the pixels (and may veto: random weights rank colours at random) and ObservationAngle says it used CLIP; without them both say
-    what they skipped."""
+    scores colour prompts on the pixels (and may veto: random weights rank colours at random); without them it
+    says what it skipped."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -258,19 +265,16 @@ def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     ingest(ws, PACK, format="pack")
     import_images(ws, str(make_tiny_pool(tmp_path / "pool")), "jsonl")
-    without = build_candidates(open_context(ws, 1), ["AppearanceSimilarity", "ObservationAngle"],
-                               {"AppearanceSimilarity": 3, "ObservationAngle": 2})
-    assert without["AppearanceSimilarity"].kept and without["ObservationAngle"].kept
+    without = build_candidates(open_context(ws, 1), ["AppearanceSimilarity"], {"AppearanceSimilarity": 3})
+    assert without["AppearanceSimilarity"].kept
     assert all(c.evidence.notes["clip_check"]["method"].startswith("skipped")
                for c in without["AppearanceSimilarity"].kept)
-    assert all("CLIP checks skipped" in c.evidence.notes["method"] for c in without["ObservationAngle"].kept)
 
     use_tiny_clip(ws, build_tiny_clip(tmp_path / "clip"))
     run_embed(ws, clip=True, captions=False)
     ctx = open_context(ws, 1)
     assert ctx.pool.clip_vectors and len(ctx.pool.clip_vectors) == len(TINY)
-    res = build_candidates(ctx, ["AppearanceSimilarity", "ObservationAngle"], {"AppearanceSimilarity": 3, "ObservationAngle": 2})
-    assert res["ObservationAngle"].kept
+    res = build_candidates(ctx, ["AppearanceSimilarity"], {"AppearanceSimilarity": 3})
     vetoes = res["AppearanceSimilarity"].missing.get("CLIP ranks a caption-stated colour in the bottom half (vetoed)", 0)
     assert res["AppearanceSimilarity"].kept or vetoes
     for c in res["AppearanceSimilarity"].kept:
@@ -282,8 +286,7 @@ def test_clip_paths_run_when_clip_embeddings_exist(tmp_path):
             assert -1.0 <= scores[colour] <= 1.0
             assert sorted(scores, key=lambda k: -scores[k]).index(colour) < len(scores) // 2
         assert c.evidence.clip_similarity is not None
-    for c in res["ObservationAngle"].kept:
-        assert c.evidence.notes["method"].startswith("CLIP similarity") and c.evidence.clip_similarity is not None
+    # (ObservationAngle reads annotator attributes; its CLIP source is tested in tests/test_annotate_models.py)
 
 
 def test_a_broken_embedding_store_fails_the_build_loudly(tmp_path):

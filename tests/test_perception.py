@@ -289,3 +289,56 @@ def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:
     for c in res.kept:
         if c.qa_type == "Choice QA":
             assert c.options[c.answer] in ("happy", "calm and relaxed")
+
+
+def test_subevent_yes_needs_a_graph_link_and_probes_need_the_reverse_link() -> None:
+    """cook -> cut is one-way: a "Yes" without an order probe; eat <-> serve both ways: a "Yes" whose
+    swapped twin is also a verified "Yes". Steps share a setting (all in a kitchen); negatives come from
+    another activity domain (a skier)."""
+    from mmrakit.builders.graph import MemoryGraph
+    from tests.support.synthetic import _edge
+
+    graph = MemoryGraph([_edge("/c/en/cook", "HasSubevent", "/c/en/cut"),
+                         _edge("/c/en/eat", "HasPrerequisite", "/c/en/serve"),
+                         _edge("/c/en/serve", "HasPrerequisite", "/c/en/eat")])
+    person = lambda: [EntityGrounding(concept="/c/en/person", text="person", source="object",  # noqa: E731
+                                      box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
+    texts = {
+        "cook": ["A woman cooking in a kitchen.", "A woman is cooking food in the kitchen.", "A cook cooking a meal."],
+        "cut": ["A man cutting bread in a kitchen.", "A man is cutting bread in the kitchen.", "A person cutting bread."],
+        "eat": ["A woman eating a meal in a kitchen.", "A woman is eating a meal in the kitchen.", "A person eating a meal."],
+        "serve": ["A waiter serving a meal in a kitchen.", "A man serving a meal in the kitchen.", "A waiter is serving a meal."],
+        "ski": ["A man skiing with a meal in a kitchen.", "A man is skiing with bread.", "A skier skiing with a meal."],
+        "ski2": ["A waiter skiing in a kitchen.", "A woman is skiing with a meal.", "A skier skiing with bread."],
+        "ski3": ["A cook skiing in a kitchen.", "A woman is skiing with food.", "A skier skiing with a meal."],
+    }
+    ims = [PoolImage(sha=f"{i:064x}", captions=caps, entities=person()) for i, caps in enumerate(texts.values())]
+    name = {im.sha: k for im, k in zip(ims, texts)}
+    ctx = BuildContext(graph=graph, pool=PoolView(ims), max_image_reuse=4)
+    ctx.caption_band = (-1.0, 1.0)
+
+    res = build_candidates(ctx, ["SubEvent"], {"SubEvent": 8})["SubEvent"]
+    assert res.kept, res.summary()
+    for c in res.kept:
+        a, b = name[c.image1], name[c.image2]
+        if c.answer == "Yes":
+            assert (a, b) in {("cook", "cut"), ("eat", "serve"), ("serve", "eat")}, (a, b)
+        else:
+            assert b.startswith("ski") and a in ("cook", "eat", "serve"), (a, b)
+    assert res.probes
+    for p in res.probes:
+        assert p.answer == "Yes" and {name[p.image1], name[p.image2]} == {"eat", "serve"}
+    assert not any(name[p.image1] == "cut" for p in res.probes)  # one-way link: no twin
+    assert {c.answer for c in res.kept} == {"Yes", "No"}
+    assert all(c.evidence.notes.get("pair_id") for c in res.kept)  # the negatives came through the pair miner
+
+
+def test_activity_keys_and_domains_from_the_vocabulary() -> None:
+    from mmrakit.builders.families.scene import SimilarEvent, activity_text
+    from mmrakit.builders.families.subevent import domain, other_domain
+
+    assert SimilarEvent.key("eat|apple") == "eat|" and activity_text("eat|") == "eating"
+    assert SimilarEvent.key("serve|ball") == "serve|ball"  # a tennis serve is not serving food
+    assert SimilarEvent.key("sit|bench") == "sit|bench" and activity_text("ride|horse") == "riding a horse"
+    assert domain("cook|dinner") == "food" and domain("ski|") == "snow" and domain("hold|knife") is None
+    assert other_domain("eat|", "ski|") and not other_domain("eat|", "cook|") and not other_domain("eat|", "hold|knife")

@@ -122,6 +122,7 @@ class Environment(ChoiceFromShared):
         vals = self.values(sha)
         a = vals.get(v)
         return (a is not None and a.confidence >= float(self.rule.param("yes_confidence", 0.6))
+                and all(w.confidence <= a.confidence for w in vals.values())  # the image's top place
                 and not any(not self.conflicts(w, v) for w in vals))
 
     def mine(self) -> Iterator[Fact]:
@@ -162,13 +163,17 @@ class SimilarEvent(ChoiceFromShared):
 
     def usable(self, sha: str, v: str) -> bool:
         verb, _, obj = v.partition("|")
-        return has_agent(self.seen, sha) and (bool(obj) or verb.split(" ")[0] not in WEAK_VERBS)
+        head = verb.split(" ")[0]
+        needs_object = head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"]
+        return has_agent(self.seen, sha) and (bool(obj) or not needs_object)
 
     @staticmethod
     def key(v: str) -> str:
-        """Activities compared by verb ("eating" an apple / a banana), posture verbs with their object."""
+        """Activities compared by verb ("eating" an apple / a banana); posture verbs and verbs whose sense
+        depends on the object (serve, fly, play ...) with their object."""
         verb, _, obj = v.partition("|")
-        return v if verb.split(" ")[0] in WEAK_VERBS else f"{verb}|"
+        head = verb.split(" ")[0]
+        return v if head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"] else f"{verb}|"
 
     def values(self, sha: str):
         return {self.key(v): a for v, a in self.seen.confident(sha, "activity").items()}

@@ -2,8 +2,9 @@
 
 Activities are annotator attributes (a caption event stated by at least two captions, with its
 object). Yes: image 1's activity A and image 2's activity B with A -rel-> B in the graph for a rule
-relation (tried as ``verb object``, then ``verb``), and neither image also shows the other's
-activity. No: the pair miner's hard negative for the same image 1 - a caption neighbour whose
+relation (tried as ``verb object``, then ``verb``), neither image also shows the other's activity,
+and both are set in one family of places or share an object kind (a step happens where its activity
+does). No: the pair miner's hard negative for the same image 1 - a caption neighbour whose
 activities are confident, of another activity domain (data: [activity_domains]) and linked to A by
 no rule relation either way.
 Order probe: only when the graph also states B -rel-> A (the reversed order then has its own
@@ -62,6 +63,19 @@ class SubEvent(PerceivedBuilder):
                         return e
         return None
 
+    def same_setting(self, a: str, b: str) -> bool:
+        """Both images in one family of places (kitchen / dining room ...), or sharing a salient object kind
+        besides people."""
+        from mmrakit.images.perception import vocab
+
+        fam = vocab()["scenes"]
+        fa = {fam[v]["family"] for v in self.seen.confident(a, "scene")}
+        fb = {fam[v]["family"] for v in self.seen.confident(b, "scene")}
+        if fa & fb:
+            return True
+        objs = [{e.text for e in self.ctx.pool[s].objects() if e.box.area >= 0.01 and e.text != "person"} for s in (a, b)]
+        return bool(objs[0] & objs[1])
+
     def mine(self) -> Iterator[Fact]:
         acts: dict[str, set[str]] = {}
         by_value: dict[str, list[str]] = defaultdict(list)
@@ -86,10 +100,15 @@ class SubEvent(PerceivedBuilder):
                 for b in sorted(by_value[y]):
                     if a == b or y in acts[a] or x in acts[b] or not self.allowed_pair(a, b):
                         continue
+                    if not self.same_setting(a, b):
+                        self.missing("linked activities in two different kinds of place (a step happens where its activity does)")
+                        continue
 
                     def differs(p: str, c: str) -> bool:
                         vc = acts.get(c)
-                        return bool(vc) and x not in vc and y not in vc and not any(
+                        verbs_a = {v.partition("|")[0] for v in acts[p]}
+                        return bool(vc) and x not in vc and y not in vc and not (
+                            verbs_a & {v.partition("|")[0] for v in vc}) and not any(
                             self.link(x, v) or self.link(v, x) for v in vc) and all(
                             other_domain(x, v) for v in vc)
 
