@@ -532,3 +532,87 @@ def test_browser_shows_both_images(ls, reviewers, tmp_path):
     if os.environ.get("MMRAKIT_SAVE_SCREENSHOT"):
         (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
         (REPO / "docs" / "img" / "review-screen.png").write_bytes(shot)
+
+
+# --- annotations produced by the real labelling form --------------------------------------------
+
+FORM_CAPTURE = Path(__file__).parent / "data" / "labelstudio-form-annotations.json"
+
+
+def _browser_session(ls: LS, email: str, exe: str, profile: str) -> tuple[Chromium, str]:
+    password = load_credentials(ls.ws)[email]["password"]
+    with httpx.Client(base_url=ls.conn.url, follow_redirects=True) as s:  # a reviewer's browser session
+        s.get("/user/login/")
+        s.post("/user/login/", data={"email": email, "password": password, "csrfmiddlewaretoken": s.cookies["csrftoken"]},
+               headers={"Referer": ls.conn.url + "/user/login/"})
+        cookies = dict(s.cookies)
+    browser = Chromium(exe, profile)
+    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    sid = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for name, value in cookies.items():
+        browser.call("Network.setCookie", {"name": name, "value": value, "domain": "127.0.0.1", "path": "/"}, sid)
+    return browser, sid
+
+
+def _js(browser: Chromium, sid: str, expression: str):
+    return browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, sid)["result"].get("value")
+
+
+def _click_text(browser: Chromium, sid: str, text: str, selector: str = "label", tries: int = 60) -> None:
+    """Click, as a user's mouse does, the element whose visible text is ``text`` (a choice shows its hotkey,
+    "reject[8]", "Ambiguous[q]"), waiting for it to appear."""
+    expr = (f"(() => {{ const el = Array.from(document.querySelectorAll({json.dumps(selector)}))"
+            f".find(e => e.innerText && e.innerText.trim().replace(/\\[[^\\]]+\\]$/, '') === {json.dumps(text)}"
+            " && e.offsetParent !== null); if (!el) return null; el.scrollIntoView({block: 'center'});"
+            " const r = el.getBoundingClientRect(); return [r.left + Math.min(12, r.width / 2), r.top + r.height / 2]; })()")
+    checked = (f"Array.from(document.querySelectorAll({json.dumps(selector)})).some(e => e.innerText && "
+               f"e.innerText.trim().replace(/\\[[^\\]]+\\]$/, '') === {json.dumps(text)} && e.querySelector('input:checked'))")
+    for _ in range(tries):
+        at = _js(browser, sid, expr)
+        if at:
+            for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+                browser.call("Input.dispatchMouseEvent", {"type": kind, "x": at[0], "y": at[1], "button": "left",
+                                                          "clickCount": 1}, sid)
+            time.sleep(1.0)
+            if selector != "label" or _js(browser, sid, checked):  # a choice: clicked until it shows selected
+                return
+        time.sleep(0.5)
+    near = _js(browser, sid, "document.body.innerText.slice(document.body.innerText.indexOf('Verdict'), 2000)")
+    raise AssertionError(f"no visible {selector} {text!r} in the labelling form; the page says: {near}")
+
+
+def test_real_labelling_form_annotations_parse(ls, reviewers, tmp_path):
+    """Reviewers click the real form in Chromium (reject with a reason; accept the pre-selected answer);
+    pull parses what the form actually submits. MMRAKIT_CAPTURE_FORM=1 refreshes the committed capture."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        skip_or_fail("needs Debian's chromium for the real-browser check (apt-get install -y chromium)")
+    ws = ls.workspace("form")
+    cands = sample.seed(ws, ws.root / "pool", 2)
+    rep = push(ws, ls.conn)
+    tids = _task_ids(ws, ls)
+    browser, sid = _browser_session(ls, REVIEWERS[0], exe, tempfile.mkdtemp(dir=tmp_path))
+    plan = [(cands[0], [("label", "reject"), ("label", "Ambiguous")]), (cands[1], [("label", "accept")])]
+    try:
+        for cand, clicks in plan:
+            browser.call("Page.navigate", {"url": f"{ls.conn.url}/projects/{rep.project_id}/data?task={tids[cand.id]}"}, sid)
+            time.sleep(2)
+            for selector, text in clicks:
+                _click_text(browser, sid, text, selector)
+            _click_text(browser, sid, "Submit", "button")
+            for _ in range(60):  # wait until the server has the annotation
+                with ls.admin() as admin:
+                    if admin.request("GET", f"/api/tasks/{tids[cand.id]}/annotations/"):
+                        break
+                time.sleep(0.5)
+    finally:
+        browser.close()
+    with ls.admin() as admin:
+        captured = {c.id: admin.request("GET", f"/api/tasks/{tids[c.id]}/annotations/")[0]["result"] for c, _ in plan}
+    if os.environ.get("MMRAKIT_CAPTURE_FORM"):
+        FORM_CAPTURE.write_text(json.dumps({"reject_ambiguous": captured[cands[0].id],
+                                            "accept_preselected": captured[cands[1].id]}, indent=1) + "\n")
+    pull(ws, ls.conn)
+    got = {v.candidate_id: (v.choice, v.answer, v.reasons) for v in ReviewStore(ws).verdicts()}
+    assert got == {cands[0].id: ("reject", None, ["ambiguous"]),
+                   cands[1].id: ("accept", cands[1].answer, [])}

@@ -270,3 +270,26 @@ def test_verdicts_are_readable_through_the_core(workspace):
     assert [(v.reviewer, v.choice, v.reasons, v.answer) for v in got] == [
         ("r1@x", "reject", ["ambiguous"], None), ("r2@x", "accept", [], "B")]
     assert core_verdicts.verdicts(workspace.db, candidate_ids=["other"]) == []
+
+
+def test_pull_parses_annotations_captured_from_the_real_labelling_form():
+    """tests/data/labelstudio-form-annotations.json: what Label Studio's form submitted when a reviewer
+    clicked it in Chromium (tests/test_review_labelstudio.py::test_real_labelling_form_annotations_parse,
+    MMRAKIT_CAPTURE_FORM=1). The form stores reason aliases and keeps the pre-selected answer (origin
+    "prediction") even on a reject."""
+    import json
+    from pathlib import Path
+
+    from mmrakit.review.pull import annotation_verdict
+
+    form = json.loads((Path(__file__).parent / "data" / "labelstudio-form-annotations.json").read_text())
+    assert {r["origin"] for r in form["reject_ambiguous"] if r["from_name"] == "answer"} == {"prediction"}
+    when = "2026-12-01T00:58:24.123456Z"
+    reject = annotation_verdict({"id": 1, "result": form["reject_ambiguous"], "updated_at": when},
+                                {"candidate_id": "c0", "proposed_answer": "B", "valid_answers": ["A", "B", "C", "D"]},
+                                "r1@x", adjudication=False)
+    assert (reject.choice, reject.answer, reject.reasons) == ("reject", None, ["ambiguous"])
+    accept = annotation_verdict({"id": 2, "result": form["accept_preselected"], "updated_at": when},
+                                {"candidate_id": "c1", "proposed_answer": "Yes", "valid_answers": ["Yes", "No"]},
+                                "r1@x", adjudication=False)
+    assert (accept.choice, accept.answer, accept.reasons) == ("accept", "Yes", [])
