@@ -60,7 +60,8 @@ def subtask_stats(rows: list[dict], report: dict | None = None) -> list[dict]:
         b = built.get(task, {})
         from .panels import difficulty_histogram
 
-        difficulty = [(c.evidence.notes.get("panel") or {}).get("difficulty") for c in main]
+        paneled = [c for c in main if "panel" in c.evidence.notes]
+        difficulty = [c.evidence.notes["panel"].get("difficulty") for c in main if "panel" in c.evidence.notes]
         out.append({
             "task": task, "mined": b.get("mined"), "kept": len(main), "order_probes": len(probes),
             "filtered": sum(reasons.values()), "filtered_by_reason": dict(sorted(reasons.items())),
@@ -70,7 +71,8 @@ def subtask_stats(rows: list[dict], report: dict | None = None) -> list[dict]:
                             "mean": round(sum(reuse.values()) / len(reuse), 3) if reuse else 0.0},
             "target": b.get("target"), "shortfall": b.get("shortfall"), "missing_evidence": b.get("missing_evidence"),
             # the model panels' difficulty of the kept items (share of panel answers that were wrong)
-            "difficulty": difficulty_histogram(difficulty) if any(d is not None for d in difficulty) else None,
+            # ('none': every member abstained, e.g. option solvers on yes/no items)
+            "difficulty": difficulty_histogram(difficulty) if paneled else None,
         })
     return out
 

@@ -154,7 +154,7 @@ def stats(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
                 f"{r['image_reuse']['max']}/{r['image_reuse']['mean']}", r["shortfall"] or ""] for r in rows])
         with_panels = [r for r in rows if r.get("difficulty")]
         if with_panels:
-            bins = list(with_panels[0]["difficulty"])
+            bins = list(dict.fromkeys(b for r in with_panels for b in r["difficulty"]))
             table("difficulty per subtask (model panels: share of panel answers wrong)", ["subtask", *bins],
                   [[r["task"], *(r["difficulty"].get(b, 0) for b in bins)] for r in with_panels])
 
