@@ -265,3 +265,24 @@ def test_demo_pipeline_runs_the_panels_and_reports_pairs_and_circular_scores(tmp
     assert scores["circular"]["choice_items"] > 0
     md = next((ws / "eval").glob("*/report.md")).read_text()
     assert "## Paired items (NaturalBench group scoring)" in md and "## Circular scoring" in md
+
+
+def test_single_image_panel_with_a_tiny_offline_hf_vlm(tmp_path):
+    """A local transformers VLM (tiny random Qwen2-VL) in the single-image panel: two calls per item (image 1
+    alone, image 2 alone), every answer recorded, and the filter follows k of n over what it answered."""
+    from test_eval_support import build_tiny_qwen2vl
+
+    model = build_tiny_qwen2vl(tmp_path / "tiny-vl")
+    items = [yes_no("SubEvent", f"q{i}", "Yes" if i % 2 else "No", i) for i in range(3)]
+    images = {sha: _png((i * 40, 90, 0)) for i, sha in enumerate(SHA)}
+    s = _settings(blind=[], single_image=[f"hf:{model}"], device="cpu", max_new_tokens=3, batch_size=4)
+    out = run_panels(items, s, load_image=images.__getitem__, cache_path=tmp_path / "c.sqlite")
+    member = out.report["members"][f"hf:{model} (one image)"]
+    assert member["calls"] == 6 and member["errors"] == 0
+    answered = {}
+    for c in items:
+        views = out.records[c.id]["single_image"][f"hf:{model}"]
+        assert set(views) == {"image1", "image2"}
+        answered[c.id] = any(v["correct"] for v in views.values())
+    assert set(out.filtered) == {cid for cid, ok in answered.items() if ok}
+    assert all(r == ONE_IMAGE_REASON for r in out.filtered.values())
