@@ -47,6 +47,19 @@ def build(
               [[s["task"], s["target"], s["mined"], s["kept"], s["order_probes"],
                 ", ".join(f"{k}={v}" for k, v in s["filtered"].items()),
                 "; ".join(f"{k} ({v})" for k, v in (s.get("missing_evidence") or {}).items())] for s in r["subtasks"]])
+        if r.get("panels"):
+            p = r["panels"]
+            for kind in ("blind", "single_image"):
+                if p[kind]["n"]:
+                    console.print(f"{kind.replace('_', '-')} panel ({p[kind]['k']} of {p[kind]['n']}: "
+                                  f"{', '.join(p[kind]['members'])}): filtered {p[kind]['filtered']} as {p[kind]['reason']}")
+            flags = p["artifact_flags"]["subtasks"]
+            if flags:
+                console.print(f"artifact solvers beat chance by > {p['artifact_flags']['threshold_points']:g} points in: "
+                              + "; ".join(f"{t} ({', '.join(m)})" for t, m in flags.items()))
+        if r.get("pairs", {}).get("groups"):
+            console.print(f"counterfactual pairs kept: {r['pairs']['groups']} "
+                          f"({', '.join(f'{t} {n}' for t, n in r['pairs']['by_subtask'].items())})")
 
     emit(report, json_out, render)
 
