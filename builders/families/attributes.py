@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from ..base import Builder, Fact, register
 from ..instances import Entity, ImageEvidence, vocab
-from ._common import interleave, pairs_round_robin
+from ._common import interleave, pairs_round_robin, scarce_first
 
 
 class _EvidenceBuilder(Builder):
@@ -57,6 +57,11 @@ class InventoryBuilder(_EvidenceBuilder):
         raise NotImplementedError
 
     def mine(self) -> Iterator[Fact]:
+        # usable = neither image alone singles the answer out (a tempting distractor on each side)
+        usable = lambda f: bool(f.distractor_groups[0] and f.distractor_groups[1])  # noqa: E731
+        yield from scarce_first(list(self._mine()), usable)
+
+    def _mine(self) -> Iterator[Fact]:
         v = vocab()
         per_image: dict[str, dict] = {}
         by_value: dict[str, list[str]] = defaultdict(list)
@@ -183,6 +188,7 @@ class AppearanceSimilarity(_EvidenceBuilder):
             for _, c, _ in items:
                 by_colour[c].append(sha)
         no_pairs = self._different(coloured)
+        yes_facts = []
         for c, a, b in pairs_round_robin(by_colour, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
@@ -192,10 +198,15 @@ class AppearanceSimilarity(_EvidenceBuilder):
             eb = next(i for i in coloured[b] if i[1] == c)
             yes = self._fact(a, b, ea, eb, "Yes")
             if yes is not None:
-                yield yes
+                yes_facts.append(yes)
+        # "Yes" pairs are few (same stated colour, caption band): images with few partners go first,
+        # so the reuse caps leave as many of them usable as possible
+        for yes in scarce_first(yes_facts, turn=lambda f: f.evidence.notes["colour1"]):
+            yield yes
             no = next(no_pairs, None)
             if no is not None:
                 yield no
+        yield from no_pairs
 
     def _different(self, coloured: dict) -> Iterator[Fact]:
         shas = sorted(coloured)

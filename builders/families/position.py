@@ -38,6 +38,13 @@ def overlap(a, b) -> float:
     return 0.0 if small <= 0 else ix * iy / small
 
 
+def _inside(a, b) -> float:
+    """Share of box ``a``'s area that lies inside box ``b``."""
+    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    return 0.0 if a.w * a.h <= 0 else ix * iy / (a.w * a.h)
+
+
 def relation_of(a_box, b_box, margin: float, stack_overlap: float = 0.5) -> str | None:
     """Side of A relative to B in the image plane. Left/right when the horizontal offset dominates;
     above/below only when the boxes are stacked (their x-ranges overlap by ``stack_overlap`` of the
@@ -109,10 +116,14 @@ class RelativePosition(Builder):
         ev = ImageEvidence(im, self.ctx.graph)
         m = float(self.rule.param("frame_margin", 0.15))
         o = float(self.rule.param("frame_overlap", 0.1))
+        enclosing = {f"/c/en/{k.replace(' ', '_')}" for k in self.rule.param("seen_through", [])}
+        shells = [x.box for x in im.objects() if x.concept in enclosing]
         out = {}
         for e in im.objects():
             if not ev.dominant(e):
                 continue
+            if e.concept not in enclosing and any(_inside(e.box, s) >= 0.9 for s in shells):
+                continue  # a passenger seen through a train or bus window: hard to point at
             cx = e.box.x + e.box.w / 2
             if cx <= 0.5 - m and e.box.x + e.box.w <= 0.5 + o:
                 out[e.concept] = ("left", e)
@@ -135,18 +146,32 @@ class RelativePosition(Builder):
         words = lexicon()["position_frame"]
         option = templates()[self.task].option["frame_text"]
         opt = lambda r1, r2: option.format(r1=words[r1], r2=words[r2])  # noqa: E731
+        pairs = []
         for kind, a, b in pairs_round_robin(by_kind, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
-            if not self.allowed_pair(a, b):
-                continue
+            if self.allowed_pair(a, b):
+                pairs.append((kind, a, b))
+        # images with few partners first (the reuse caps), and the form chosen so that Yes/No items
+        # come out balanced (same side = Yes, different sides = No; the others become Choice items)
+        degree: dict[str, int] = defaultdict(int)
+        for _, a, b in pairs:
+            degree[a] += 1
+            degree[b] += 1
+        pairs.sort(key=lambda p: degree[p[1]] + degree[p[2]])
+        tf_count = {"Yes": 0, "No": 0}
+        for kind, a, b in pairs:
             (r1, ga), (r2, gb) = sides[a][kind], sides[b][kind]
             slots = {"a": text(kind)}
             ev = self.pair_evidence(a, b, frame_side1=r1, frame_side2=r2, frame_margin=self.rule.param("frame_margin"))
             ev.entities1, ev.entities2 = [ga], [gb]
             key = f"frame:{kind}"
-            as_choice = "Choice QA" in self.qa_types and (
-                "True or false QA" not in self.qa_types or self.rng.random() < 0.5)  # one item per pair
+            tf_answer = "Yes" if r1 == r2 else "No"
+            other = "No" if tf_answer == "Yes" else "Yes"
+            as_choice = "Choice QA" in self.qa_types and (  # one item per pair
+                "True or false QA" not in self.qa_types or tf_count[tf_answer] > tf_count[other])
+            if not as_choice:
+                tf_count[tf_answer] += 1
             if as_choice:
                 combos = [(x, y) for x in ("left", "right") for y in ("left", "right")]
                 distractors = [opt(*c) for c in combos if c != (r1, r2)]
