@@ -12,11 +12,13 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from importlib import resources
+from itertools import combinations
 from string import Template
 from typing import Any
 
 import yaml
 
+from ..agreement import krippendorff_alpha
 from ..errors import InputError
 from ..subtasks import mmra_subtasks
 from .rows import ExportRow
@@ -111,7 +113,55 @@ def _review_text(rows: Sequence[ExportRow], include_unreviewed: bool) -> str:
         )
     else:
         parts.append("\n\nNo per-item agreement figures were recorded for these rows.")
+    parts.append(_votes_text(rows))
     return "".join(parts)
+
+
+REJECT = "REJECT"
+
+
+def _vote_label(v) -> str | None:
+    """A vote's nominal label: the answer it endorses, REJECT, or None (it endorses nothing)."""
+    return REJECT if v.verdict == "reject" else v.answer
+
+
+def _votes_text(rows: Sequence[ExportRow]) -> str:
+    """The raw votes: where they are, and agreement per subtask computed from them (not from the consensus)."""
+    ratings: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # task -> item -> reviewer -> label
+    n_votes = sum(len(r.votes) for r in rows)
+    adjudicated = sum(any(v.adjudication for v in r.votes) for r in rows)
+    for r in rows:
+        per = {v.reviewer: lab for v in r.votes if not v.adjudication and (lab := _vote_label(v)) is not None}
+        if per:
+            ratings[r.task][r.id] = per
+    if not n_votes:
+        return "\n\nNo raw reviewer votes were recorded for these rows (`votes.jsonl` is empty)."
+    lines = [
+        f"\n\n**Raw votes.** Consensus labels alone overstate model ability, so every vote is kept: {n_votes} votes on "
+        f"{sum(bool(r.votes) for r in rows)} items are in `votes.jsonl` (one line per vote: item `id`, `Task`, `split`, "
+        "the reviewer's pseudonymous id, `verdict`, the endorsed `answer`, `reasons`, `adjudication`) and, with "
+        "`--with-provenance`, in the `votes` column. Reviewer ids are keyed hashes: stable within this dataset, "
+        "they name no account. "
+        f"{adjudicated} items were decided by an adjudicator who saw the reviewers' votes.",
+        "\n\nAgreement per subtask, from the raw votes (label = the endorsed answer or REJECT; adjudicators' "
+        "votes left out; Krippendorff's α, nominal; pairwise = share of reviewer pairs on an item that agree):\n\n"
+        "| Task | items with ≥2 votes | votes | pairwise agreement | Krippendorff's α |\n|---|---|---|---|---|",
+    ]
+    all_ratings: dict[str, dict[str, str]] = {}
+    for task in sorted(ratings):
+        lines.append("\n" + _agreement_row(task, ratings[task]))
+        all_ratings.update(ratings[task])
+    lines.append("\n" + _agreement_row("**all**", all_ratings))
+    return "".join(lines)
+
+
+def _agreement_row(task: str, ratings: dict[str, dict[str, str]]) -> str:
+    multi = {i: per for i, per in ratings.items() if len(per) >= 2}
+    pairs = [a == b for per in multi.values() for a, b in combinations(list(per.values()), 2)]
+    alpha = krippendorff_alpha(multi) if multi else None
+    share = f"{sum(pairs) / len(pairs):.3f}" if pairs else "n/a"
+    return (f"| {task} | {len(multi)} | {sum(len(p) for p in ratings.values())} | {share} | "
+            f"{'n/a (one category)' if alpha is None else f'{alpha:.3f}'} |")
 
 
 def _build_text(rows: Sequence[ExportRow], with_provenance: bool) -> str:
@@ -199,7 +249,8 @@ def render_card(
     if with_provenance or include_unreviewed:
         extra = ("\nExtra columns after MMRA's seven: `review_status`"
                  + (", and provenance: `id`, `granularity`, `evidence` (JSON: ConceptNet edges and grounded entities), "
-                    "`image{1,2}_sha256/_source/_url/_license`, `review_agreement`, `order_probe`, `twin_of`, `pair_id`, `panel_difficulty`"
+                    "`image{1,2}_sha256/_source/_url/_license`, `review_agreement`, `votes` (JSON: each reviewer's "
+                    "pseudonymous id, verdict and endorsed answer), `order_probe`, `twin_of`, `pair_id`, `panel_difficulty`"
                     if with_provenance else "") + ".\n")
     body = Template(resources.files(__package__).joinpath("data/card.md").read_text("utf-8")).substitute(
         pretty_name=pretty_name,

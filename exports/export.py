@@ -26,7 +26,8 @@ from .splits import assign_splits
 FORMATS = ("hf", "parquet", "lmms-eval", "vlmevalkit")
 DEFAULT_FORMATS = ("hf", "parquet")
 MANIFEST = "export.json"
-CODE_VERSION = "exports-2"  # 2: public source names, VLMEvalKit config + yes/no instruction
+CODE_VERSION = "exports-3"  # 2: public source names, VLMEvalKit config + yes/no instruction; 3: raw votes
+VOTES_FILE = "votes.jsonl"
 
 
 class ExportReport(BaseModel):
@@ -72,13 +73,26 @@ def _readable(path: Path) -> None:
     os.chmod(path, 0o777 & ~umask)
 
 
+def write_votes(path: Path, splits) -> int:
+    """``votes.jsonl``: one line per raw vote of every exported item (with its split), pseudonymous reviewers."""
+    lines = []
+    for split, rows in splits.items():
+        for r in rows:
+            for v in r.votes:
+                lines.append(json.dumps({"id": r.id, "Task": r.task, "split": split, **v.model_dump(mode="json")},
+                                        sort_keys=True, ensure_ascii=False))
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines)
+
+
 def rows_digest(rows: Sequence[ExportRow]) -> str:
     """Changes when any exported row, its review or its images change."""
     h = hashlib.sha256()
     for r in rows:
         h.update(json.dumps([r.candidate.model_dump(mode="json"), r.question, r.answer, r.review_status,
                              r.review_agreement, r.image1.sha256, r.image2.sha256, r.image1.license,
-                             r.image2.license], sort_keys=True, default=str).encode())
+                             r.image2.license, [v.model_dump(mode="json") for v in r.votes]],
+                            sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
@@ -202,6 +216,7 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
 
             report.vlmevalkit_files = write_vlmevalkit(tmp / "vlmevalkit", splits, name=cfg.vlmevalkit_name)
             report.vlmevalkit_config = f"vlmevalkit/{config_name(cfg.vlmevalkit_name)}"
+        write_votes(tmp / VOTES_FILE, splits)
         card = render_card(splits, feats, dataset_license=cfg.license, pretty_name=cfg.pretty_name,
                            load_id=load_id, include_unreviewed=include_unreviewed,
                            with_provenance=with_provenance)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .rows import ExportRow, evidence_json, options_literal
+from .rows import ExportRow, evidence_json, options_literal, votes_json
 from .schema import column_names, features
 
 _EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff"}
@@ -37,6 +37,7 @@ def row_dict(row: ExportRow, columns: Sequence[str]) -> dict[str, Any]:
         "granularity": c.granularity,
         "evidence": evidence_json(c),
         "review_agreement": row.review_agreement,
+        "votes": votes_json(row),
         "order_probe": c.order_probe,
         "twin_of": c.twin_of,
         "pair_id": c.pair_id,

@@ -2,7 +2,7 @@
 
 The token comes from the environment (``HF_TOKEN`` by default) at call time and is handed to
 huggingface_hub only: it is never written to the export, the settings, the catalogue or a log.
-Only the card and the parquet shards are uploaded (the Hub's layout: ``README.md`` + ``data/``).
+Only the card, the parquet shards and the raw votes are uploaded (``README.md`` + ``data/`` + ``votes.jsonl``).
 Repos are created private unless asked otherwise. No network -> :class:`OfflineError`.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError, OfflineError
 
-UPLOAD_PATTERNS = ["README.md", "data/*.parquet"]
+UPLOAD_PATTERNS = ["README.md", "data/*.parquet", "votes.jsonl"]  # the raw votes travel with the data
 _NETWORK_WORDS = ("Connect", "Timeout", "Network", "Transport", "Offline", "Proxy", "Resolve")
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import InputError
 from ..models import Candidate, ImageRecord
 from ..records import CandidateStore, ImageCatalog
+from ..verdicts import Vote, votes as stored_votes
 from ..workspace import Workspace
 from .sources import public_source, source_roots
 
@@ -34,6 +35,7 @@ class ExportRow(BaseModel):
     answer: str
     review_status: str
     review_agreement: float | None = None
+    votes: list[Vote] = []  # the raw votes (pseudonymous reviewers), read through the core
     origin: str = "builder"
     image1: ImageRecord
     image2: ImageRecord
@@ -113,7 +115,15 @@ def collect_rows(ws: Workspace, *, include_unreviewed: bool = False) -> list[Exp
             image1=images[0][0], image2=images[1][0],
             image1_file=images[0][1], image2_file=images[1][1],
         ))
+    by_candidate = stored_votes(ws, [r.id for r in rows])
+    for r in rows:
+        r.votes = by_candidate.get(r.id, [])
     return rows
+
+
+def votes_json(row: ExportRow) -> str:
+    """The ``votes`` provenance cell: the item's raw votes as a JSON list."""
+    return json.dumps([v.model_dump(mode="json") for v in row.votes], sort_keys=True, ensure_ascii=False)
 
 
 def _check_answer(cand: Candidate, answer: str) -> None:

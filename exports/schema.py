@@ -26,6 +26,7 @@ PROVENANCE_COLUMNS: dict[str, str] = {
     "image2_url": "string",
     "image2_license": "string",
     "review_agreement": "float64",
+    "votes": "string",  # JSON list: each reviewer's pseudonymous id, verdict, endorsed answer, reasons
     "order_probe": "bool",
     "twin_of": "string",
     "pair_id": "string",

@@ -128,6 +128,7 @@ class ReviewSettings(Section):
     password_env: str = Field("MMRAKIT_LS_ADMIN_PASSWORD", description="Environment variable with the local admin's password (generated and kept in the data dir when unset).")
     files_root: str | None = Field(None, description="Only with `url`: your server's LOCAL_FILES_DOCUMENT_ROOT, an empty folder used only for review images (mmrakit keeps exactly the pushed images in it); `review serve` always uses <workspace>/review/media.")
     reviewer_emails: list[str] = Field(default_factory=list, description="Reviewer accounts to create with `review users create` (default: reviewer1..K@mmrakit.local).")
+    isolation: Literal["project", "shared"] = Field("project", description="\"project\": one project per reviewer (one annotation per task; a reviewer's project holds only their own work); \"shared\": one project with K annotations per task (reviewers can open each other's). See docs/review.md.")
     batch_size: int = Field(500, gt=0, description="Tasks per import call and per page when pulling.")
     export_above: int = Field(100, ge=0, description="A pull with more changed tasks than this reads one JSON export instead of data-manager pages.")
     timeout_s: float = Field(60.0, gt=0, description="HTTP timeout per Label Studio call.")

@@ -43,12 +43,26 @@ def _choice(value: str, alias: str | None = None, hint: str | None = None) -> st
     return f"    <Choice {attrs}/>"
 
 
+# The adjudicator's extra panel: the reviewers' votes and reasons, from the task data (``votes_text``).
+VOTES_PANEL = """  <Header value="Reviewers' votes (pseudonymous ids; the verdict below is final)" size="5"/>
+  <Text name="votes" value="$votes_text"/>"""
+
+
 @lru_cache(maxsize=1)
-def label_config() -> str:
-    """The XML config, validated with the SDK's LabelInterface (raises LabelConfigError)."""
+def judging_guide() -> str:
+    """The short judging guide shown as each review project's instructions (HTML, from data)."""
+    return resources.files("mmrakit.review").joinpath("data/judging_guide.html").read_text("utf-8")
+
+
+@lru_cache(maxsize=2)
+def label_config(adjudication: bool = False) -> str:
+    """The XML config, validated with the SDK's LabelInterface (raises LabelConfigError).
+
+    The adjudication project's config also shows the reviewers' votes (task field ``votes_text``)."""
     form = review_form()
     template = resources.files("mmrakit.review").joinpath("data/label_config.xml").read_text("utf-8")
     xml = (template
+           .replace("{votes_panel}", VOTES_PANEL if adjudication else "")
            .replace("{answer_choices}", "\n".join(_choice(a) for a in form["answers"]))
            .replace("{verdict_choices}", "\n".join(_choice(v["value"], hint=v.get("hint")) for v in form["verdicts"]))
            .replace("{reason_choices}", "\n".join(_choice(r["value"], alias=r["alias"]) for r in form["reasons"])))

@@ -21,7 +21,7 @@ from mmrakit.workspace import Workspace
 from .client import LS_DATETIME, LabelStudioClient, updated_filter
 from .config import review_form
 from .consensus import decide
-from .push import ADJUDICATION, MAIN
+from .push import ADJUDICATION, MAIN, REVIEWER
 from .server import Connection
 from .store import ReviewStore
 
@@ -222,9 +222,11 @@ def apply_consensus(ws: Workspace, candidate_ids: set[str] | None = None, *, kno
 
 
 def pull(ws: Workspace, conn: Connection, *, on_page: Callable[[int], None] | None = None) -> list[PullReport]:
-    """`review pull`: main project, then the adjudication project; recorded as stage review.pull."""
+    """`review pull`: the shared project, each reviewer's own project, then the adjudication project (last, so
+    its final verdicts are decided over everything else); all into one verdict table. Recorded as stage review.pull."""
+    kinds = [MAIN, *sorted(k for k in ReviewStore(ws).projects(conn.url) if k.startswith(REVIEWER)), ADJUDICATION]
     with conn.client(ws) as client, ws.stage_run("review.pull", settings=ws.settings.review, force=True) as run:
-        reports = [pull_project(ws, conn, client, MAIN, on_page), pull_project(ws, conn, client, ADJUDICATION, on_page)]
+        reports = [pull_project(ws, conn, client, kind, on_page) for kind in kinds]
         for r in reports:
             run.counts[r.kind] = r.model_dump(exclude={"kind"})
     return reports

@@ -4,6 +4,11 @@ Pushing again imports only new candidates, updates the tasks whose content chang
 the prediction), and never duplicates: the map candidate -> task lives in the workspace, and is
 rebuilt from the server's task data when it is missing (a new workspace, a lost catalogue).
 
+With ``[review] isolation = "project"`` (the default) every reviewer gets a project of their own
+(kind ``reviewer:<email>``, one annotation per task), so where a reviewer labels they see nobody
+else's verdict; ``"shared"`` keeps one project with K annotations per task. Every project carries
+the judging guide (``data/judging_guide.html``) as its instructions, shown before labelling.
+
 Images go into the server's media folder (:mod:`.media`) as tasks need them. The tasks of candidates
 that reviewers rejected or that are no longer kept are withdrawn (their images stripped, the task and
 its annotations kept), and a media file goes once no task on the server shows it.
@@ -19,17 +24,19 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..errors import ConfigError, InputError
-from ..models import Candidate
-from ..records import CandidateStore, ImageCatalog
-from ..workspace import Workspace
+from mmrakit.errors import ConfigError, InputError
+from mmrakit.models import Candidate
+from mmrakit.records import CandidateStore, ImageCatalog
+from mmrakit.workspace import Workspace
 from .client import LabelStudioClient, LabelStudioError
-from .config import answer_result, label_config, validate_prediction
+from .config import answer_result, judging_guide, label_config, validate_prediction
 from .media import MediaFolder, name_from_url
 from .server import Connection
 from .store import ReviewStore
+from .users import default_emails
 
 MAIN, ADJUDICATION = "main", "adjudication"
+REVIEWER = "reviewer:"  # + email: one reviewer's own project (isolation = "project")
 WITHDRAWN = "withdrawn"  # content hash of a task whose candidate was rejected or dropped: no images any more
 STORAGE_TITLE = "mmrakit images"
 
@@ -44,6 +51,25 @@ class PushReport(BaseModel):
     unchanged: int
     withdrawn: int = 0
     media_removed: int = 0
+    projects: dict[str, int] = {}  # kind -> project id of every project this push wrote to
+
+
+def reviewer_kind(email: str) -> str:
+    return REVIEWER + email
+
+
+def reviewer_kinds(ws: Workspace) -> list[str]:
+    """The project kinds of a main review round: one per reviewer, or the one shared project."""
+    s = ws.settings.review
+    if s.isolation == "shared":
+        return [MAIN]
+    emails = default_emails(ws)
+    if len(emails) != s.reviewers:
+        raise ConfigError(f"[review] isolation = \"project\" needs one reviewer account per project: "
+                          f"{len(emails)} reviewer_emails for reviewers = {s.reviewers}",
+                          hint="list exactly `reviewers` accounts in [review] reviewer_emails (or leave it empty "
+                               "for reviewer1..K@mmrakit.local)")
+    return [reviewer_kind(e) for e in emails]
 
 
 # --- images ---------------------------------------------------------------------------------------
@@ -92,8 +118,10 @@ def options_text(c: Candidate) -> str:
     return "   ".join(f"{k}. {v}" for k, v in c.options.items())
 
 
-def task_payload(c: Candidate, image_url) -> dict:
-    """The Label Studio task of one candidate: data (with the candidate id) + the proposal as a prediction."""
+def task_payload(c: Candidate, image_url, votes: list[dict] | None = None) -> dict:
+    """The Label Studio task of one candidate: data (with the candidate id) + the proposal as a prediction.
+
+    ``votes`` (adjudication tasks): the reviewers' votes, shown to the adjudicator as ``votes_text``."""
     data = {
         "candidate_id": c.id,
         "subtask": c.task,
@@ -108,9 +136,27 @@ def task_payload(c: Candidate, image_url) -> dict:
         "builder_version": c.builder_version,
         "order_probe": c.order_probe,
     }
+    if votes is not None:
+        data["votes"] = votes
+        data["votes_text"] = votes_text(votes)
     prediction = {"model_version": c.builder_version, "result": answer_result(c.answer)}
     data["content_hash"] = content_hash(data, prediction)
     return {"data": data, "predictions": [prediction]}
+
+
+def votes_text(votes: list[dict]) -> str:
+    """One line per vote: ``r-1a2b3c4d5e: correct -> No (question: "...")`` / ``...: reject (ambiguous)``."""
+    lines = []
+    for v in votes:
+        line = f"{v['reviewer']}: {v['verdict']}"
+        if v.get("answer"):
+            line += f" -> {v['answer']}"
+        if v.get("reasons"):
+            line += f" ({', '.join(v['reasons'])})"
+        if v.get("corrected_question"):
+            line += f' (question: "{v["corrected_question"]}")'
+        lines.append(line)
+    return "\n".join(lines) or "(no votes)"
 
 
 def content_hash(data: dict, prediction: dict) -> str:
@@ -124,11 +170,18 @@ def ensure_project(client: LabelStudioClient, store: ReviewStore, ws: Workspace,
                    media: MediaFolder | None = None) -> int:
     """Create (or update) the review project of this kind with the generated config and K overlap."""
     s = ws.settings.review
-    config = label_config()  # validated client-side before any call
-    title = s.project_title if kind == MAIN else f"{s.project_title} (adjudication)"
-    overlap = s.reviewers if kind == MAIN else 1
+    config = label_config(adjudication=kind == ADJUDICATION)  # validated client-side before any call
+    if kind == MAIN:
+        title, overlap, what = s.project_title, s.reviewers, "shared review"
+    elif kind == ADJUDICATION:
+        title, overlap, what = f"{s.project_title} (adjudication)", 1, "adjudication"
+    else:  # one reviewer's own project; the title names no account (every member sees the project list)
+        kinds = reviewer_kinds(ws) if s.isolation == "project" else []
+        n = kinds.index(kind) + 1 if kind in kinds else len(store.projects(conn.url)) + 1
+        title, overlap, what = f"{s.project_title} (reviewer {n})", 1, f"review by reviewer {n} alone"
     fields = {"label_config": config, "maximum_annotations": overlap, "overlap_cohort_percentage": 100,
-              "show_collab_predictions": True, "description": f"mmrakit {kind} review: one task per candidate"}
+              "show_collab_predictions": True, "description": f"mmrakit {what}: one task per candidate",
+              "expert_instruction": judging_guide(), "show_instruction": True}
     pid = store.project_id(conn.url, kind)
     if pid is not None:
         try:
@@ -175,10 +228,7 @@ def withdraw(ws: Workspace, conn: Connection, client: LabelStudioClient, store: 
     """Strip the images from the tasks (main and adjudication) of candidates that are rejected, no longer
     kept, or gone. The task and its annotations stay; a candidate that comes back is restored by the next push."""
     n = 0
-    for kind in (MAIN, ADJUDICATION):
-        pid = store.project_id(conn.url, kind)
-        if pid is None:
-            continue
+    for pid in store.projects(conn.url).values():
         tasks = store.tasks(conn.url, pid)
         live = _live_candidates(ws, list(tasks))
         for cid, (tid, chash) in sorted(tasks.items()):
@@ -244,7 +294,7 @@ def _sync_task_map(client: LabelStudioClient, store: ReviewStore, url: str, pid:
 
 
 def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candidate], *, kind: str = MAIN,
-                    client: LabelStudioClient | None = None) -> PushReport:
+                    client: LabelStudioClient | None = None, votes: dict[str, list[dict]] | None = None) -> PushReport:
     """Push ``candidates`` to the project of ``kind``; withdraw the tasks of rejected or dropped candidates
     (both projects), and let the media folder keep exactly the images some task still shows."""
     store = ReviewStore(ws)
@@ -253,7 +303,7 @@ def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candid
     urls = ImageUrls(ws, conn.files_root)
     try:
         with urls.media.locked() if urls.media else contextlib.nullcontext():
-            report = _push_locked(ws, conn, list(candidates), kind, client, store, urls)
+            report = _push_locked(ws, conn, list(candidates), kind, client, store, urls, votes)
             if urls.media is not None:
                 urls.media.prune_strays()
                 if report.withdrawn or _unknown_media(ws, conn, urls.media):
@@ -266,10 +316,10 @@ def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candid
 
 
 def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], kind: str, client: LabelStudioClient,
-                 store: ReviewStore, urls: ImageUrls) -> PushReport:
+                 store: ReviewStore, urls: ImageUrls, votes: dict[str, list[dict]] | None = None) -> PushReport:
     payloads, checked = [], set()
     for c in candidates:
-        p = task_payload(c, urls)
+        p = task_payload(c, urls, None if votes is None else votes.get(c.id, []))
         if (c.answer, c.builder_version) not in checked:  # the prediction depends on these two only
             validate_prediction(p["predictions"][0]["result"], p["predictions"][0]["model_version"])
             checked.add((c.answer, c.builder_version))
@@ -298,7 +348,8 @@ def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], k
         store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])])
     withdrawn = withdraw(ws, conn, client, store)
     return PushReport(project_id=pid, url=conn.url, kind=kind, candidates=len(payloads), created=len(new),
-                      updated=len(changed), unchanged=len(payloads) - len(new) - len(changed), withdrawn=withdrawn)
+                      updated=len(changed), unchanged=len(payloads) - len(new) - len(changed), withdrawn=withdrawn,
+                      projects={kind: pid})
 
 
 def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, reviewers: int | None = None) -> PushReport:
@@ -311,13 +362,25 @@ def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, 
     rows = [r for r in CandidateStore(ws).rows(task=subtasks, status="kept") if r["review_status"] != "rejected"]
     candidates = [r["candidate"] for r in rows]
     cstore = CandidateStore(ws)
+    kinds = reviewer_kinds(ws)
     with ws.stage_run("review.push", key=",".join(sorted(subtasks or [])), inputs=[c.id for c in candidates],
                       settings=ws.settings.review, force=True) as run:
-        report = push_candidates(ws, conn, candidates)
+        with conn.client(ws) as client:
+            reports = [push_candidates(ws, conn, candidates, kind=kind, client=client) for kind in kinds]
+        report = reports[0] if len(reports) == 1 else _combined(reports)
         for r in rows:
             if r["review_status"] == "unreviewed":
                 cstore.set_review(r["id"], "pending")
-        run.counts.update(report.model_dump(exclude={"url", "kind"}))
-        run.outputs.update({"project_id": report.project_id, "url": report.url})
+        run.counts.update(report.model_dump(exclude={"url", "kind", "projects"}))
+        run.outputs.update({"project_id": report.project_id, "url": report.url, "projects": report.projects})
     return report
+
+
+def _combined(reports: list[PushReport]) -> PushReport:
+    """One report for a push to every reviewer's project: task counts summed, each project named."""
+    first = reports[0]
+    summed = {k: sum(getattr(r, k) for r in reports) for k in ("created", "updated", "unchanged")}
+    return first.model_copy(update={**summed, "kind": "reviewers", "withdrawn": sum(r.withdrawn for r in reports),
+                                    "media_removed": sum(r.media_removed for r in reports),
+                                    "projects": {k: v for r in reports for k, v in r.projects.items()}})
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import httpx
 
-from .. import atomic
-from ..errors import ConfigError, MmrakitError
-from ..util import pid_alive
-from ..workspace import Workspace
+from mmrakit import atomic
+from mmrakit.errors import ConfigError, MmrakitError
+from mmrakit.util import pid_alive
+from mmrakit.workspace import Workspace
 from .client import LabelStudioClient
 from .media import MediaFolder
 

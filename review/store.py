@@ -10,12 +10,13 @@ from mmrakit.models import ReviewVerdict
 from mmrakit.util import now_iso
 from mmrakit.workspace import Workspace
 
-COMPONENT, VERSION = "review", 1
+COMPONENT, VERSION = "review", 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS review_projects (
     url         TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('main', 'adjudication')),
+    kind        TEXT NOT NULL,  -- 'main' (shared), 'reviewer:<email>' (one per reviewer), 'adjudication'
+
     project_id  INTEGER NOT NULL,
     created_at  TEXT NOT NULL,
     PRIMARY KEY (url, kind)
@@ -58,11 +59,20 @@ CREATE TABLE IF NOT EXISTS review_cursors (
 );
 """
 
+# v2: per-reviewer projects ('reviewer:<email>'): the kind CHECK goes (SQLite rebuilds the table to drop it)
+MIGRATIONS = {2: [
+    "CREATE TABLE review_projects_v2 (url TEXT NOT NULL, kind TEXT NOT NULL, project_id INTEGER NOT NULL, "
+    "created_at TEXT NOT NULL, PRIMARY KEY (url, kind))",
+    "INSERT INTO review_projects_v2 SELECT url, kind, project_id, created_at FROM review_projects",
+    "DROP TABLE review_projects",
+    "ALTER TABLE review_projects_v2 RENAME TO review_projects",
+]}
+
 
 class ReviewStore:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        ws.ensure_schema(COMPONENT, VERSION, DDL)
+        ws.ensure_schema(COMPONENT, VERSION, DDL, MIGRATIONS)
 
     @property
     def db(self):
@@ -73,6 +83,11 @@ class ReviewStore:
     def project_id(self, url: str, kind: str) -> int | None:
         row = self.db.execute("SELECT project_id FROM review_projects WHERE url = ? AND kind = ?", (url, kind)).fetchone()
         return row[0] if row else None
+
+    def projects(self, url: str) -> dict[str, int]:
+        """kind -> project id of every review project this workspace has on the server at ``url``."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT kind, project_id FROM review_projects WHERE url = ? ORDER BY kind", (url,))}
 
     def set_project(self, url: str, kind: str, project_id: int) -> None:
         with self.db as c:

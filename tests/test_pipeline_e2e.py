@@ -172,7 +172,7 @@ def test_pipeline_waits_for_reviews_then_continues_from_pull(ls, reviewers, tmp_
     from support import review_sample as sample
 
     from mmrakit.review import reviewer_client
-    from mmrakit.review.push import MAIN
+    from mmrakit.review.push import reviewer_kind
     from mmrakit.review.store import ReviewStore
 
     ws_dir = tmp_path / "pipeline-e2e"  # anywhere: push puts the images in the server's media folder
@@ -203,17 +203,18 @@ def test_pipeline_waits_for_reviews_then_continues_from_pull(ls, reviewers, tmp_
 
     ws = Workspace.open(ws_dir)
     store = ReviewStore(ws)
-    pid = store.project_id(ls.conn.url, MAIN)
-    tasks = {cid: tid for cid, (tid, _) in store.tasks(ls.conn.url, pid).items()}
+    # the default isolation: one project per reviewer, each holding every kept candidate
+    tasks = {e: {cid: tid for cid, (tid, _) in store.tasks(ls.conn.url, store.project_id(ls.conn.url, reviewer_kind(e))).items()}
+             for e in REVIEWERS}
     kept = CandidateStore(ws).rows()
-    assert set(tasks) == {r["id"] for r in kept} and len(kept) >= 4
+    assert all(set(t) == {r["id"] for r in kept} for t in tasks.values()) and len(kept) >= 4
     rejected = {r["id"] for r in kept[::4]}  # every 4th item: all three reviewers reject it
     clients = {e: reviewer_client(ls.ws, ls.conn, e) for e in REVIEWERS}
     for r in kept:
         verdict = "reject" if r["id"] in rejected else "accept"
         reasons = ("ambiguous",) if verdict == "reject" else ()
         for email in REVIEWERS:
-            clients[email].create_annotation(tasks[r["id"]], sample.annotation_result(verdict, None, reasons))
+            clients[email].create_annotation(tasks[email][r["id"]], sample.annotation_result(verdict, None, reasons))
 
     second = run_with_token()
     st = statuses(second)

@@ -52,7 +52,7 @@ def _task_ids(ws: Workspace, ls: LS, kind: str = MAIN) -> dict[str, int]:
 
 
 def test_push_is_idempotent_and_updates_changed_candidates(ls):
-    ws = ls.workspace("push")
+    ws = ls.workspace("push", isolation="shared")
     cands = sample.seed(ws, ws.root / "pool", 6, builder_version="b1")
     first = push(ws, ls.conn)
     assert (first.created, first.updated, first.unchanged) == (6, 0, 0)
@@ -90,7 +90,7 @@ PLAN = {  # candidate index -> [(verdict, answer, reasons, corrected question)] 
 
 
 def test_k_reviewers_agreement_consensus_and_adjudication(ls, reviewers):
-    ws = ls.workspace("agree")
+    ws = ls.workspace("agree", isolation="shared")
     cands = sample.seed(ws, ws.root / "pool", 4)
     rep = push(ws, ls.conn, reviewers=3)
     tids = _task_ids(ws, ls)
@@ -170,7 +170,7 @@ def test_k_reviewers_agreement_consensus_and_adjudication(ls, reviewers):
 
 
 def test_pull_interrupted_by_server_stop_resumes_without_double_counting(ls):
-    ws = ls.workspace("fault", reviewers=1, min_accept=1, batch_size=4, max_retries=1, backoff_s=0.2)
+    ws = ls.workspace("fault", isolation="shared", reviewers=1, min_accept=1, batch_size=4, max_retries=1, backoff_s=0.2)
     cands = sample.seed(ws, ws.root / "pool", 12)
     push(ws, ls.conn)
     tids = _task_ids(ws, ls)
@@ -197,7 +197,7 @@ def test_pull_interrupted_by_server_stop_resumes_without_double_counting(ls):
     assert {r["review_status"] for r in CandidateStore(ws).rows()} == {"validated"}
 
     # The same project pulled through the JSON-export route (used when many tasks changed) agrees exactly.
-    twin = ls.workspace("fault-export", reviewers=1, min_accept=1, export_above=0)
+    twin = ls.workspace("fault-export", isolation="shared", reviewers=1, min_accept=1, export_above=0)
     sample.seed(twin, ws.root / "pool", 12)
     ReviewStore(twin).set_project(ls.conn.url, MAIN, ReviewStore(ws).project_id(ls.conn.url, MAIN))
     full = pull(twin, ls.conn)[0]
@@ -236,7 +236,7 @@ def _demo_records(n: int) -> list[ImageRecord]:
 def test_reviewers_read_exactly_the_pushed_images(ls, reviewers, tmp_path):
     """Images from two distant folders (the repository's demo photos, an imported folder elsewhere) with a
     secret beside them: every pushed image is served, nothing else is, for a reviewer and for the admin."""
-    ws = ls.workspace("bounds")
+    ws = ls.workspace("bounds", isolation="shared")
     demo = _demo_records(3)
     ImageCatalog(ws).upsert(demo)
     imports = tmp_path / "elsewhere" / "imported"
@@ -329,7 +329,7 @@ def test_reviewers_read_exactly_the_pushed_images(ls, reviewers, tmp_path):
 
 
 def test_shared_image_survives_the_rejection_of_one_candidate(ls, reviewers, tmp_path):
-    ws = ls.workspace("shared", reviewers=1, min_accept=1)
+    ws = ls.workspace("shared", isolation="shared", reviewers=1, min_accept=1)
     s0, s1, s2 = sample.make_images(ws, tmp_path / "pool", 3, tag="shared")
     rejected, kept = sample.make_candidates([s0, s1, s0, s2], 2)  # s0 is in both
     CandidateStore(ws).upsert([rejected, kept])
@@ -371,7 +371,7 @@ def test_shared_image_survives_the_rejection_of_one_candidate(ls, reviewers, tmp
 
 def test_push_upgrades_what_an_older_version_pushed(ls):
     """Tasks with URLs relative to an older, wider root and the storages made for it: one push fixes both."""
-    ws = ls.workspace("legacy")
+    ws = ls.workspace("legacy", isolation="shared")
     cand = sample.seed(ws, ws.root / "pool", 1)[0]
     rep = push(ws, ls.conn)
     tid = _task_ids(ws, ls)[cand.id]
@@ -434,7 +434,8 @@ def test_cli_push_and_status_json(ls, monkeypatch):
     runner = CliRunner()
     out = runner.invoke(app, ["review", "push", "-w", str(ws.root), "--json"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["created"] == 3 and ls.conn.token not in out.output
+    pushed = json.loads(out.output)  # the default isolation: one project per reviewer, 3 tasks in each
+    assert (pushed["created"], len(pushed["projects"])) == (9, 3) and ls.conn.token not in out.output
     out = runner.invoke(app, ["review", "status", "-w", str(ws.root), "--json"])
     assert out.exit_code == 0, out.output
     status = json.loads(out.output)
@@ -491,7 +492,7 @@ def test_browser_shows_both_images(ls, reviewers, tmp_path):
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         skip_or_fail("needs Debian's chromium for the real-browser check (apt-get install -y chromium)")
-    ws = ls.workspace("browser")
+    ws = ls.workspace("browser", isolation="shared")
     cands = sample.seed(ws, ws.root / "pool", 2)
     rep = push(ws, ls.conn)
     tid = _task_ids(ws, ls)[cands[0].id]
@@ -532,6 +533,124 @@ def test_browser_shows_both_images(ls, reviewers, tmp_path):
     if os.environ.get("MMRAKIT_SAVE_SCREENSHOT"):
         (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
         (REPO / "docs" / "img" / "review-screen.png").write_bytes(shot)
+
+
+# --- independent reviewers, visible votes -------------------------------------------------------------
+
+def test_reviewers_work_apart_adjudicator_sees_votes_and_export_keeps_them(ls, reviewers, tmp_path):
+    """isolation = "project" (the default): three reviewers, each in a project of their own, never see each
+    other's annotations where they label; the adjudicator sees the votes; the export keeps them, pseudonymous."""
+    from mmrakit.exports.export import VOTES_FILE, run_export
+    from mmrakit.review.config import judging_guide
+    from mmrakit.review.push import reviewer_kind
+
+    ws = ls.workspace("apart")
+    assert ws.settings.review.isolation == "project"
+    cands = sample.seed(ws, ws.root / "pool", 4)
+    rep = push(ws, ls.conn)
+    store = ReviewStore(ws)
+    pids = {e: store.project_id(ls.conn.url, reviewer_kind(e)) for e in REVIEWERS}
+    assert rep.projects == {reviewer_kind(e): pids[e] for e in REVIEWERS} and len(set(pids.values())) == 3
+    assert (rep.created, rep.unchanged) == (12, 0)
+    assert (push(ws, ls.conn).created, push(ws, ls.conn).unchanged) == (0, 12)  # idempotent
+    tids = {e: {cid: tid for cid, (tid, _) in store.tasks(ls.conn.url, pids[e]).items()} for e in REVIEWERS}
+    clients = {e: reviewer_client(ls.ws, ls.conn, e) for e in REVIEWERS}
+    with ls.admin() as admin:
+        for e in REVIEWERS:
+            p = admin.project(pids[e])
+            # one annotation per task; the judging guide is the project's instructions, shown before labelling
+            assert (p["task_number"], p["maximum_annotations"], p["show_instruction"]) == (4, 1, True)
+            assert p["expert_instruction"] == judging_guide() and "answerable" in p["expert_instruction"].lower()
+            assert e not in p["title"] and e.split("@")[0] not in p["title"]  # every member sees the titles
+
+    # reviewer1 labels everything first; then reviewer2's stream (their next task) carries none of it
+    for i, plan in PLAN.items():
+        clients[REVIEWERS[0]].create_annotation(tids[REVIEWERS[0]][cands[i].id], sample.annotation_result(*plan[0]))
+    nxt = clients[REVIEWERS[1]].request("GET", f"/api/projects/{pids[REVIEWERS[1]]}/next")
+    assert nxt["id"] in tids[REVIEWERS[1]].values() and not nxt.get("annotations")
+    for e, n in ((REVIEWERS[1], 1), (REVIEWERS[2], 2)):
+        for i, plan in PLAN.items():
+            clients[e].create_annotation(tids[e][cands[i].id], sample.annotation_result(*plan[n]))
+
+    for e in REVIEWERS:
+        me = reviewers[e]
+        # where a reviewer works: their project's tasks, the data manager, the task pages and the export
+        page = clients[e].tasks_page(pids[e], page_size=100)
+        assert len(page["tasks"]) == 4
+        seen = {a["completed_by"] if not isinstance(a["completed_by"], dict) else a["completed_by"]["id"]
+                for t in page["tasks"] for a in t.get("annotations") or []}
+        assert seen == {me}
+        for tid in tids[e].values():
+            anns = clients[e].request("GET", f"/api/tasks/{tid}/annotations/")
+            assert [a["completed_by"] for a in anns] == [me]
+        assert {a["completed_by"] for t in clients[e].export_json(pids[e]) for a in t["annotations"]} == {me}
+    # ...and what Label Studio Community still exposes to any member through the API (documented):
+    other = pids[REVIEWERS[0]]
+    assert other in {p["id"] for p in clients[REVIEWERS[1]].projects()}
+    peek = clients[REVIEWERS[1]].request("GET", f"/api/tasks/{tids[REVIEWERS[0]][cands[0].id]}/annotations/")
+    assert [a["completed_by"] for a in peek] == [reviewers[REVIEWERS[0]]]
+    assert REVIEWERS[0] in {u["email"] for u in clients[REVIEWERS[1]].users()}  # members' emails are listed
+
+    # pull: three projects, one verdict table; the same consensus as one shared project
+    reports = pull(ws, ls.conn)
+    assert sum(r.verdicts_written for r in reports) == 12
+    assert sorted(r.kind for r in reports if r.tasks_fetched) == sorted(reviewer_kind(e) for e in REVIEWERS)
+    rows = {r["id"]: r for r in CandidateStore(ws).rows()}
+    assert [rows[c.id]["review_status"] for c in cands] == ["validated", "conflict", "rejected", "validated"]
+    assert sum(r.tasks_fetched for r in pull(ws, ls.conn)) == 0  # incremental: nothing new, nothing fetched
+    assert review_status(ws).agreement.overall.fleiss_kappa == pytest.approx(11 / 53)
+
+    # adjudication: the task carries the votes and reasons, and the config shows them
+    adj = adjudicate(ws, ls.conn)
+    assert adj.created == 1
+    adj_tid = _task_ids(ws, ls, ADJUDICATION)[cands[1].id]
+    with ls.admin() as admin:
+        assert "$votes_text" in admin.project(adj.project_id)["label_config"]
+        assert admin.project(adj.project_id)["expert_instruction"] == judging_guide()
+        data = admin.task(adj_tid)["data"]
+    got = sorted((v["verdict"], v["answer"], tuple(v["reasons"])) for v in data["votes"])
+    assert got == [("accept", "Yes", ()), ("correct", "No", ()), ("reject", None, ("ambiguous",))]
+    ids = {v["reviewer"] for v in data["votes"]}
+    assert len(ids) == 3 and all(i.startswith("r-") for i in ids)
+    assert "reject (ambiguous)" in data["votes_text"] and "correct -> No" in data["votes_text"]
+    assert "@" not in json.dumps(data["votes"]) + data["votes_text"]
+    with reviewer_client(ls.ws, ls.conn, SENIOR) as senior:
+        senior.create_annotation(adj_tid, sample.annotation_result("correct", "No"))
+    pull(ws, ls.conn)
+    assert next(r for r in CandidateStore(ws).rows() if r["id"] == cands[1].id)["review_status"] == "validated"
+
+    # the export keeps the raw votes: a votes file and the provenance column, pseudonymous, read through the core
+    out = tmp_path / "export"
+    run_export(ws, out, formats="parquet", with_provenance=True)
+    lines = [json.loads(x) for x in (out / VOTES_FILE).read_text("utf-8").splitlines()]
+    exported = {cands[0].id, cands[1].id, cands[3].id}  # c2 was rejected
+    assert {x["id"] for x in lines} == exported and len(lines) == 3 * 3 + 1
+    by_item = {}
+    for x in lines:
+        by_item.setdefault(x["id"], {})[(x["reviewer"], x["adjudication"])] = (x["verdict"], x["answer"])
+    reviewer_ids = {r for r, adj_ in by_item[cands[0].id]}
+    assert len(reviewer_ids) == 3 and ids == reviewer_ids  # the adjudicator saw the ids the export uses
+    assert all({r for r, a in v if not a} == reviewer_ids for v in by_item.values())
+    assert sorted(by_item[cands[3].id].values()) == [("accept", "Yes"), ("correct", "No"), ("correct", "No")]
+    assert [v for (r, a), v in by_item[cands[1].id].items() if a] == [("correct", "No")]
+    text = (out / VOTES_FILE).read_text("utf-8")
+    for e in [*REVIEWERS, SENIOR]:
+        assert e not in text and e.split("@")[0] not in text
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist()
+    col = {r["id"]: json.loads(r["votes"]) for r in table}
+    assert {cid: len(v) for cid, v in col.items()} == {cands[0].id: 3, cands[1].id: 4, cands[3].id: 3}
+    assert "@" not in json.dumps(col)
+    card = (out / "README.md").read_text("utf-8")
+    assert "votes.jsonl" in card and "Krippendorff" in card
+    # by hand: UsageSimilarity exports c0 only ([B,B,B]: one category, alpha undefined); Environment c1 [Yes,R,No]
+    # and c3 [No,No,Yes]: pairs agree 0/3 + 1/3 -> 1/6; alpha = 1 - (5/6)/(22/30) = -3/22; all: 4/9, 1 - (5/9)/(58/72) = 9/29
+    assert "| UsageSimilarity | 1 | 3 | 1.000 | n/a (one category) |" in card
+    assert f"| Environment | 2 | 6 | 0.167 | {-3 / 22:.3f} |" in card
+    assert f"| **all** | 3 | 9 | 0.444 | {9 / 29:.3f} |" in card
+    for c in clients.values():
+        c.close()
 
 
 # --- annotations produced by the real labelling form --------------------------------------------
@@ -587,15 +706,18 @@ def test_real_labelling_form_annotations_parse(ls, reviewers, tmp_path):
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         skip_or_fail("needs Debian's chromium for the real-browser check (apt-get install -y chromium)")
-    ws = ls.workspace("form")
+    from mmrakit.review.push import reviewer_kind
+
+    ws = ls.workspace("form")  # the default isolation: the reviewer clicks in their own project
     cands = sample.seed(ws, ws.root / "pool", 2)
     rep = push(ws, ls.conn)
-    tids = _task_ids(ws, ls)
+    pid = rep.projects[reviewer_kind(REVIEWERS[0])]
+    tids = {cid: tid for cid, (tid, _) in ReviewStore(ws).tasks(ls.conn.url, pid).items()}
     browser, sid = _browser_session(ls, REVIEWERS[0], exe, tempfile.mkdtemp(dir=tmp_path))
     plan = [(cands[0], [("label", "reject"), ("label", "Ambiguous")]), (cands[1], [("label", "accept")])]
     try:
         for cand, clicks in plan:
-            browser.call("Page.navigate", {"url": f"{ls.conn.url}/projects/{rep.project_id}/data?task={tids[cand.id]}"}, sid)
+            browser.call("Page.navigate", {"url": f"{ls.conn.url}/projects/{pid}/data?task={tids[cand.id]}"}, sid)
             time.sleep(2)
             for selector, text in clicks:
                 _click_text(browser, sid, text, selector)

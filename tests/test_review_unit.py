@@ -272,6 +272,89 @@ def test_verdicts_are_readable_through_the_core(workspace):
     assert core_verdicts.verdicts(workspace.db, candidate_ids=["other"]) == []
 
 
+def test_raw_votes_through_the_core_are_pseudonymous_and_current(workspace, tmp_path):
+    """One vote per reviewer (their latest edit), the adjudication last; ids are keyed hashes, not emails."""
+    from mmrakit import verdicts as core_verdicts
+    from mmrakit.review.store import ReviewStore
+    from mmrakit.workspace import Workspace
+
+    store = ReviewStore(workspace)
+    url = "http://127.0.0.1:1"
+
+    def put(project: int, ann: int, verdict: ReviewVerdict) -> None:
+        store.replace_task_verdicts(url, project, {project * 10: [verdict.model_copy(update={"annotation_id": ann})]},
+                                    {project * 10: "B"})
+
+    put(1, 1, v("c1", "Alice@Example.org", "accept", "B", t=0))
+    put(2, 2, v("c1", "bob@example.org", "reject", t=0))
+    put(3, 3, v("c1", "senior@example.org", "correct", "C", adj=True, t=5))
+    # the same reviewer (any case) in another project later, e.g. a re-review: the latest counts, once
+    put(4, 4, v("c1", "alice@example.org", "correct", "A", t=9))
+    got = core_verdicts.votes(workspace)["c1"]
+    key = core_verdicts.pseudonym_key(workspace)
+    alice, bob = core_verdicts.pseudonym(key, "alice@example.org"), core_verdicts.pseudonym(key, "bob@example.org")
+    assert core_verdicts.pseudonym(key, "Alice@Example.org") == alice  # case-folded: one person, one id
+    assert len(got) == 3
+    people = {x.reviewer: (x.verdict, x.answer) for x in got if not x.adjudication}
+    assert people == {alice: ("correct", "A"), bob: ("reject", None)}
+    assert got[-1].adjudication and (got[-1].verdict, got[-1].answer) == ("correct", "C")
+    ids = [x.reviewer for x in got]
+    assert len(set(ids)) == 3 and all(i.startswith("r-") and len(i) == 12 for i in ids)
+    text = json.dumps([x.model_dump() for x in got])
+    assert "alice" not in text.lower() and "bob" not in text and "example" not in text
+    key_file = workspace.path(*core_verdicts.KEY_FILE)
+    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
+    # stable within a workspace, unrelated across workspaces (another key)
+    assert [x.reviewer for x in core_verdicts.votes(workspace)["c1"]] == ids
+    other = Workspace.init(tmp_path / "other")
+    assert core_verdicts.pseudonym(core_verdicts.pseudonym_key(other), "bob@example.org") not in ids
+
+
+def test_review_store_migrates_v1_projects(tmp_path):
+    """A v1 catalogue (kind CHECKed to main/adjudication) keeps its projects and accepts per-reviewer kinds."""
+    from mmrakit.review.store import ReviewStore
+    from mmrakit.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    with ws.db as c:
+        c.execute("CREATE TABLE review_projects (url TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN "
+                  "('main', 'adjudication')), project_id INTEGER NOT NULL, created_at TEXT NOT NULL, "
+                  "PRIMARY KEY (url, kind))")
+        c.execute("INSERT INTO review_projects VALUES ('u', 'main', 4, 't')")
+        c.execute("INSERT INTO schema_versions (component, version) VALUES ('review', 1)")
+    store = ReviewStore(ws)
+    assert store.projects("u") == {"main": 4}
+    store.set_project("u", "reviewer:a@x", 5)
+    assert store.projects("u") == {"main": 4, "reviewer:a@x": 5}
+
+
+def test_reviewer_projects_need_one_account_each(workspace):
+    from mmrakit.review.push import reviewer_kinds
+
+    assert reviewer_kinds(workspace) == [f"reviewer:reviewer{i}@mmrakit.local" for i in (1, 2, 3)]
+    workspace.settings.review = workspace.settings.review.model_copy(update={"reviewer_emails": ["a@x", "b@x"]})
+    with pytest.raises(ConfigError, match="2 reviewer_emails for reviewers = 3"):
+        reviewer_kinds(workspace)
+    workspace.settings.review = workspace.settings.review.model_copy(update={"isolation": "shared"})
+    assert reviewer_kinds(workspace) == ["main"]
+
+
+def test_adjudication_config_shows_votes_and_guide_names_every_reason():
+    from mmrakit.review.config import judging_guide, review_form
+    from mmrakit.review.push import votes_text
+
+    assert "$votes_text" in label_config(adjudication=True) and "$votes_text" not in label_config()
+    guide = judging_guide()
+    for reason in review_form()["reasons"]:
+        assert reason["value"] in guide, reason  # the guide names each reason as the form shows it
+    for verdict in ("accept", "correct", "reject"):
+        assert f"<b>{verdict}</b>" in guide
+    assert votes_text([{"reviewer": "r-1", "verdict": "reject", "answer": None, "reasons": ["ambiguous"]},
+                       {"reviewer": "r-2", "verdict": "correct", "answer": "No", "reasons": [],
+                        "corrected_question": "Same place?"}]) == (
+        'r-1: reject (ambiguous)\nr-2: correct -> No (question: "Same place?")')
+
+
 def test_pull_parses_annotations_captured_from_the_real_labelling_form():
     """tests/data/labelstudio-form-annotations.json: what Label Studio's form submitted when a reviewer
     clicked it in Chromium (tests/test_review_labelstudio.py::test_real_labelling_form_annotations_parse,

@@ -62,7 +62,8 @@ def push(
     ws = open_workspace(workspace)
     report = do_push(ws, connection(ws), subtasks=subtasks, reviewers=reviewers)
     emit(report, json_out, lambda r: console.print(
-        f"project {r.project_id}: {r.created} new, {r.updated} updated, {r.unchanged} unchanged ({r.candidates} candidates); "
+        (f"projects {', '.join(map(str, r.projects.values()))} (one per reviewer)" if len(r.projects) > 1
+         else f"project {r.project_id}") + f": {r.created} new, {r.updated} updated, {r.unchanged} unchanged ({r.candidates} candidates); "
         f"{r.withdrawn} withdrawn, {r.media_removed} images no longer served"))
 
 
