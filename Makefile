@@ -11,7 +11,7 @@ export MMRAKIT_LABEL_STUDIO_BIN := $(CURDIR)/$(LSVENV)/bin/label-studio
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup test demo bench docs clean
+.PHONY: setup test demo demo-panels bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ demo: setup
 bench: setup
 	$(VENV)/bin/python -m benchmarks.run_all
 
+# the demo with model panels that call models: a scripted OpenAI-compatible server stands in for them
+demo-panels: setup
+	$(VENV)/bin/python demo/panels_demo.py
+
 docs: $(STAMP)
 	$(VENV)/bin/mmrakit config --reference > docs/configuration.md
 
 clean:
-	rm -rf $(VENV) $(LSVENV) demo-workspace .pytest_cache
+	rm -rf $(VENV) $(LSVENV) demo-workspace demo-workspace-panels .pytest_cache

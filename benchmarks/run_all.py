@@ -18,6 +18,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.bench_review", ["2000"], ["300"]),
     ("benchmarks.bench_export", [], ["--items", "60"]),
     ("benchmarks.bench_eval", [], ["--items-c16", "128", "--mmra-size", "256"]),
+    ("benchmarks.bench_panels", [], ["--items", "256", "--items-c1", "64"]),
 ]
 
 

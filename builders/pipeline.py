@@ -30,6 +30,9 @@ from .filters import FilterState, check
 from .rules import rules
 
 BUILDER_VERSION = "1"
+#: the pair miner's roles (builders/pairs.py) that make counterfactual partners: a positive (a, b) and its hard
+#: negative (a, c) — one image swapped, the answer flipped, each verified by the same rules and filters
+PARTNER_ROLES = ("positive", "hard_negative")
 
 
 @dataclass
@@ -130,6 +133,7 @@ def build_candidates(
         state = FilterState(info[task].order_dependent, (reviewed or {}).get(task, ()))
         letters = LetterSchedule(ctx.rng(task, "letters"))
         phrasing_rng = ctx.rng(task, "phrasing")
+        pair_phrasing: dict[str, int] = {}
         spare_rng = ctx.rng(task, "spare-letters")
         max_mined = max(200, mine_factor * max(1, res.target))
 
@@ -190,6 +194,9 @@ def build_candidates(
                     continue
             res.mined += 1
             phrasing = phrasing_rng.randrange(1_000_000)
+            pid = fact.evidence.notes.get("pair_id")
+            if pid and fact.evidence.notes.get("pair_role") in PARTNER_ROLES:  # partners ask in the same words
+                phrasing = pair_phrasing.setdefault(pid, phrasing)
             draft = compose(task, builder.granularity, fact, phrasing=phrasing,
                             letter=spare_rng.choice("ABCD"[:len(texts)]) if texts else None, texts=texts,
                             builder_version=BUILDER_VERSION, seed=ctx.seed)
@@ -263,6 +270,67 @@ def _balance_yes_no(res: SubtaskResult, builder) -> None:
     builder.missing(f"too few '{short}' items to balance Yes/No ({len(smaller)}); dropped {excess} of the other answer")
 
 
+def apply_panels(ws, results: dict[str, SubtaskResult], progress: Progress | None = None) -> dict:
+    """Run the model panels ([panels]) on every kept item of the build: each item keeps the panel's
+    answers (``evidence.notes["panel"]``); items the panel can answer move to ``filtered`` with the
+    panel's reason, their order probes with them. Returns the build report's ``panels`` section."""
+    from mmrakit.records import ImageCatalog
+
+    from .panels import run_panels
+
+    catalog = ImageCatalog(ws)
+
+    def load_image(sha: str) -> bytes:
+        rec = catalog.get(sha)
+        if rec is None:
+            raise InputError(f"image {sha} is not in the workspace's image catalogue")
+        return catalog.file_path(rec).read_bytes()
+
+    items = [c for res in results.values() for c in res.kept]
+    if progress:
+        progress("model panels", 0, 1)
+    outcome = run_panels(items, ws.settings.panels, load_image=load_image,
+                         cache_path=ws.path("candidates", "panel-cache.sqlite"))
+    for res in results.values():
+        for c in res.kept + res.probes:
+            record = outcome.records.get(c.twin_of if c.order_probe else c.id)
+            if record is not None:
+                c.evidence.notes["panel"] = record
+        gone = {c.id: outcome.filtered[c.id] for c in res.kept if c.id in outcome.filtered}
+        res.filtered += [(c, gone[c.id]) for c in res.kept if c.id in gone]
+        res.filtered += [(p, gone[p.twin_of]) for p in res.probes if p.twin_of in gone]
+        res.kept = [c for c in res.kept if c.id not in gone]
+        res.probes = [p for p in res.probes if p.twin_of not in gone]
+    if progress:
+        progress("model panels", 1, 1)
+    return outcome.report
+
+
+def link_partners(results: dict[str, SubtaskResult]) -> dict:
+    """Counterfactual partners: kept items the pair miner mined together (one ``pair_id`` in their evidence,
+    a positive and its hard negative, different answers) get that id as ``Candidate.pair_id``, so the runner
+    scores them as a NaturalBench group and the export keeps them in one split. A partner that a filter or a
+    panel removed leaves the other unpaired. Returns the build report's ``pairs`` section."""
+    by_task: dict[str, int] = {}
+    for task, res in results.items():
+        groups: dict[str, list[Candidate]] = defaultdict(list)
+        for c in res.kept:
+            notes = c.evidence.notes
+            if notes.get("pair_id") and notes.get("pair_role") in PARTNER_ROLES:
+                groups[notes["pair_id"]].append(c)
+        n = 0
+        for pid, members in groups.items():
+            roles = {m.evidence.notes["pair_role"] for m in members}
+            if roles == set(PARTNER_ROLES) and len({m.answer for m in members}) > 1:
+                for m in members:
+                    m.pair_id = pid
+                n += 1
+        if n:
+            by_task[task] = n
+    return {"groups": sum(by_task.values()), "by_subtask": by_task,
+            "rule": "a kept positive and its kept hard negative from the pair miner (one image swapped, answer flipped)"}
+
+
 # --- workspace wiring ------------------------------------------------------------------------------
 
 def open_context(ws, seed: int | None = None) -> BuildContext:
@@ -326,6 +394,8 @@ def build(
                "attributes": hashlib.sha256(json.dumps({k: v.model_dump(mode="json") for k, v in sorted(ctx.attributes.items())},
                                                        sort_keys=True).encode()).hexdigest(),
                "annotate": ws.settings.annotate.model_dump(mode="json")}]
+    if ws.settings.panels.enabled:  # the panels decide membership: their settings are inputs of the build
+        inputs.append({"panels": ws.settings.panels.model_dump(mode="json")})
     with ws.stage_run("build", inputs=inputs, settings=s, code_version=BUILDER_VERSION, force=force) as run:
         if run.up_to_date:
             prev = ws.path("candidates", "build-report.json")
@@ -336,6 +406,8 @@ def build(
                         if r["review_status"] != "unreviewed"] for t in chosen}
         results = build_candidates(ctx, chosen, targets, reviewed=reviewed, order_probes=s.order_probes,
                                      progress=progress)
+        panels = apply_panels(ws, results, progress) if ws.settings.panels.enabled else None
+        partners = link_partners(results)
         stale = 0
         for task, res in results.items():
             produced = {c.id for c in res.kept} | {c.id for c in res.probes} | {c.id for c, _ in res.filtered}
@@ -355,6 +427,9 @@ def build(
             "caption_similarity_method": ctx.pool.caption_method, "clip": ctx.pool.clip_note,
             "stale_deleted": stale, "subtasks": [r.summary() for r in results.values()],
         }
+        report["pairs"] = partners
+        if panels is not None:
+            report["panels"] = panels
         atomic.write_text(ws.path("candidates", "build-report.json"), json.dumps(report, indent=2))
         run.counts.update({r.task: len(r.kept) for r in results.values()})
         run.outputs["report"] = str(ws.path("candidates", "build-report.json"))

@@ -58,6 +58,10 @@ def subtask_stats(rows: list[dict], report: dict | None = None) -> list[dict]:
             reuse[c.image1] += 1
             reuse[c.image2] += 1
         b = built.get(task, {})
+        from .panels import difficulty_histogram
+
+        paneled = [c for c in main if "panel" in c.evidence.notes]
+        difficulty = [c.evidence.notes["panel"].get("difficulty") for c in main if "panel" in c.evidence.notes]
         out.append({
             "task": task, "mined": b.get("mined"), "kept": len(main), "order_probes": len(probes),
             "filtered": sum(reasons.values()), "filtered_by_reason": dict(sorted(reasons.items())),
@@ -66,6 +70,9 @@ def subtask_stats(rows: list[dict], report: dict | None = None) -> list[dict]:
             "image_reuse": {"images": len(reuse), "max": max(reuse.values(), default=0),
                             "mean": round(sum(reuse.values()) / len(reuse), 3) if reuse else 0.0},
             "target": b.get("target"), "shortfall": b.get("shortfall"), "missing_evidence": b.get("missing_evidence"),
+            # the model panels' difficulty of the kept items (share of panel answers that were wrong)
+            # ('none': every member abstained, e.g. option solvers on yes/no items)
+            "difficulty": difficulty_histogram(difficulty) if paneled else None,
         })
     return out
 

@@ -257,6 +257,7 @@ def _mmra_item(row: dict, index: int, root: Path | None, source: str) -> EvalIte
         id=_item_id(row, index), format="mmra", task=task, level=info.granularity if info else None, qa_type=qa,
         question=str(row["question"]), options=options, answer=answer, images=images,
         order_probe=bool(row.get("order_probe") or False), twin_of=row.get("twin_of") or None,
+        pair_id=str(row["pair_id"]) if row.get("pair_id") not in (None, "") else None,
     )
 
 
@@ -293,4 +294,5 @@ def _workspace_items(ws: Any, review: str) -> Iterator[EvalItem]:
             id=c.id, format="mmra", task=c.task, level=info.granularity if info else c.granularity, qa_type=c.qa_type,
             question=r.get("review_question") or c.question, options=c.options,
             answer=r.get("review_answer") or c.answer, images=images, order_probe=c.order_probe, twin_of=c.twin_of,
+            pair_id=c.pair_id,
         )

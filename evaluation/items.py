@@ -69,6 +69,7 @@ class EvalItem(BaseModel):
     images: list[ImageRef | None] = Field(description="MMRA: [image1, image2]; ReMI: image_K at index K-1 (None = empty slot)")
     order_probe: bool = False
     twin_of: str | None = None
+    pair_id: str | None = Field(None, description="Items sharing it form a NaturalBench-style group (counterfactual partners)")
 
     def present_images(self) -> list[tuple[int, ImageRef]]:
         """(K, image) for the non-empty slots, K 1-based."""

@@ -85,6 +85,29 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any], comparison: d
         lines += ["", f"Order consistency over {oc['pairs']} swapped-order pairs: both orders right "
                       f"{_fmt(oc['both_correct'])}%, same correctness in both orders {_fmt(oc['consistent'])}% "
                       f"(original {_fmt(oc['original_accuracy'])}%, swapped {_fmt(oc['swapped_accuracy'])}%)."]
+    if "circular" in summary:
+        c = summary["circular"]
+        lines += ["", "## Circular scoring (VLMEvalKit CircularEval)", "",
+                  f"{c['choice_items']} Choice QA items asked in {c['rotations']} rotations of their options; an item "
+                  "counts only if every rotation is right.", "",
+                  "| | plain % | circular % |", "|---|---|---|",
+                  f"| Choice QA | {_fmt(c['choice_accuracy_plain'])} | {_fmt(c['choice_accuracy_circular'])} |",
+                  f"| all items (True-or-false QA plain) | {_fmt(summary['overall']['accuracy'])} | "
+                  f"{_fmt(c['overall_accuracy_circular'])} |", "",
+                  "| task | circular % |", "|---|---|",
+                  *(f"| {t} | {_fmt(v)} |" for t, v in c["by_task"].items())]
+    if "pairs" in summary:
+        p = summary["pairs"]
+        lines += ["", "## Paired items (NaturalBench group scoring)", "",
+                  f"{p['groups']} pair groups ({p['items']} items; {p['question_units']} question units, "
+                  f"{p['image_units']} image units). {p['definition']}.", "",
+                  "| metric | % |", "|---|---|",
+                  f"| item accuracy (plain, paired items) | {_fmt(p['item_accuracy'])} |",
+                  f"| question accuracy | {_fmt(p['question_accuracy'])} |",
+                  f"| image accuracy | {_fmt(p['image_accuracy'])} |",
+                  f"| group accuracy | {_fmt(p['group_accuracy'])} |", "",
+                  "| task | group accuracy % |", "|---|---|",
+                  *(f"| {t} | {_fmt(v)} |" for t, v in p["group_accuracy_by_task"].items())]
     lines += ["", "Answer extraction methods: " + ", ".join(f"{k} {v}" for k, v in summary["extraction_methods"].items())]
     if comparison is not None:
         models = comparison["models"]

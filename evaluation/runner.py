@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mmrakit.circular import rotation_id, rotations
 from mmrakit.errors import ConfigError, InputError
 from mmrakit.settings import Settings
 
@@ -93,6 +94,22 @@ def score_item(item: EvalItem, response: str | None) -> tuple[str | None, str, b
         return extracted, method, mmra_correct(item.answer, extracted)
     pred, method = extract_remi_answer(response)
     return pred, method, remi_correct(item.task, item.answer, pred)
+
+
+def circular_items(items: list[EvalItem]) -> tuple[list[EvalItem], dict[str, list[EvalItem]]]:
+    """The items to ask in circular mode: every item, plus rotations 1..n-1 of each Choice QA item
+    (ids ``<id>@r<k>``). Returns (all items to ask, {item id: its rotations k >= 1})."""
+    out: list[EvalItem] = []
+    rotated: dict[str, list[EvalItem]] = {}
+    for it in items:
+        out.append(it)
+        if it.format != "mmra" or not it.options or it.qa_type == TRUE_FALSE_QA:
+            continue
+        for k, options, answer in rotations(it.options, it.answer)[1:]:
+            twin = it.model_copy(update={"id": rotation_id(it.id, k), "options": options, "answer": answer})
+            rotated.setdefault(it.id, []).append(twin)
+            out.append(twin)
+    return out, rotated
 
 
 # --- execution ------------------------------------------------------------------------------------
@@ -177,12 +194,17 @@ def run_eval(
     split: str | None = None,
     cache_path: str | Path | None = None,
     progress: Progress | None = None,
+    circular: bool | None = None,
 ) -> EvalOutcome:
-    """Evaluate ``model`` (a backend SPEC) or a ``predictions`` JSONL on ``dataset`` and write the report."""
+    """Evaluate ``model`` (a backend SPEC) or a ``predictions`` JSONL on ``dataset`` and write the report.
+
+    ``circular``: also ask every Choice QA item with its options rotated (VLMEvalKit's CircularEval) and
+    report the circular accuracy beside the plain one (which stays the accuracy on the original order)."""
     from .report import write_report
 
     t0 = time.perf_counter()
     settings = settings or (ws.settings if ws is not None else Settings())
+    circular = settings.eval.circular if circular is None else circular
     if (model is None) == (predictions is None):
         raise ConfigError("give exactly one of --model SPEC and --predictions FILE")
     if setting not in ("IQ", "QO"):
@@ -191,10 +213,11 @@ def run_eval(
     if not ds.items:
         raise InputError(f"{ds.source}: no items to evaluate")
 
+    asked, rotated = circular_items(ds.items) if circular else (ds.items, {})
     backend: Backend
     if predictions is not None:
         backend = PredictionsBackend(predictions)
-        backend.check_ids([it.id for it in ds.items])
+        backend.check_ids([it.id for it in asked])
         spec = backend.spec
     else:
         spec, text_only = split_text_only(model or "")
@@ -203,12 +226,12 @@ def run_eval(
         backend = make_backend(spec, settings.eval, settings.clip, text_only=setting == "QO")
         spec = model or spec
 
-    name = run_name(ds.source, spec, setting)
+    name = run_name(ds.source, spec, setting) + ("__circular" if circular else "")
     if out_dir is None:
         out_dir = ws.path("eval", name) if ws is not None else Path("eval-results") / name
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stage = (ws.stage_run("eval", key=name, inputs=[ds.source, spec, setting, limit], settings=settings.eval,
+    stage = (ws.stage_run("eval", key=name, inputs=[ds.source, spec, setting, limit, circular], settings=settings.eval,
                           force=True) if ws is not None else contextlib.nullcontext())
     with stage as run:  # in a workspace, `mmrakit status` shows the run (done / failed / interrupted)
         use_cache = not isinstance(backend, PredictionsBackend)
@@ -219,7 +242,7 @@ def run_eval(
         pools: dict[str, list[str]] = {}
         for it in ds.items:
             pools.setdefault(it.task, []).append(it.answer)
-        requests = [build_request(it, setting=setting, settings=settings, label_pool=pools[it.task]) for it in ds.items]
+        requests = [build_request(it, setting=setting, settings=settings, label_pool=pools[it.task]) for it in asked]
         keys = request_keys(backend, requests, setting)
         results: dict[str, str] = {k: v[0] for k, v in cache.get_many(keys).items()} if cache is not None else {}
         n_cached = len({k for k in keys if k in results})
@@ -244,26 +267,43 @@ def run_eval(
             if cache is not None:
                 cache.close()
 
-        records = []
-        for item, req, key in zip(ds.items, requests, keys):
+        records, asked_records = [], {}
+        for item, req, key in zip(asked, requests, keys):
             response = results.get(key)
             extracted, method, correct = score_item(item, response)
-            records.append({
+            asked_records[item.id] = {
                 "id": item.id, "task": item.task, "level": item.level, "qa_type": item.qa_type,
-                "prompt": req.prompt_repr(), "images": [img.sha256 for img in req.images],
+                "question": item.question, "prompt": req.prompt_repr(),
+                "images": [img.sha256 for img in req.images],
                 "response": response, "extracted": extracted, "method": method, "answer": item.answer,
                 "correct": correct, "error": errors.get(key), "twin_of": item.twin_of, "order_probe": item.order_probe,
-            })
+                "pair_id": item.pair_id,
+            }
+            if item.pair_id:  # the pair group's image units (NaturalBench image accuracy), in any setting
+                asked_records[item.id]["item_images"] = [img.sha256 for img in item.images if img is not None]
+        for item in ds.items:
+            records.append(asked_records[item.id])
+            if circular and item.id in rotated:
+                turns = [asked_records[t.id] for t in rotated[item.id]]
+                records[-1]["rotations"] = 1 + len(turns)
+                records[-1]["circular_correct"] = bool(records[-1]["correct"]) and all(t["correct"] for t in turns)
+                records[-1]["rotated"] = [{"id": t["id"], "answer": t["answer"], "response": t["response"],
+                                           "extracted": t["extracted"], "correct": t["correct"], "error": t["error"]}
+                                          for t in turns]
+            elif circular:
+                records[-1]["circular_correct"] = None
             if item.format == "mmra":  # MMRA's own extraction rule, for comparison with its published numbers
+                response = records[-1]["response"]
                 demo = extract_mmra_answer_demo(response, item.qa_type or "") if response is not None else None
                 records[-1]["correct_demo_rule"] = mmra_correct(item.answer, demo)
-        n_errors = sum(1 for r in records if r["error"])
+        n_errors = sum(1 for r in asked_records.values() if r["error"])
         summary = summarise(ds.format, records, samples=settings.eval.bootstrap_samples, seed=settings.eval.seed)
         meta = {
             "dataset": ds.source, "split": ds.split, "format": ds.format, "items": len(records), "rows": ds.total_rows,
             "limit": limit, "model": spec, "backend_fingerprint": backend.fingerprint, "setting": setting,
             "generation": {**backend.generation, "max_new_tokens": sorted({r.max_new_tokens for r in requests})},
-            "calls": len(todo), "cached": n_cached, "errors": n_errors,
+            "calls": len(todo), "cached": n_cached, "errors": n_errors, "circular": circular,
+            "requests": len(requests),
         }
         seconds = time.perf_counter() - t0
         write_report(out_dir, meta=meta, summary=summary, records=records)

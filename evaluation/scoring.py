@@ -123,6 +123,72 @@ def order_consistency(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
+def pair_scores(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """NaturalBench's metrics over items that share a ``pair_id`` (arXiv 2410.14669, §4).
+
+    A group is all items with one ``pair_id``: the same question asked of different images (a
+    counterfactual partner swaps one image and flips the answer) and, where present, different
+    questions of the same images. *Question accuracy*: share of (group, question) units whose items
+    are all right (the question is answered right on every image of the group). *Image accuracy*:
+    share of (group, image pair) units whose items are all right (every question of those images).
+    *Group accuracy*: share of groups whose items are all right. Items without a pair id are left out.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("pair_id"):
+            groups.setdefault(str(r["pair_id"]), []).append(r)
+    groups = {g: rs for g, rs in groups.items() if len(rs) > 1}
+    if not groups:
+        return None
+    questions: dict[tuple[str, str], list[bool]] = {}
+    images: dict[tuple[str, tuple[str, ...]], list[bool]] = {}
+    by_task: dict[str, list[bool]] = {}
+    for g, rs in groups.items():
+        for r in rs:
+            questions.setdefault((g, r.get("question") or ""), []).append(bool(r["correct"]))
+            images.setdefault((g, tuple(r.get("item_images") or r.get("images") or ())), []).append(bool(r["correct"]))
+        by_task.setdefault(rs[0]["task"], []).append(all(r["correct"] for r in rs))
+
+    def share(units: dict[Any, list[bool]]) -> float:
+        return _pct(sum(all(v) for v in units.values()) / len(units))
+
+    return {
+        "groups": len(groups), "items": sum(len(rs) for rs in groups.values()),
+        "question_units": len(questions), "image_units": len(images),
+        "question_accuracy": share(questions), "image_accuracy": share(images),
+        "group_accuracy": _pct(sum(all(r["correct"] for r in rs) for rs in groups.values()) / len(groups)),
+        "item_accuracy": _pct(sum(r["correct"] for rs in groups.values() for r in rs)
+                              / sum(len(rs) for rs in groups.values())),
+        "group_accuracy_by_task": {t: _pct(sum(v) / len(v)) for t, v in sorted(by_task.items())},
+        "definition": "NaturalBench (arXiv 2410.14669): question = all images right for a question; "
+                      "image = all questions right for an image pair; group = every item of the pair group right",
+    }
+
+
+def circular_scores(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """VLMEvalKit's CircularEval: a Choice QA item counts only if every rotation of its options is
+    answered right. Records carry ``circular_correct`` (None for items that are not rotated, i.e.
+    True-or-false QA, which count with their plain result)."""
+    if not any(r.get("circular_correct") is not None for r in records):
+        return None
+    choice = [r for r in records if r.get("circular_correct") is not None]
+    by_task: dict[str, list[bool]] = {}
+    for r in choice:
+        by_task.setdefault(r["task"], []).append(bool(r["circular_correct"]))
+    overall = [bool(r["circular_correct"]) if r.get("circular_correct") is not None else bool(r["correct"])
+               for r in records]
+    return {
+        "choice_items": len(choice),
+        "rotations": sum(r.get("rotations", 1) for r in choice),
+        "choice_accuracy_plain": _pct(sum(r["correct"] for r in choice) / len(choice)),
+        "choice_accuracy_circular": _pct(sum(r["circular_correct"] for r in choice) / len(choice)),
+        "overall_accuracy_circular": _pct(sum(overall) / len(overall)),
+        "by_task": {t: _pct(sum(v) / len(v)) for t, v in sorted(by_task.items())},
+        "definition": "VLMEvalKit CircularEval: the options are rotated (ABCD, BCDA, CDAB, DABC); a Choice item is "
+                      "right only if every rotation is; True-or-false items count with their plain result overall",
+    }
+
+
 def summarise(fmt: str, records: Iterable[dict[str, Any]], *, samples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Records carry task, level, correct, method, error, id, twin_of. Returns the score tree."""
     records = list(records)
@@ -164,4 +230,10 @@ def summarise(fmt: str, records: Iterable[dict[str, Any]], *, samples: int = 100
     consistency = order_consistency(records)
     if consistency is not None:
         out["order_consistency"] = consistency
+    pairs = pair_scores(records)
+    if pairs is not None:
+        out["pairs"] = pairs
+    circular = circular_scores(records)
+    if circular is not None:
+        out["circular"] = circular
     return out

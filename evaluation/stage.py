@@ -22,8 +22,8 @@ class EvalStage:
         models: dict[str, dict] = {}
         current = True
         for i, spec in enumerate(cfg.eval.models):
-            inputs = [dataset, spec, "IQ", cfg.eval.limit]
-            if not ctx.force and ws.runs.is_current("eval", key=run_name(dataset, spec, "IQ"), inputs=inputs,
+            inputs = [dataset, spec, "IQ", cfg.eval.limit, ws.settings.eval.circular]
+            if not ctx.force and ws.runs.is_current("eval", key=run_name(dataset, spec, "IQ") + ("__circular" if ws.settings.eval.circular else ""), inputs=inputs,
                                                     settings=ws.settings.eval):
                 models[spec] = {"up_to_date": True}
                 continue

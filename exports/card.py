@@ -250,7 +250,7 @@ def render_card(
         extra = ("\nExtra columns after MMRA's seven: `review_status`"
                  + (", and provenance: `id`, `granularity`, `evidence` (JSON: ConceptNet edges and grounded entities), "
                     "`image{1,2}_sha256/_source/_url/_license`, `review_agreement`, `votes` (JSON: each reviewer's "
-                    "pseudonymous id, verdict and endorsed answer), `order_probe`, `twin_of`"
+                    "pseudonymous id, verdict and endorsed answer), `order_probe`, `twin_of`, `pair_id`, `panel_difficulty`"
                     if with_provenance else "") + ".\n")
     body = Template(resources.files(__package__).joinpath("data/card.md").read_text("utf-8")).substitute(
         pretty_name=pretty_name,

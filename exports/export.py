@@ -192,12 +192,24 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
             from .lmms_pack import write_lmms_pack
             from ..modelhub.prompts import PROMPT_TEMPLATES
 
+            from .rows import rotated_rows
+
+            circular: dict[str, Path] = {}
+            for s, split_rows in splits.items():  # every rotation of each Choice item, with its id (provenance)
+                turns = [t for r in split_rows if r.candidate.options for t in (r, *(x for _, x in rotated_rows(r)))]
+                if turns:
+                    circular[s] = tmp / ".pack-circular" / f"circular-{s}.parquet"
+                    circular[s].parent.mkdir(parents=True, exist_ok=True)
+                    build_dataset(turns, with_provenance=True, include_unreviewed=include_unreviewed).to_parquet(
+                        str(circular[s]))
             report.lmms_tasks = write_lmms_pack(
                 tmp / "lmms-eval", shards, sorted({r.task for r in rows}), task_prefix=cfg.lmms_task_name,
-                max_new_tokens=int(PROMPT_TEMPLATES["mmra"].get("max_new_tokens", 16)))
-            if "parquet" not in fmts:
-                import shutil
+                max_new_tokens=int(PROMPT_TEMPLATES["mmra"].get("max_new_tokens", 16)), circular=circular,
+                paired=with_provenance and any(r.candidate.pair_id for r in rows))
+            import shutil
 
+            shutil.rmtree(tmp / ".pack-circular", ignore_errors=True)
+            if "parquet" not in fmts:
                 shutil.rmtree(tmp / ".pack-data")
         if "vlmevalkit" in fmts:
             from .vlmevalkit import config_name, write_vlmevalkit

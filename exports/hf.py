@@ -40,6 +40,8 @@ def row_dict(row: ExportRow, columns: Sequence[str]) -> dict[str, Any]:
         "votes": votes_json(row),
         "order_probe": c.order_probe,
         "twin_of": c.twin_of,
+        "pair_id": c.pair_id,
+        "panel_difficulty": (c.evidence.notes.get("panel") or {}).get("difficulty"),
     }
     for slot in ("image1", "image2"):
         rec = getattr(row, slot)

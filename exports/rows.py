@@ -55,6 +55,17 @@ class ExportRow(BaseModel):
         return self.review_status == VALIDATED
 
 
+def rotated_rows(row: ExportRow) -> list[tuple[int, ExportRow]]:
+    """Rotations 1..n-1 of a Choice QA row (circular scoring, :mod:`mmrakit.circular`); [] for yes/no."""
+    from ..circular import rotations
+
+    c = row.candidate
+    if not c.options:
+        return []
+    return [(k, row.model_copy(update={"candidate": c.model_copy(update={"options": opts}), "answer": ans}))
+            for k, opts, ans in rotations(c.options, row.answer)[1:]]
+
+
 def options_literal(options: dict[str, str] | None) -> str | None:
     """MMRA's `options` cell: a Python dict literal string (``ast.literal_eval`` gives the dict back)."""
     if not options:

@@ -29,6 +29,8 @@ PROVENANCE_COLUMNS: dict[str, str] = {
     "votes": "string",  # JSON list: each reviewer's pseudonymous id, verdict, endorsed answer, reasons
     "order_probe": "bool",
     "twin_of": "string",
+    "pair_id": "string",
+    "panel_difficulty": "float64",
 }
 
 

@@ -26,8 +26,11 @@ def assign_splits(rows: Sequence[ExportRow], *, dev_fraction: float = 0.0, seed:
         raise ValueError(f"dev_fraction must be in [0, 1), got {dev_fraction}")
     ids = {r.id for r in rows}
     groups: dict[str, list[ExportRow]] = defaultdict(list)  # group key = the original of a twin pair
-    for r in rows:
+    pair_root: dict[str, str] = {}  # counterfactual partners (one pair_id) stay in one split, as one group
+    for r in sorted(rows, key=lambda r: r.id):
         root = r.candidate.twin_of if r.candidate.twin_of in ids else r.id
+        if r.candidate.pair_id:
+            root = pair_root.setdefault(r.candidate.pair_id, root)
         groups[root].append(r)
     strata: dict[tuple[str, str], list[str]] = defaultdict(list)
     for root, members in groups.items():

@@ -177,6 +177,8 @@ def _lmms(directory: Path, report: ValidationReport) -> None:
             report.fail(f"{y.relative_to(directory)}: utils.py missing next to it")
         import pyarrow.parquet as pq
 
+        if cfg.get("task", "").endswith("_circular"):  # rotations of the Choice items, not extra items
+            continue
         counts[split] = sum(pq.ParquetFile(y.parent / f).metadata.num_rows for f in files)
     report.counts["lmms-eval"] = counts
 
@@ -198,6 +200,7 @@ def _vlmevalkit(directory: Path, report: ValidationReport) -> None:
                         "dataset name -> {class, dataset})")
             configured = {}
     before = 0
+    rotations: Counter[str] = Counter()  # circular file: rows per g_index
     for tsv in sorted((directory / "vlmevalkit").glob("*.tsv")):
         with open(tsv, encoding="utf-8", newline="") as fh:
             for i, rec in enumerate(csv.DictReader(fh, delimiter="\t")):
@@ -217,15 +220,26 @@ def _vlmevalkit(directory: Path, report: ValidationReport) -> None:
                         report.fail(f"{where}: {problem}")
                     else:
                         report.images_decoded += 1
+                if rec.get("g_index") not in (None, ""):  # the circular file: each item once per rotation
+                    rotations[rec["g_index"]] += 1
+                    n_options = sum(1 for letter in "ABCD" if rec.get(letter))
+                    if rec["index"] == rec["g_index"]:
+                        rotations[f"options:{rec['g_index']}"] = n_options
+                    continue
                 counts[rec.get("split") or "test"] += 1
                 if "A" not in rec and not (rec.get("question") or "").endswith(YES_NO_INSTRUCTION):
                     report.fail(f"{where}: yes/no question does not end with {YES_NO_INSTRUCTION!r}")
-        rows = counts.total() - before
+        rows = counts.total() - before + (sum(v for k, v in rotations.items() if ":" not in k) if "circular" in tsv.stem
+                                           else 0)
         before = counts.total()
         cls = configured.get(tsv.stem, {}).get("class")
         if rows and cls != DATASET_CLASSES.get(tsv.stem.removeprefix(prefix), DATASET_CLASSES[""]):
             report.fail(f"vlmevalkit/{tsv.name}: the run.py config does not name the dataset class that scores it "
                         f"(got {cls!r})")
+    for g, n in rotations.items():
+        if ":" not in g and n != rotations.get(f"options:{g}", -1):
+            report.fail(f"vlmevalkit circular file: item index {g} has {n} rows, expected one per option "
+                        f"({rotations.get(f'options:{g}', 'no rotation-0 row')})")
     report.counts["vlmevalkit"] = dict(counts)
 
 

@@ -22,13 +22,17 @@ from pathlib import Path
 
 from ..models import OPTION_LETTERS
 from .hf import _EXT
-from .rows import ExportRow
+from .rows import ExportRow, rotated_rows
 
-MCQ_COLUMNS = ["index", "image", "image_path", "question", *OPTION_LETTERS, "answer", "category", "l2-category", "split"]
-YN_COLUMNS = ["index", "image", "image_path", "question", "answer", "category", "l2-category", "split"]
+MCQ_COLUMNS = ["index", "image", "image_path", "question", *OPTION_LETTERS, "answer", "category", "l2-category", "split",
+               "pair_id"]
+YN_COLUMNS = ["index", "image", "image_path", "question", "answer", "category", "l2-category", "split", "pair_id"]
+CIRCULAR_COLUMNS = [*MCQ_COLUMNS, "g_index"]
+#: VLMEvalKit's circular rows: rotation k of the item with index g has index g + k * CIRCULAR_STRIDE (g_index = g).
+CIRCULAR_STRIDE = 1_000_000
 YES_NO_INSTRUCTION = "Please answer yes or no."
 #: VLMEvalKit dataset class per file (run.py's --config "data" section); the model entry is an example to replace.
-DATASET_CLASSES = {"": "CustomMCQDataset", "_YN": "ImageYORNDataset"}
+DATASET_CLASSES = {"": "CustomMCQDataset", "_YN": "ImageYORNDataset", "_circular": "CustomMCQDataset"}
 EXAMPLE_MODEL = "Qwen2-VL-2B-Instruct"
 
 
@@ -63,6 +67,7 @@ def tsv_record(row: ExportRow, index: int, split: str) -> dict[str, object]:
         "category": c.task,
         "l2-category": c.granularity,
         "split": split,
+        "pair_id": c.pair_id or "",
     }
     if c.options:
         for letter in OPTION_LETTERS:
@@ -98,13 +103,20 @@ def tsv_cell(value: object) -> str:
 
 
 def write_vlmevalkit(directory: Path, splits: Mapping[str, Sequence[ExportRow]], *, name: str = "MMRA_mmrakit") -> dict[str, int]:
-    """Write ``<name>.tsv`` (Choice QA), ``<name>_YN.tsv`` (yes/no) and ``<name>_config.json``; returns
-    rows per TSV (the config names only TSVs with rows).
+    """Write ``<name>.tsv`` (Choice QA), ``<name>_YN.tsv`` (yes/no), ``<name>_circular.tsv`` and
+    ``<name>_config.json``; returns rows per TSV (the config names only TSVs with rows).
+
+    The circular file holds every Choice QA item in each rotation of its options (rotation 0 first, with the
+    item's own index; rotation k at ``index + k * CIRCULAR_STRIDE``, ``g_index`` = the item's index).
+    VLMEvalKit switches on CircularEval for a dataset whose name contains "circular"
+    (``ImageMCQDataset.evaluate`` -> ``mcq_circular_eval``): an item counts only if every rotation is right.
+    ``pair_id`` names counterfactual partners (empty when the item has none); VLMEvalKit ignores the column.
 
     Written by hand rather than with ``csv.writer``: its C writer takes ~30 ms per multi-MB image
     cell, the hand-written cells are plain joins (benchmarks/bench_export.py)."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = {f"{name}.tsv": MCQ_COLUMNS, f"{name}_YN.tsv": YN_COLUMNS}
+    circular = f"{name}_circular.tsv"
+    files = {f"{name}.tsv": MCQ_COLUMNS, f"{name}_YN.tsv": YN_COLUMNS, circular: CIRCULAR_COLUMNS}
     handles = {fn: open(directory / fn, "w", encoding="utf-8", newline="") for fn in files}
     counts = dict.fromkeys(files, 0)
     try:
@@ -117,6 +129,13 @@ def write_vlmevalkit(directory: Path, splits: Mapping[str, Sequence[ExportRow]],
                 rec = tsv_record(row, index, split)
                 handles[fn].write("\t".join(tsv_cell(rec.get(c)) for c in files[fn]) + "\n")
                 counts[fn] += 1
+                if row.candidate.options:
+                    turns = [(0, row), *rotated_rows(row)]
+                    for k, turn in turns:  # the images are encoded once; only options and answer move
+                        rec = {**rec, "index": index + k * CIRCULAR_STRIDE, "g_index": index, "answer": turn.answer,
+                               **{letter: (turn.candidate.options or {}).get(letter, "") for letter in OPTION_LETTERS}}
+                        handles[circular].write("\t".join(tsv_cell(rec.get(c)) for c in CIRCULAR_COLUMNS) + "\n")
+                    counts[circular] += len(turns)
                 index += 1
     finally:
         for h in handles.values():

@@ -167,6 +167,8 @@ class Candidate(Model):
     seed: int | None = None
     order_probe: bool = Field(False, description="A swapped-order twin that probes image-order perception")
     twin_of: str | None = Field(None, description="Id of the candidate this one is the swapped twin of")
+    pair_id: str | None = Field(None, description="Counterfactual partners (same question, one image swapped, answer "
+                                "flipped) share it; scored as a NaturalBench-style group")
 
     @model_validator(mode="after")
     def _coherent(self) -> "Candidate":

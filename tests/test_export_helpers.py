@@ -48,7 +48,8 @@ def _evidence(a: str, b: str, relation: str = "UsedFor") -> Evidence:
 
 
 def make_candidates(images: list[ImageRecord]) -> list[Candidate]:
-    """A mix over subtasks: 4- and 3-option Choice QA, yes/no, and an order-probe twin pair."""
+    """A mix over subtasks: 4- and 3-option Choice QA, yes/no, an order-probe twin pair, and two pair groups
+    (``pair_id`` p-use: UsageSimilarity 4 and 5, gold A and B; p-sub: SubEvent 0 and 1, gold No and Yes)."""
     sha = [r.sha256 for r in images]
     opts4 = {"A": "cutting", "B": "sleeping", "C": "swimming", "D": "singing"}
     opts3 = {"A": "kitchen", "B": "beach", "C": "forest"}
@@ -56,7 +57,8 @@ def make_candidates(images: list[ImageRecord]) -> list[Candidate]:
     for k in range(6):
         cands.append(Candidate(task="UsageSimilarity", granularity="entity", qa_type="Choice QA",
                                question=f"What can the objects in both images be used for? ({k})", options=opts4,
-                               answer="ABCD"[k % 4], image1=sha[k], image2=sha[k + 1], evidence=_evidence("knife", "cut")))
+                               answer="ABCD"[k % 4], image1=sha[k], image2=sha[k + 1], evidence=_evidence("knife", "cut"),
+                               pair_id="p-use" if k in (4, 5) else None))
     for k in range(5):
         cands.append(Candidate(task="Environment", granularity="image", qa_type="Choice QA",
                                question=f"Which environment do both images share? ({k})", options=opts3,
@@ -64,7 +66,8 @@ def make_candidates(images: list[ImageRecord]) -> list[Candidate]:
     for k in range(4):
         cands.append(Candidate(task="SubEvent", granularity="image", qa_type="True or false QA",
                                question=f"Is the second image a sub-event of the first? ({k})",
-                               answer="Yes" if k % 2 else "No", image1=sha[k + 3], image2=sha[k + 8]))
+                               answer="Yes" if k % 2 else "No", image1=sha[k + 3], image2=sha[k + 8],
+                               pair_id="p-sub" if k in (0, 1) else None))
     base = Candidate(task="RelativePosition", granularity="entity", qa_type="True or false QA",
                      question="Is the cup left of the plate in both images?", answer="Yes",
                      image1=sha[0], image2=sha[9], evidence=_evidence("cup", "plate", "AtLocation"))

@@ -72,7 +72,7 @@ def test_lmms_eval_loads_and_scores_the_exported_pack(lmms_venv, workspace, tmp_
 
     info = build_workspace(workspace)
     out = tmp_path / "export"
-    report = run_export(workspace, out, formats="parquet,lmms-eval", dev_fraction=0.3, seed=2)
+    report = run_export(workspace, out, formats="parquet,lmms-eval", dev_fraction=0.3, seed=2, with_provenance=True)
     pack = out / "lmms-eval" / "mmrakit_mmra"
     results_dir = tmp_path / "lmms-out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"),
@@ -86,7 +86,9 @@ def test_lmms_eval_loads_and_scores_the_exported_pack(lmms_venv, workspace, tmp_
     assert results_files, f"lmms-eval wrote no results (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     results = json.loads(results_files[-1].read_text())["results"]
     # the dummy model answers "A" to everything: compute what that must score with the runner's rules
-    for split, task_name in report.lmms_tasks.items():
+    plain = {s: t for s, t in report.lmms_tasks.items() if not s.endswith("_circular")}
+    assert set(report.lmms_tasks) == set(plain) | {f"{s}_circular" for s in plain}
+    for split, task_name in plain.items():
         ds = datasets.load_dataset("parquet", data_files={split: [str(p) for p in sorted((out / "data").glob(f"{split}-*"))]},
                                    cache_dir=str(tmp_path / "c"))[split]
         expected = []
@@ -100,4 +102,32 @@ def test_lmms_eval_loads_and_scores_the_exported_pack(lmms_venv, workspace, tmp_
             assert f"acc_{subtask},none" in got
         samples = sorted(results_dir.rglob(f"*_samples_{task_name}.jsonl"))
         assert samples and sum(1 for _ in samples[-1].open()) == len(ds) == report.splits[split]
+        # NaturalBench group metrics over the pair ids (computed here from the rows, units as the runner's)
+        units: dict[str, dict] = {"q": {}, "i": {}, "g": {}}
+        groups: dict[str, list[int]] = {}
+        for i, doc in enumerate(ds):
+            if doc["pair_id"]:
+                groups.setdefault(doc["pair_id"], []).append(i)
+        for pid, members in groups.items():
+            if len(members) < 2:
+                continue
+            for i in members:
+                doc = ds[i]
+                units["q"].setdefault((pid, doc["question"]), []).append(expected[i])
+                units["i"].setdefault((pid, doc["image1_sha256"], doc["image2_sha256"]), []).append(expected[i])
+                units["g"].setdefault(pid, []).append(expected[i])
+        for key, metric in (("q", "pair_question_accuracy"), ("i", "pair_image_accuracy"), ("g", "pair_group_accuracy")):
+            if units[key]:
+                want = sum(all(v) for v in units[key].values()) / len(units[key])
+                assert got[f"{metric},none"] == pytest.approx(want), (metric, got)
+        # the circular twin task: every rotation of each Choice item; "A" is right in exactly one rotation
+        circ = results[f"{task_name}_circular"]
+        choice = [doc for doc in ds if doc["options"]]
+        rotations = sum(len(eval(doc["options"])) for doc in choice)  # noqa: S307
+        assert circ["circular_accuracy,none"] == 0.0
+        assert circ["accuracy,none"] == pytest.approx(len(choice) / rotations)
+    test_units = [doc["pair_id"] for doc in datasets.load_dataset(
+        "parquet", data_files={"t": [str(p) for p in sorted((out / "data").glob("*.parquet"))]},
+        cache_dir=str(tmp_path / "c2"))["t"] if doc["pair_id"]]
+    assert sorted(test_units) == ["p-sub", "p-sub", "p-use", "p-use"]
     assert info["candidates"]

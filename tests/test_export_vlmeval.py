@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import re
 import subprocess
 import sys
 import sysconfig
@@ -100,12 +101,14 @@ def test_vlmevalkit_run_py_scores_both_exported_files(vlmeval_venv, workspace, t
     config = json.loads((out / report.vlmevalkit_config).read_text())
     assert config["data"] == {
         "MMRA_mmrakit": {"class": "CustomMCQDataset", "dataset": "MMRA_mmrakit"},
-        "MMRA_mmrakit_YN": {"class": "ImageYORNDataset", "dataset": "MMRA_mmrakit_YN"}}
+        "MMRA_mmrakit_YN": {"class": "ImageYORNDataset", "dataset": "MMRA_mmrakit_YN"},
+        "MMRA_mmrakit_circular": {"class": "CustomMCQDataset", "dataset": "MMRA_mmrakit_circular"}}
     lmu = tmp_path / "LMUData"  # the user's $LMUData, with the TSVs copied in
     lmu.mkdir()
     for tsv in (out / "vlmevalkit").glob("*.tsv"):
         shutil.copy(tsv, lmu / tsv.name)
     mcq, yn = _read_tsv(lmu / "MMRA_mmrakit.tsv"), _read_tsv(lmu / "MMRA_mmrakit_YN.tsv")
+    circ = _read_tsv(lmu / "MMRA_mmrakit_circular.tsv")
     gold = {q: a for q, a in zip(mcq["question"], mcq["answer"])}
     gold |= {q: a for q, a in zip(yn["question"], yn["answer"])}
     options = {q: [c for c in "ABCD" if row[c]] for q, (_, row) in zip(mcq["question"], mcq.iterrows())}
@@ -113,12 +116,23 @@ def test_vlmevalkit_run_py_scores_both_exported_files(vlmeval_venv, workspace, t
         wrong = set(sorted(set(table["question"]))[1::2])
         table["ok"] = [q not in wrong for q in table["question"]]
     right = dict(zip(mcq["question"], mcq["ok"])) | dict(zip(yn["question"], yn["ok"]))
+    # of the Choice questions it gets right, every other one is right by position only: it says the original
+    # gold letter whatever the options are, so every rotation but the first is wrong (CircularEval catches it)
+    gold_text = {q: row[row["answer"]] for q, (_, row) in zip(mcq["question"], mcq.iterrows())}
+    by_letter = set(sorted(q for q in gold_text if right[q])[1::2])
+    mcq["circular_ok"] = [right[q] and q not in by_letter for q in mcq["question"]]
 
     def answer(body: dict) -> str:
         text = user_text(body)
         question = max((q for q in gold if q in text), key=len)  # the prompt quotes the TSV's question
         if question in options:
-            return gold[question] if right[question] else next(c for c in options[question] if c != gold[question])
+            if not right[question]:
+                shown = dict(re.findall(r"^([A-D])\. (.*)$", text, re.M))
+                return next(c for c, t in shown.items() if t != gold_text[question])
+            if question in by_letter:
+                return gold[question]
+            shown = dict(re.findall(r"^([A-D])\. (.*)$", text, re.M))
+            return next(c for c, t in shown.items() if t == gold_text[question])
         said = gold[question] if right[question] else {"Yes": "No", "No": "Yes"}[gold[question]]
         return f"{said}, judging by both images."
 
@@ -140,7 +154,8 @@ def test_vlmevalkit_run_py_scores_both_exported_files(vlmeval_venv, workspace, t
     assert proc.returncode == 0 and acc_file.is_file() and yn_file.is_file(), log
 
     # every item was asked once, with both images, and the yes/no questions carry the instruction
-    assert len(requests) == len(mcq) + len(yn) == sum(report.vlmevalkit_files.values()), log
+    assert len(requests) == len(mcq) + len(yn) + len(circ) == sum(report.vlmevalkit_files.values()), log
+    assert len(circ) == sum(len(v) for v in options.values())
     for body in requests:
         content = body["messages"][-1]["content"]
         assert sum(1 for c in content if c.get("type") == "image_url") == 2
@@ -162,6 +177,15 @@ def test_vlmevalkit_run_py_scores_both_exported_files(vlmeval_venv, workspace, t
         assert row["Overall"] == pytest.approx(part["ok"].mean()), row["split"]
         for key, sub in part.groupby("category"):
             assert row[key] == pytest.approx(sub["ok"].mean()), (row["split"], key)
+
+    # CircularEval on the circular file: an item counts only if every rotation is right
+    circ_file = results / f"{MODEL}_MMRA_mmrakit_circular_acc.csv"
+    assert circ_file.is_file(), log
+    circ_acc = pd.read_csv(circ_file)
+    assert 0 < mcq["circular_ok"].mean() < mcq["ok"].mean()
+    for _, row in circ_acc.iterrows():
+        part = mcq[mcq["split"] == row["split"]]
+        assert row["Overall"] == pytest.approx(part["circular_ok"].mean()), row["split"]
 
     # why the config is needed: named by --data alone, VLMEvalKit builds the yes/no file as a dataset that
     # cannot score (CustomVQADataset.evaluate raises NotImplementedError)

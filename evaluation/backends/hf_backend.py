@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmrakit.errors import ConfigError
-from mmrakit.modelhub.hf import hf_fingerprint, load_hf
+from mmrakit.modelhub.hf import generate, hf_fingerprint, load_hf
 
 from .base import BatchBackend, Request
 
@@ -37,6 +37,7 @@ class HFBackend(BatchBackend):
         if self._model is not None:
             return
         loaded = load_hf(self.path_or_id, device=self._device_pref, sees_images=self.sees_images)
+        self._loaded = loaded
         self._processor, self._model, self._plain_text = loaded.processor, loaded.model, loaded.plain_text
         self.fingerprint = loaded.fingerprint
 
@@ -51,42 +52,19 @@ class HFBackend(BatchBackend):
                 content.append({"type": "image", "image": part.pil()})
         return [{"role": "user", "content": content}]
 
-    def _padding_kwargs(self) -> dict[str, Any]:
-        """transformers >= 5 takes processor options as ``processor_kwargs``; older ones as kwargs."""
-        import inspect
-
-        params = inspect.signature(self._processor.apply_chat_template).parameters
-        return {"processor_kwargs": {"padding": True}} if "processor_kwargs" in params else {"padding": True}
-
     def generate_batch(self, requests: list[Request]) -> list[str]:
-        import torch
-
         self._load()
         out: list[str] = [""] * len(requests)
         by_budget: dict[int, list[int]] = {}
         for i, r in enumerate(requests):
             by_budget.setdefault(r.max_new_tokens, []).append(i)
         for budget, idxs in by_budget.items():
-            conversations = [self.messages(requests[i]) for i in idxs]
-            inputs = self._processor.apply_chat_template(
-                conversations, add_generation_prompt=True, tokenize=True, return_dict=True,
-                return_tensors="pt", **self._padding_kwargs(),
-            ).to(self._model.device)
-            kwargs: dict[str, Any] = {"max_new_tokens": budget}
-            if self.temperature > 0:
-                kwargs.update(do_sample=True, temperature=self.temperature)
-                if self.seed is not None:
-                    torch.manual_seed(self.seed)
-            else:
-                kwargs.update(do_sample=False)
-            with torch.inference_mode():
-                generated = self._model.generate(**inputs, **kwargs)
-            new = generated[:, inputs["input_ids"].shape[1]:]
-            texts = self._processor.batch_decode(new, skip_special_tokens=True)
+            texts = generate(self._loaded, [self.messages(requests[i]) for i in idxs], max_new_tokens=budget,
+                             temperature=self.temperature, seed=self.seed)
             for i, text in zip(idxs, texts):
                 out[i] = text
         return out
 
     def close(self) -> None:
-        self._model = self._processor = None
+        self._model = self._processor = self._loaded = None
 

@@ -1,55 +1,26 @@
 """``openai:MODEL``: any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, Ollama, hosted APIs).
 
-Async httpx with retries (exponential backoff with jitter, honouring Retry-After) on 429, 5xx,
-timeouts, dropped connections and malformed bodies. Images travel as base64 data URLs in
-prompt order. The API key comes from the environment variable named in the settings and is
-never logged, cached or written anywhere.
+The client (retries, Retry-After, key handling) is the model layer's :mod:`mmrakit.modelhub.openai`;
+this module turns a runner Request into its message: images travel as base64 data URLs in prompt order.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import os
 from typing import Any
 
-import httpx
-
-from mmrakit.errors import ConfigError, MmrakitError
-from mmrakit.modelhub.retry import aretrying
+from mmrakit.modelhub.openai import (  # noqa: F401 (re-exported)
+    DEFAULT_BASE_URL, BackendError, OpenAIChat, RetryableError, data_url_for,
+)
 
 from ..items import ImageRef
 from .base import AsyncBackend, Request
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
-
-
-class BackendError(MmrakitError):
-    """A model call failed for good. ``fatal``: every call would fail the same way (bad key, unknown
-    model), so the run stops instead of recording the same error for every item."""
-
-    def __init__(self, message: str, *, hint: str | None = None, fatal: bool = False) -> None:
-        super().__init__(message, hint=hint)
-        self.fatal = fatal
-
-
-class RetryableError(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 def data_url(image: ImageRef) -> str:
-    data = image.data
-    mime = next((m for magic, m in _MAGIC if data.startswith(magic)), None)
-    if mime is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        mime = "image/webp"
-    if mime is None:  # anything else (bmp, tiff, ...) is re-encoded as PNG
-        buf = io.BytesIO()
-        image.pil().save(buf, format="PNG")
-        data, mime = buf.getvalue(), "image/png"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    try:
+        return data_url_for(image.data)
+    except (OSError, ValueError):  # not decodable by PIL: the item's own error names it
+        image.pil()
+        raise
 
 
 def chat_content(request: Request, with_images: bool) -> list[dict[str, Any]]:
@@ -65,95 +36,20 @@ def chat_content(request: Request, with_images: bool) -> list[dict[str, Any]]:
     return content
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+class OpenAIBackend(OpenAIChat, AsyncBackend):
+    """The runner's view of :class:`mmrakit.modelhub.openai.OpenAIChat`: a Request becomes one chat message."""
 
-
-class OpenAIBackend(AsyncBackend):
     def __init__(self, model: str, *, base_url: str | None, api_key_env: str, temperature: float, seed: int | None,
                  timeout_s: float, max_retries: int, retry_initial_s: float = 1.0, retry_max_s: float = 60.0,
                  sees_images: bool = True) -> None:
-        if not model:
-            raise ConfigError("openai backend needs a model name", hint="write the spec as openai:MODEL, e.g. openai:gpt-4o")
-        self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self._api_key_env = api_key_env
-        key = os.environ.get(api_key_env)
-        if not key and self.base_url == DEFAULT_BASE_URL:
-            raise ConfigError(f"${api_key_env} is not set and the endpoint is {DEFAULT_BASE_URL}",
-                              hint=f"export {api_key_env}=... or point [eval] openai_base_url / $OPENAI_BASE_URL at a local server")
-        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.temperature, self.seed = temperature, seed
-        self.timeout_s, self.max_retries = timeout_s, max_retries
-        self.retry_initial_s, self.retry_max_s = retry_initial_s, retry_max_s
+        OpenAIChat.__init__(self, model, base_url=base_url, api_key_env=api_key_env, temperature=temperature, seed=seed,
+                            timeout_s=timeout_s, max_retries=max_retries, retry_initial_s=retry_initial_s,
+                            retry_max_s=retry_max_s)
         self.sees_images = sees_images
         self.spec = f"openai:{model}"
-        self.fingerprint = f"openai:{model}@{self.base_url}"
-        self.generation = {"temperature": temperature, "seed": seed}
-        self.calls = 0
-        self.retries = 0
-        self._client: httpx.AsyncClient | None = None
-        self.connections = 16  # the runner sets it to its concurrency
-
-    def _get_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            # as many connections as requests in flight: kept alive and reused, no pool scans over idle ones
-            limits = httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections)
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), limits=limits, headers=self._headers)
-        return self._client
 
     def body(self, request: Request) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": chat_content(request, self.sees_images)}],
-            "temperature": self.temperature,
-            "max_tokens": request.max_new_tokens,
-        }
-        if self.seed is not None:
-            body["seed"] = self.seed
-        return body
-
-    async def _call_once(self, body: dict[str, Any]) -> str:
-        self.calls += 1
-        try:
-            resp = await self._get_client().post(f"{self.base_url}/chat/completions", json=body)
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise RetryableError(f"{type(exc).__name__} talking to {self.base_url}") from None
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise RetryableError(f"HTTP {resp.status_code} from {self.base_url}", _retry_after(resp))
-        if resp.status_code >= 400:
-            hint = f"check ${self._api_key_env}" if resp.status_code in (401, 403) else "check the model name and endpoint"
-            raise BackendError(f"HTTP {resp.status_code} from {self.base_url}/chat/completions: {resp.text[:300]}",
-                               hint=hint, fatal=True)
-        try:
-            message = resp.json()["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise RetryableError(f"malformed response body from {self.base_url}: {resp.text[:120]!r}") from None
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):  # some servers return content parts
-            content = "".join(c.get("text", "") for c in content if isinstance(c, dict))
-        return content or ""
+        return self.chat_body(chat_content(request, self.sees_images), request.max_new_tokens)
 
     async def agenerate(self, request: Request) -> str:
-        body = self.body(request)
-        retrying = aretrying(RetryableError, max_retries=self.max_retries, initial_s=self.retry_initial_s,
-                             max_s=self.retry_max_s, jitter=True)
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.retries += 1
-                    return await self._call_once(body)
-        except RetryableError as exc:
-            raise BackendError(f"{exc} (gave up after {self.max_retries + 1} attempts)",
-                               hint="the run can be resumed: finished answers are cached") from None
-        raise AssertionError("unreachable")
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        return await self.send(self.body(request))

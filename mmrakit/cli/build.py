@@ -47,6 +47,19 @@ def build(
               [[s["task"], s["target"], s["mined"], s["kept"], s["order_probes"],
                 ", ".join(f"{k}={v}" for k, v in s["filtered"].items()),
                 "; ".join(f"{k} ({v})" for k, v in (s.get("missing_evidence") or {}).items())] for s in r["subtasks"]])
+        if r.get("panels"):
+            p = r["panels"]
+            for kind in ("blind", "single_image"):
+                if p[kind]["n"]:
+                    console.print(f"{kind.replace('_', '-')} panel ({p[kind]['k']} of {p[kind]['n']}: "
+                                  f"{', '.join(p[kind]['members'])}): filtered {p[kind]['filtered']} as {p[kind]['reason']}")
+            flags = p["artifact_flags"]["subtasks"]
+            if flags:
+                console.print(f"artifact solvers beat chance by > {p['artifact_flags']['threshold_points']:g} points in: "
+                              + "; ".join(f"{t} ({', '.join(m)})" for t, m in flags.items()))
+        if r.get("pairs", {}).get("groups"):
+            console.print(f"counterfactual pairs kept: {r['pairs']['groups']} "
+                          f"({', '.join(f'{t} {n}' for t, n in r['pairs']['by_subtask'].items())})")
 
     emit(report, json_out, render)
 
@@ -152,6 +165,11 @@ def stats(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
               [[r["task"], r["mined"], r["kept"], r["order_probes"],
                 ", ".join(f"{k}={v}" for k, v in r["filtered_by_reason"].items()) or "0", bal(r["answer_balance"]),
                 f"{r['image_reuse']['max']}/{r['image_reuse']['mean']}", r["shortfall"] or ""] for r in rows])
+        with_panels = [r for r in rows if r.get("difficulty")]
+        if with_panels:
+            bins = list(dict.fromkeys(b for r in with_panels for b in r["difficulty"]))
+            table("difficulty per subtask (model panels: share of panel answers wrong)", ["subtask", *bins],
+                  [[r["task"], *(r["difficulty"].get(b, 0) for b in bins)] for r in with_panels])
 
     emit(data, json_out, render)
 

@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
         split: Annotated[str | None, typer.Option("--split", help="Dataset split (default: test, else the only one).")] = None,
         cache: Annotated[Path | None, typer.Option(
             "--cache", help="Response cache file (default: WORKSPACE/eval/cache.sqlite or OUT/cache.sqlite).")] = None,
+        circular: Annotated[bool | None, typer.Option(
+            "--circular/--no-circular", help="Also ask Choice QA with rotated options (CircularEval); "
+            "default: \\[eval] circular.")] = None,
         workspace: WorkspaceOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
@@ -54,7 +57,7 @@ def register(app: typer.Typer) -> None:
         with progress_bar(enabled=not json_out) as bar:
             outcome = run_eval(dataset, model, settings=ws.settings if ws else None, ws=ws, setting=setting_up,  # type: ignore[arg-type]
                                limit=limit, concurrency=concurrency, out_dir=out, predictions=predictions, split=split,
-                               cache_path=cache, progress=(lambda d, t: bar("evaluating", d, t)) if bar else None)
+                               cache_path=cache, circular=circular, progress=(lambda d, t: bar("evaluating", d, t)) if bar else None)
         data = {**outcome.summary, "out_dir": str(outcome.out_dir), "seconds": round(outcome.seconds, 3)}
 
         def render(d: dict) -> None:
@@ -64,6 +67,14 @@ def register(app: typer.Typer) -> None:
                   ["task", "n", "accuracy %", "95% CI"], rows)
             o = d["overall"]
             console.print(f"overall [bold]{o['accuracy']}%[/] CI {o['ci95']} ({o['aggregation']})")
+            if "circular" in d:
+                c = d["circular"]
+                console.print(f"circular: Choice QA {c['choice_accuracy_circular']}% (plain {c['choice_accuracy_plain']}%), "
+                              f"overall {c['overall_accuracy_circular']}%")
+            if "pairs" in d:
+                p = d["pairs"]
+                console.print(f"pairs ({p['groups']} groups): question {p['question_accuracy']}%, "
+                              f"image {p['image_accuracy']}%, group {p['group_accuracy']}%")
             console.print(f"calls {meta['calls']}, cached {meta['cached']}, failed {meta['errors']}; "
                           f"report: {d['out_dir']}/report.md")
 

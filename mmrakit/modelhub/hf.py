@@ -76,3 +76,34 @@ def load_hf(path_or_id: str, *, device: str = "auto", sees_images: bool = True) 
     fp = hf_fingerprint(path_or_id) if local.exists() else \
         f"hf:{path_or_id}@{getattr(model.config, '_commit_hash', None) or 'unknown'}"
     return HFModel(model.to(device).eval(), processor, plain_text, device, fp)
+
+
+def _padding_kwargs(processor: Any) -> dict[str, Any]:
+    """transformers >= 5 takes processor options as ``processor_kwargs``; older ones as kwargs."""
+    import inspect
+
+    params = inspect.signature(processor.apply_chat_template).parameters
+    return {"processor_kwargs": {"padding": True}} if "processor_kwargs" in params else {"padding": True}
+
+
+def generate(loaded: HFModel, conversations: list[list[dict[str, Any]]], *, max_new_tokens: int,
+             temperature: float = 0.0, seed: int | None = None) -> list[str]:
+    """One left-padded batch through the chat template; greedy unless ``temperature`` > 0. A text-only
+    model's messages carry a string as content, a VLM's a list of text / image parts."""
+    import torch
+
+    inputs = loaded.processor.apply_chat_template(
+        conversations, add_generation_prompt=True, tokenize=True, return_dict=True,
+        return_tensors="pt", **_padding_kwargs(loaded.processor),
+    ).to(loaded.model.device)
+    kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens}
+    if temperature > 0:
+        kwargs.update(do_sample=True, temperature=temperature)
+        if seed is not None:
+            torch.manual_seed(seed)
+    else:
+        kwargs.update(do_sample=False)
+    with torch.inference_mode():
+        generated = loaded.model.generate(**inputs, **kwargs)
+    new = generated[:, inputs["input_ids"].shape[1]:]
+    return loaded.processor.batch_decode(new, skip_special_tokens=True)
