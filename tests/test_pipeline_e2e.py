@@ -143,6 +143,14 @@ def _wait_for_running(catalog: Path, stage: str, proc: subprocess.Popen, timeout
     return False
 
 
+def _wait_for_file(folder: Path, pattern: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if folder.exists() and any(folder.rglob(pattern)):
+            return
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("stage", ["relations.ingest", "images.import", "images.embed", "build", "export"])
 def test_kill_inside_a_long_stage_then_resume_gives_identical_outputs(stage, reference, tmp_path) -> None:
     ref_pipeline, _ = reference
@@ -152,7 +160,12 @@ def test_kill_inside_a_long_stage_then_resume_gives_identical_outputs(stage, ref
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     caught = _wait_for_running(tmp_path / "ws" / "catalog.sqlite", stage, proc)
     if caught:
-        time.sleep({"images.embed": 3.0, "images.import": 0.3}.get(stage, 0.0))  # mid-way, not before or after
+        if stage == "images.embed":
+            # mid-way: at the first shard written, or once the models are loading; a fixed delay missed the
+            # stage on a quiet machine (the whole embed takes ~2.4 s there)
+            _wait_for_file(tmp_path / "ws" / "embeddings", "shard-*", proc, timeout=1.5)
+        else:
+            time.sleep({"images.import": 0.3}.get(stage, 0.0))  # mid-way, not before or after
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=900)
     assert caught, f"the run finished before {stage} could be caught running"
