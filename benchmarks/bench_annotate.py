@@ -1,6 +1,6 @@
 """Annotator calls against a local OpenAI-compatible server with a fixed latency (default 200 ms), real
 image sizes (coco-mini photos, downscaled as the annotator sends them): N1 calls at concurrency 1 and N16
-calls at concurrency 16, through the annotator's client (mmrakit/modelhub/openai_compat.py, no cache).
+calls at concurrency 16, through the annotator's client (mmrakit/modelhub/openai.py ChatClient, no cache).
 
     .venv/bin/python -m benchmarks.bench_annotate [--latency 0.2] [--n1 32] [--n16 256] [--images DIR]
 
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from mmrakit.images.annotate import vlm_messages
-from mmrakit.modelhub.openai_compat import ChatClient, image_data_url
+from mmrakit.modelhub.openai import ChatClient, data_url_for
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWER = json.dumps({"scene": "kitchen", "indoor": "indoor", "viewpoint": "eye_level", "shot": "medium",
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no images in {args.images}", file=sys.stderr)
         return 2
     t0 = time.process_time()
-    urls = [image_data_url(f, args.max_side) for f in files]
+    urls = [data_url_for(f, args.max_side) for f in files]
     encode_cpu = (time.process_time() - t0) / len(files)
     kb = sum(len(u) for u in urls) / len(urls) / 1024
     server = subprocess.Popen([sys.executable, "-m", "tests.support.fake_openai", str(args.latency), ANSWER],

@@ -6,7 +6,7 @@ Sources, in order of trust (``[annotate] sources``):
 2. ``clip``: zero-shot over prompt sets kept as data (``data/perception_prompts.toml``) through the
    core model layer (:mod:`mmrakit.modelhub.clip`);
 3. ``vlm``: a vision-language model asked constrained questions answering in JSON, through an
-   OpenAI-compatible endpoint (:mod:`mmrakit.modelhub.openai_compat`: bounded concurrency, retries,
+   OpenAI-compatible endpoint (:class:`mmrakit.modelhub.openai.ChatClient`: bounded concurrency, retries,
    response cache). A VLM also supplies a caption and an object list, so sources without captions or
    boxes (Mantis/LLaVA-style) yield attributes too.
 
@@ -254,10 +254,10 @@ def _annotate(ws, pool, store, records, sources, force, client, clip_scores, rep
                 store.put(r.sha256, source, version, clip_source(scores, r.sha256))
                 report.annotated[source] += 1
         elif source == "vlm":
-            from mmrakit.modelhub.openai_compat import image_data_url
+            from mmrakit.modelhub.openai import data_url_for
 
             cli = client or _vlm_client(ws)
-            jobs = [(r.sha256, vlm_messages(image_data_url(pool.image_path(r.sha256), s.max_image_side))) for r in todo]
+            jobs = [(r.sha256, vlm_messages(data_url_for(pool.image_path(r.sha256), s.max_image_side))) for r in todo]
 
             def on_result(sha: str, text: str | None) -> None:
                 if text is None:
@@ -292,10 +292,8 @@ def _clip_scores_from_workspace(ws: Workspace) -> Callable:
 
 
 def _vlm_client(ws: Workspace):
-    import os
-
     from mmrakit.errors import ConfigError
-    from mmrakit.modelhub.openai_compat import ChatClient
+    from mmrakit.modelhub.openai import ChatClient
 
     s = ws.settings.annotate
     if s.vlm_backend == "hf":
@@ -308,5 +306,5 @@ def _vlm_client(ws: Workspace):
     if not s.vlm_url or not s.vlm_model:
         raise ConfigError("the vlm annotator source needs [annotate] vlm_url and vlm_model (vlm_backend = openai)",
                           hint="set them in mmrakit.toml, or drop 'vlm' from [annotate] sources")
-    return ChatClient(s.vlm_url, s.vlm_model, api_key=os.environ.get(s.vlm_api_key_env), max_retries=s.max_retries,
+    return ChatClient(s.vlm_url, s.vlm_model, api_key_env=s.vlm_api_key_env, max_retries=s.max_retries,
                       timeout_s=s.timeout_s, cache_path=ws.path("annotate", "responses.sqlite"))

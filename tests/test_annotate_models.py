@@ -16,7 +16,7 @@ from mmrakit.images import ImagePool
 from mmrakit.images.annotate import AttributeStore, parse_vlm, run_annotate
 from mmrakit.images.embed import run_embed
 from mmrakit.images.importer import import_images
-from mmrakit.modelhub.openai_compat import image_data_url
+from mmrakit.modelhub.openai import data_url_for
 from mmrakit.records import CandidateStore
 from mmrakit.relations import bundled_subset
 from mmrakit.relations.ingest import ingest
@@ -64,7 +64,7 @@ def test_vlm_source_through_an_openai_compatible_endpoint(workspace: Workspace, 
     import_images(workspace, str(folder), "folder")
     pool = ImagePool(workspace)
     s = workspace.settings.annotate
-    urls = {image_data_url(pool.image_path(sha), s.max_image_side): sha for sha in pool.shas()}
+    urls = {data_url_for(pool.image_path(sha), s.max_image_side): sha for sha in pool.shas()}
     order = sorted(urls.values())
 
     def answer(body: dict) -> str:
@@ -179,7 +179,7 @@ def test_mantis_source_without_captions_yields_every_subtask_with_an_annotator_m
                                                          round(min(a["bbox"][3] / h, 1 - a["bbox"][1] / h), 4)]}
                 for a in ann["annotations"] if a["image_id"] == img["id"] and not a.get("iscrowd")]
         has_subject = any(o["name"] in ("person", "dog", "cat", "horse", "bird") for o in objs)
-        by_url[image_data_url(path, s.max_image_side)] = {
+        by_url[data_url_for(path, s.max_image_side)] = {
             "caption": [c["caption"] for c in caps["annotations"] if c["image_id"] == img["id"]], "objects": objs,
             "emotion": (["calm"] if img["id"] % 2 else ["joyful"]) if has_subject else [], "sha": sha}
 

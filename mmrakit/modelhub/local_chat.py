@@ -1,5 +1,5 @@
 """A local Hugging Face vision-language model behind the same small interface as
-:class:`.openai_compat.ChatClient` (``chat(messages)``, ``map(jobs, on_result, concurrency)``), so a
+:class:`.openai.ChatClient` (``chat(messages)``, ``map(jobs, on_result, concurrency)``), so a
 stage asks a local model and an endpoint the same way. Messages use the OpenAI format (images as data
 URLs); they are turned into the processor's chat format here. Responses go to the same cache.
 """

@@ -3,28 +3,47 @@
 Async httpx with the one retry policy (:mod:`.retry`: exponential backoff with jitter, honouring
 Retry-After) on 429, 5xx, timeouts, dropped connections and malformed bodies. The API key comes from
 the environment variable named in the settings and is never logged, cached or written anywhere.
-The runner's ``openai:`` backend and the build-time model panels both use it.
+The runner's ``openai:`` backend and the build-time model panels use :class:`OpenAIChat`; stages that
+run synchronously (the annotator) use :class:`ChatClient`, a thin sync adapter over it that adds the
+response cache and bounded concurrency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ..errors import ConfigError, MmrakitError
+from .cache import ResponseCache, cache_key
 from .retry import aretrying
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 
 
-def data_url_for(data: bytes) -> str:
-    """An image as a base64 data URL; formats other than PNG/JPEG/GIF/WebP are re-encoded as PNG."""
+def data_url_for(image: bytes | str | Path, max_side: int | None = None) -> str:
+    """An image (bytes or a file) as a base64 data URL. Without ``max_side`` the bytes go as they are
+    (formats other than PNG/JPEG/GIF/WebP are re-encoded as PNG); with it the image is downscaled so its
+    longer side is at most ``max_side`` and sent as JPEG."""
     import base64
     import io
 
+    data = image if isinstance(image, bytes) else Path(image).read_bytes()
+    if max_side is not None:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            im = im.convert("RGB")
+            im.thumbnail((max_side, max_side))
+            buf = io.BytesIO()
+            im.save(buf, format="JPEG", quality=90)
+        return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
     mime = next((m for magic, m in _MAGIC if data.startswith(magic)), None)
     if mime is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         mime = "image/webp"
@@ -94,9 +113,12 @@ class OpenAIChat:
         return self._client
 
     def chat_body(self, content: list[dict[str, Any]] | str, max_tokens: int) -> dict[str, Any]:
+        return self.messages_body([{"role": "user", "content": content}], max_tokens)
+
+    def messages_body(self, messages: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": "user", "content": content}],
+            "messages": messages,
             "temperature": self.temperature,
             "max_tokens": max_tokens,
         }
@@ -147,3 +169,72 @@ class OpenAIChat:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+class ChatClient:
+    """A synchronous view of :class:`OpenAIChat` for stages: ``chat(messages)`` -> the reply text and
+    ``map(jobs, on_result, concurrency)`` with at most ``concurrency`` requests in flight, both through
+    the response cache (:mod:`.cache`). Same wire format, retries and errors as the async client."""
+
+    def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY", max_retries: int = 4,
+                 timeout_s: float = 60.0, cache_path: str | Path | None = None, max_tokens: int = 256,
+                 backoff_s: float = 0.5) -> None:
+        self.inner = OpenAIChat(model, base_url=base_url, api_key_env=api_key_env, temperature=0.0, seed=None,
+                                timeout_s=timeout_s, max_retries=max_retries, retry_initial_s=backoff_s, retry_max_s=10.0)
+        self.max_tokens = max_tokens
+        self.fingerprint = self.inner.fingerprint
+        self.cache = ResponseCache(cache_path) if cache_path else None
+
+    @property
+    def calls(self) -> int:
+        return self.inner.calls
+
+    def _generation(self) -> dict:
+        return {"temperature": 0.0, "max_tokens": self.max_tokens}
+
+    async def _achat(self, messages: list[dict]) -> str:
+        key = cache_key(self.fingerprint, messages, self._generation())
+        if self.cache is not None:
+            hit = self.cache.get_many([key]).get(key)
+            if hit is not None:
+                return hit[0]
+        start = time.perf_counter()
+        text = await self.inner.send(self.inner.messages_body(messages, self.max_tokens))
+        if self.cache is not None:
+            self.cache.put(key, self.fingerprint, text, time.perf_counter() - start)
+        return text
+
+    async def _run(self, coro_fn: Callable[[], Any]) -> Any:
+        try:
+            return await coro_fn()
+        finally:
+            await self.inner.aclose()  # the async client belongs to this event loop
+
+    def chat(self, messages: list[dict]) -> str:
+        """One completion (cached); BackendError when the retries ran out or the request is refused."""
+        return asyncio.run(self._run(lambda: self._achat(messages)))
+
+    def map(self, jobs: list[tuple[str, list[dict]]], on_result: Callable[[str, str | None], None], *,
+            concurrency: int = 8) -> None:
+        """Run ``(key, messages)`` jobs with at most ``concurrency`` in flight; ``on_result(key, text)`` is
+        called in the caller's thread as each finishes (``text`` None when that request failed for good)."""
+        limit = max(1, concurrency)
+        self.inner.connections = limit
+
+        async def one(sem: asyncio.Semaphore, key: str, messages: list[dict]) -> tuple[str, str | None]:
+            async with sem:
+                try:
+                    return key, await self._achat(messages)
+                except BackendError:
+                    return key, None
+
+        async def run_all() -> None:
+            sem = asyncio.Semaphore(limit)
+            for fut in asyncio.as_completed([one(sem, k, m) for k, m in jobs]):
+                on_result(*(await fut))
+
+        asyncio.run(self._run(run_all))
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
