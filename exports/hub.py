@@ -12,8 +12,10 @@ import os
 from pathlib import Path
 
 from ..errors import InputError, OfflineError
+from ..modelhub.hub import hub_unreachable
 
 UPLOAD_PATTERNS = ["README.md", "data/*.parquet", "votes.jsonl"]  # the raw votes travel with the data
+OFFLINE_HINT = "check the network (and unset HF_HUB_OFFLINE), or use a local export/parquet path instead of a Hub id"
 _NETWORK_WORDS = ("Connect", "Timeout", "Network", "Transport", "Offline", "Proxy", "Resolve")
 
 
@@ -27,10 +29,7 @@ def is_network_error(exc: BaseException) -> bool:
 
 def offline_error(what: str, exc: BaseException | None = None) -> OfflineError:
     reason = f" ({type(exc).__name__})" if exc is not None else ""
-    return OfflineError(
-        f"{what}: the Hugging Face Hub is not reachable{reason}",
-        hint="check the network (and unset HF_HUB_OFFLINE), or use a local export/parquet path instead of a Hub id",
-    )
+    return OfflineError(f"{what}: the Hugging Face Hub is not reachable{reason}", hint=OFFLINE_HINT)
 
 
 def push_export(directory: str | Path, repo_id: str, *, private: bool = True, token_env: str = "HF_TOKEN") -> str:
@@ -45,8 +44,8 @@ def push_export(directory: str | Path, repo_id: str, *, private: bool = True, to
     if not token:
         raise InputError(f"pushing to the Hub needs a token in ${token_env}",
                          hint=f"export {token_env}=hf_... (a write token); it is read at push time and stored nowhere")
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        raise offline_error(f"push to {repo_id}")
+    if (reason := hub_unreachable()) is not None:  # the package's one offline check: fail at once
+        raise OfflineError(f"push to {repo_id}: the Hugging Face Hub is not reachable ({reason})", hint=OFFLINE_HINT)
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
