@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from ..atomic import atomic_dir
 from ..errors import InputError
+from ..stage import Progress
 from ..workspace import Workspace
 from .card import image_licences, render_card, restricted_terms
 from .rows import ExportRow, collect_rows
@@ -108,9 +109,11 @@ def run_export(
     force: bool = False,
     push_to_hub: str | None = None,
     private: bool | None = None,
+    progress: Progress | None = None,
     _after_write=None,
 ) -> ExportReport:
-    """Export the workspace's validated candidates into ``out`` (replaced atomically)."""
+    """Export the workspace's validated candidates into ``out`` (replaced atomically); ``progress(task,
+    done, total)`` hears about each output written and the Hub push."""
     cfg = ws.settings.export
     fmts = parse_formats(formats or cfg.formats)
     dev_fraction = cfg.dev_fraction if dev_fraction is None else dev_fraction
@@ -150,21 +153,32 @@ def run_export(
         else:
             _write_outputs(out, rows, splits, fmts, report, cfg, with_provenance=with_provenance,
                            include_unreviewed=include_unreviewed, after_write=_after_write,
-                           load_id=push_to_hub or cfg.hub_repo or f"path/to/{out.name}")
+                           load_id=push_to_hub or cfg.hub_repo or f"path/to/{out.name}", progress=progress)
             run.counts = {"rows": len(rows), **{f"split_{s}": n for s, n in report.splits.items()},
                           "validated": report.validated, "unreviewed": report.unreviewed}
             run.outputs = {"out": str(out), "formats": fmts}
     if push_to_hub:
         from .hub import push_export
 
+        if progress:
+            progress("export: hub push", 0, 1)
         report.pushed_to = push_export(out, push_to_hub, private=cfg.hub_private if private is None else private,
                                        token_env=cfg.token_env)
+        if progress:
+            progress("export: hub push", 1, 1)
     return report
 
 
 def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, with_provenance: bool,
-                   include_unreviewed: bool, after_write=None, load_id: str) -> None:
+                   include_unreviewed: bool, after_write=None, load_id: str, progress: Progress | None = None) -> None:
     """Write every requested output into a temporary folder, then swap it onto ``out``."""
+    steps = [f for f in ("parquet", "hf", "lmms-eval", "vlmevalkit") if f in fmts] + ["card"]
+    written: list[str] = []
+
+    def step_done(name: str) -> None:
+        written.append(name)
+        if progress:
+            progress("export: outputs", len(written), len(steps))
     from .hf import build_dataset, rows_per_group, shard_count, write_parquet_shards
     from .schema import features as export_features
 
@@ -184,10 +198,13 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
                 shards[s] = write_parquet_shards(
                     ds, data_dir, s, num_shards=shard_count(splits[s], cfg.max_shard_size_mb * 2**20),
                     row_group_size=rows_per_group(splits[s], cfg.row_group_size, cfg.max_row_group_mb * 2**20))
+            if "parquet" in fmts:
+                step_done("parquet")
         if "hf" in fmts:
             from datasets import DatasetDict
 
             DatasetDict(datasets_by_split).save_to_disk(str(tmp / "hf"))
+            step_done("hf")
         if "lmms-eval" in fmts:
             from .lmms_pack import write_lmms_pack
             from ..modelhub.prompts import PROMPT_TEMPLATES
@@ -211,11 +228,13 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
             shutil.rmtree(tmp / ".pack-circular", ignore_errors=True)
             if "parquet" not in fmts:
                 shutil.rmtree(tmp / ".pack-data")
+            step_done("lmms-eval")
         if "vlmevalkit" in fmts:
             from .vlmevalkit import config_name, write_vlmevalkit
 
             report.vlmevalkit_files = write_vlmevalkit(tmp / "vlmevalkit", splits, name=cfg.vlmevalkit_name)
             report.vlmevalkit_config = f"vlmevalkit/{config_name(cfg.vlmevalkit_name)}"
+            step_done("vlmevalkit")
         write_votes(tmp / VOTES_FILE, splits)
         card = render_card(splits, feats, dataset_license=cfg.license, pretty_name=cfg.pretty_name,
                            load_id=load_id, include_unreviewed=include_unreviewed,
@@ -225,5 +244,6 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
         # the manifest travels with the export: it names the folder, not where it sits on this machine
         (tmp / MANIFEST).write_text(report.model_copy(update={"out": out.name}).model_dump_json(indent=2),
                                     encoding="utf-8")
+        step_done("card")
         if after_write is not None:  # test hook: fail after everything is written, before the swap
             after_write(tmp)

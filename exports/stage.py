@@ -15,5 +15,6 @@ class ExportStage:
         cfg, ws = ctx.config, ctx.ws
         include_unreviewed = cfg.export.include_unreviewed or not cfg.review.enabled
         report = run_export(ws, ws.resolve(cfg.export.out), formats=cfg.export.formats, force=ctx.force,
-                            with_provenance=cfg.export.with_provenance, include_unreviewed=include_unreviewed)
+                            with_provenance=cfg.export.with_provenance, include_unreviewed=include_unreviewed,
+                            progress=ctx.progress)
         return StageReport.of(report)

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from mmrakit.errors import ConfigError, InputError
 from mmrakit.models import Candidate
 from mmrakit.records import CandidateStore, ImageCatalog
+from mmrakit.stage import Progress
 from mmrakit.workspace import Workspace
 from .client import LabelStudioClient, LabelStudioError
 from .config import answer_result, judging_guide, label_config, validate_prediction
@@ -294,16 +295,18 @@ def _sync_task_map(client: LabelStudioClient, store: ReviewStore, url: str, pid:
 
 
 def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candidate], *, kind: str = MAIN,
-                    client: LabelStudioClient | None = None, votes: dict[str, list[dict]] | None = None) -> PushReport:
+                    client: LabelStudioClient | None = None, votes: dict[str, list[dict]] | None = None,
+                    progress: Progress | None = None) -> PushReport:
     """Push ``candidates`` to the project of ``kind``; withdraw the tasks of rejected or dropped candidates
-    (both projects), and let the media folder keep exactly the images some task still shows."""
+    (both projects), and let the media folder keep exactly the images some task still shows.
+    ``progress(task, done, total)`` hears about the tasks created or updated."""
     store = ReviewStore(ws)
     own = client is None
     client = client or conn.client(ws)
     urls = ImageUrls(ws, conn.files_root)
     try:
         with urls.media.locked() if urls.media else contextlib.nullcontext():
-            report = _push_locked(ws, conn, list(candidates), kind, client, store, urls, votes)
+            report = _push_locked(ws, conn, list(candidates), kind, client, store, urls, votes, progress)
             if urls.media is not None:
                 urls.media.prune_strays()
                 if report.withdrawn or _unknown_media(ws, conn, urls.media):
@@ -316,7 +319,8 @@ def push_candidates(ws: Workspace, conn: Connection, candidates: Iterable[Candid
 
 
 def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], kind: str, client: LabelStudioClient,
-                 store: ReviewStore, urls: ImageUrls, votes: dict[str, list[dict]] | None = None) -> PushReport:
+                 store: ReviewStore, urls: ImageUrls, votes: dict[str, list[dict]] | None = None,
+                 progress: Progress | None = None) -> PushReport:
     payloads, checked = [], set()
     for c in candidates:
         p = task_payload(c, urls, None if votes is None else votes.get(c.id, []))
@@ -330,6 +334,13 @@ def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], k
     changed = [p for p in payloads
                if p["data"]["candidate_id"] in known and known[p["data"]["candidate_id"]][1] != p["data"]["content_hash"]]
     bs = ws.settings.review.batch_size
+    task, total = f"review: push ({kind})", len(new) + len(changed)
+
+    def tick(done: int) -> None:
+        if progress:
+            progress(task, done, total)
+
+    tick(0)
     for i in range(0, len(new), bs):
         batch = new[i:i + bs]
         ids = client.import_tasks(pid, batch)
@@ -338,7 +349,8 @@ def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], k
                              hint="re-run `mmrakit review push`: existing tasks are matched by candidate id")
         store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])
                                            for p, tid in zip(batch, ids)])
-    for p in changed:
+        tick(i + len(batch))
+    for j, p in enumerate(changed, 1):
         tid = known[p["data"]["candidate_id"]][0]
         client.update_task(tid, p["data"])
         pred = p["predictions"][0]
@@ -346,13 +358,15 @@ def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], k
             client.delete_prediction(old["id"])
         client.create_prediction(tid, pred["result"], pred["model_version"])
         store.record_tasks(conn.url, pid, [(p["data"]["candidate_id"], tid, p["data"]["content_hash"])])
+        tick(len(new) + j)
     withdrawn = withdraw(ws, conn, client, store)
     return PushReport(project_id=pid, url=conn.url, kind=kind, candidates=len(payloads), created=len(new),
                       updated=len(changed), unchanged=len(payloads) - len(new) - len(changed), withdrawn=withdrawn,
                       projects={kind: pid})
 
 
-def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, reviewers: int | None = None) -> PushReport:
+def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, reviewers: int | None = None,
+         progress: Progress | None = None) -> PushReport:
     """`review push`: every kept candidate (of ``subtasks``) not rejected, recorded as stage review.push."""
     if reviewers is not None and reviewers != ws.settings.review.reviewers:
         ws.settings.review = ws.settings.review.model_copy(update={
@@ -366,7 +380,8 @@ def push(ws: Workspace, conn: Connection, *, subtasks: list[str] | None = None, 
     with ws.stage_run("review.push", key=",".join(sorted(subtasks or [])), inputs=[c.id for c in candidates],
                       settings=ws.settings.review, force=True) as run:
         with conn.client(ws) as client:
-            reports = [push_candidates(ws, conn, candidates, kind=kind, client=client) for kind in kinds]
+            reports = [push_candidates(ws, conn, candidates, kind=kind, client=client, progress=progress)
+                       for kind in kinds]
         report = reports[0] if len(reports) == 1 else _combined(reports)
         for r in rows:
             if r["review_status"] == "unreviewed":

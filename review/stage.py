@@ -27,7 +27,7 @@ class PushStage:
             return StageReport(up_to_date=True, candidates=len(kept))
         if not ws.settings.review.url and not server_state(ws):
             serve(ws)  # a local Label Studio on 127.0.0.1
-        return StageReport.of(push(ws, connection(ws), reviewers=reviewers))
+        return StageReport.of(push(ws, connection(ws), reviewers=reviewers, progress=ctx.progress))
 
 
 class PullStage:

@@ -30,7 +30,7 @@ def test_every_long_stage_reports_progress_and_json_stays_clean(tmp_path: Path, 
     results, _ = run_pipeline(ws, cfg, pipeline_stages(), progress=lambda task, d, t: seen[task].append((d, t)))
     assert {r.status for r in results} == {"ran", "disabled"}
     tasks = set(seen)
-    for expected in ("relations: sources", "build subtasks", "dedup tiers", "captions", "eval: models"):
+    for expected in ("relations: sources", "build subtasks", "dedup tiers", "captions", "eval: models", "export: outputs"):
         assert expected in tasks, sorted(tasks)
     assert any(t.startswith("import ") for t in tasks) and any(t.startswith("eval: random") for t in tasks)
     for task, calls in seen.items():
@@ -42,7 +42,8 @@ def test_every_long_stage_reports_progress_and_json_stays_clean(tmp_path: Path, 
 
     # one CLI command per stage with --json: stdout is exactly one JSON document, bars stay off it
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    for args in (["images", "dedup", "--force"], ["build", "--force"], ["status"]):
+    for args in (["images", "dedup", "--force"], ["build", "--force"], ["status"],
+                 ["export", "--out", str(tmp_path / "exp"), "--include-unreviewed", "--force"]):
         proc = subprocess.run([sys.executable, "-m", "mmrakit.cli.main", *args, "--json", "-w", str(tmp_path / "a" / "ws")],
                               capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
         assert proc.returncode == 0, proc.stderr[-2000:]

@@ -54,9 +54,13 @@ def _task_ids(ws: Workspace, ls: LS, kind: str = MAIN) -> dict[str, int]:
 def test_push_is_idempotent_and_updates_changed_candidates(ls):
     ws = ls.workspace("push", isolation="shared")
     cands = sample.seed(ws, ws.root / "pool", 6, builder_version="b1")
-    first = push(ws, ls.conn)
+    ticks: list[tuple[str, int, int]] = []
+    first = push(ws, ls.conn, progress=lambda task, d, t: ticks.append((task, d, t)))
     assert (first.created, first.updated, first.unchanged) == (6, 0, 0)
-    again = push(ws, ls.conn)
+    assert ticks[0] == ("review: push (main)", 0, 6) and ticks[-1] == ("review: push (main)", 6, 6), ticks
+    ticks.clear()
+    again = push(ws, ls.conn, progress=lambda task, d, t: ticks.append((task, d, t)))
+    assert ticks == [("review: push (main)", 0, 0)]  # nothing to send: a bar of nothing, not a missing one
     assert (again.created, again.updated, again.unchanged, again.project_id) == (0, 0, 6, first.project_id)
     with ls.admin() as admin:
         project = admin.project(first.project_id)

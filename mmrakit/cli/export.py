@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from .common import JsonOpt, WorkspaceOpt, console, emit, err_console, open_workspace, table
+from .common import JsonOpt, WorkspaceOpt, console, emit, err_console, open_workspace, progress_bar, table
 
 
 def _render_export(report) -> None:
@@ -78,9 +78,11 @@ def register(app: typer.Typer) -> None:
         from ..exports.export import run_export
 
         ws = open_workspace(workspace)
-        report = run_export(ws, out, formats=fmt, with_provenance=with_provenance,
-                            include_unreviewed=include_unreviewed, dev_fraction=dev_fraction, seed=seed,
-                            force=force, push_to_hub=push_to_hub, private=None if not public else False)
+        with progress_bar(enabled=not json_out) as progress:
+            report = run_export(ws, out, formats=fmt, with_provenance=with_provenance,
+                                include_unreviewed=include_unreviewed, dev_fraction=dev_fraction, seed=seed,
+                                force=force, push_to_hub=push_to_hub, private=None if not public else False,
+                                progress=progress)
         emit(report, json_out, _render_export)
 
     @export_app.command("validate")

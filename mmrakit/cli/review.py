@@ -60,7 +60,8 @@ def push(
     from ..review import connection, push as do_push
 
     ws = open_workspace(workspace)
-    report = do_push(ws, connection(ws), subtasks=subtasks, reviewers=reviewers)
+    with progress_bar(enabled=not json_out) as progress:
+        report = do_push(ws, connection(ws), subtasks=subtasks, reviewers=reviewers, progress=progress)
     emit(report, json_out, lambda r: console.print(
         (f"projects {', '.join(map(str, r.projects.values()))} (one per reviewer)" if len(r.projects) > 1
          else f"project {r.project_id}") + f": {r.created} new, {r.updated} updated, {r.unchanged} unchanged ({r.candidates} candidates); "
