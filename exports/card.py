@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from ..agreement import krippendorff_alpha
-from ..errors import InputError
-from ..subtasks import mmra_subtasks
+from mmrakit.agreement import krippendorff_alpha
+from mmrakit.errors import InputError
+from mmrakit.subtasks import mmra_subtasks
 from .rows import ExportRow
 
 CONCEPTNET_ATTRIBUTION = (

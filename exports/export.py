@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ..atomic import atomic_dir
-from ..errors import InputError
-from ..stage import Progress
-from ..workspace import Workspace
+from mmrakit.atomic import atomic_dir
+from mmrakit.errors import InputError
+from mmrakit.stage import Progress
+from mmrakit.workspace import Workspace
 from .card import image_licences, render_card, restricted_terms
 from .rows import ExportRow, collect_rows
 from .splits import assign_splits
@@ -207,7 +207,7 @@ def _write_outputs(out: Path, rows, splits, fmts, report: ExportReport, cfg, *, 
             step_done("hf")
         if "lmms-eval" in fmts:
             from .lmms_pack import write_lmms_pack
-            from ..modelhub.prompts import PROMPT_TEMPLATES
+            from mmrakit.modelhub.prompts import PROMPT_TEMPLATES
 
             from .rows import rotated_rows
 

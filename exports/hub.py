@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import InputError, OfflineError
-from ..modelhub.hub import hub_unreachable
+from mmrakit.errors import InputError, OfflineError
+from mmrakit.modelhub.hub import hub_unreachable
 
 UPLOAD_PATTERNS = ["README.md", "data/*.parquet", "votes.jsonl"]  # the raw votes travel with the data
 OFFLINE_HINT = "check the network (and unset HF_HUB_OFFLINE), or use a local export/parquet path instead of a Hub id"

@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..atomic import write_bytes
-from ..errors import InputError
-from ..models import Candidate, Evidence, ImageRecord
-from ..records import CandidateStore, ImageCatalog
-from ..subtasks import mmra_subtasks, normalise_task_name
-from ..workspace import Workspace
+from mmrakit.atomic import write_bytes
+from mmrakit.errors import InputError
+from mmrakit.models import Candidate, Evidence, ImageRecord
+from mmrakit.records import CandidateStore, ImageCatalog
+from mmrakit.subtasks import mmra_subtasks, normalise_task_name
+from mmrakit.workspace import Workspace
 from .hub import is_network_error, offline_error
 
 IMPORT_DIR = ("images", "imported")
@@ -101,7 +101,7 @@ def _store_image(ws: Workspace, cell: Any, origin: str, meta: dict[str, Any]) ->
 
 
 def _candidate(row: dict[str, Any], image1: str, image2: str) -> Candidate:
-    from ..modelhub.prompts import normalise_qa_type
+    from mmrakit.modelhub.prompts import normalise_qa_type
 
     raw_task = str(row.get("Task") or "").strip()
     task = normalise_task_name(raw_task) or raw_task

@@ -20,8 +20,8 @@ from string import Template
 
 import yaml
 
-from ..modelhub import prompts as eval_prompts
-from ..modelhub.prompts import PROMPT_TEMPLATES
+from mmrakit.modelhub import prompts as eval_prompts
+from mmrakit.modelhub.prompts import PROMPT_TEMPLATES
 
 SECTION_START, SECTION_END = "# --- MMRA ", "# --- ReMI "
 

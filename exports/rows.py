@@ -13,11 +13,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import InputError
-from ..models import Candidate, ImageRecord
-from ..records import CandidateStore, ImageCatalog
-from ..verdicts import Vote, votes as stored_votes
-from ..workspace import Workspace
+from mmrakit.errors import InputError
+from mmrakit.models import Candidate, ImageRecord
+from mmrakit.records import CandidateStore, ImageCatalog
+from mmrakit.verdicts import Vote, votes as stored_votes
+from mmrakit.workspace import Workspace
 from .sources import public_source, source_roots
 
 #: Review statuses that may appear in an export; 'validated' is the only one presented as reviewed.
@@ -57,7 +57,7 @@ class ExportRow(BaseModel):
 
 def rotated_rows(row: ExportRow) -> list[tuple[int, ExportRow]]:
     """Rotations 1..n-1 of a Choice QA row (circular scoring, :mod:`mmrakit.circular`); [] for yes/no."""
-    from ..circular import rotations
+    from mmrakit.circular import rotations
 
     c = row.candidate
     if not c.options:

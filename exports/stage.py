@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..stage import StageContext, StageReport
+from mmrakit.stage import StageContext, StageReport
 
 
 class ExportStage:

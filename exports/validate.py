@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ..errors import InputError
+from mmrakit.errors import InputError
 from .card import card_split_counts, parse_card
 from .export import MANIFEST
 from .schema import IMAGE_COLUMNS, MMRA_COLUMNS

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..models import OPTION_LETTERS
+from mmrakit.models import OPTION_LETTERS
 from .hf import _EXT
 from .rows import ExportRow, rotated_rows
 

@@ -90,21 +90,12 @@ def test_product_code_imports_no_test_fixture() -> None:
     assert not offenders
 
 
-# Files other branches were editing while the style was unified; convert them (mechanically) and drop
-# them from this set: `from ..errors import X` -> `from mmrakit.errors import X`.
-CORE_IMPORT_STYLE_PENDING = {"builders/pool.py", "builders/filters.py",
-                             "builders/graph.py", "builders/rules.py"}
-CORE_IMPORT_STYLE_PENDING_DIRS = ("exports/", "builders/families/")
-
-
 def test_stages_import_the_core_one_way() -> None:
     """Stage folders import the core absolutely (``from mmrakit.x import``), their own modules relatively."""
     offenders = []
     for folder in sorted(STAGES):
         for path in (REPO / folder).rglob("*.py"):
             rel = path.relative_to(REPO)
-            if str(rel) in CORE_IMPORT_STYLE_PENDING or str(rel).startswith(CORE_IMPORT_STYLE_PENDING_DIRS):
-                continue
             up = "." * len(rel.parts)  # the relative prefix that reaches the `mmrakit` package itself
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.ImportFrom) and node.level == len(up):
