@@ -115,10 +115,22 @@ def collect_rows(ws: Workspace, *, include_unreviewed: bool = False) -> list[Exp
             image1=images[0][0], image2=images[1][0],
             image1_file=images[0][1], image2_file=images[1][1],
         ))
+    rows = lone_partners_unpaired(rows)
     by_candidate = stored_votes(ws, [r.id for r in rows])
     for r in rows:
         r.votes = by_candidate.get(r.id, [])
     return rows
+
+
+def lone_partners_unpaired(rows: list[ExportRow]) -> list[ExportRow]:
+    """A pair is published only whole: a row whose counterfactual partner is not exported (rejected, dropped or
+    still pending review) loses its ``pair_id`` and is published as an ordinary item, judged on its own images."""
+    members: dict[str, int] = {}
+    for r in rows:
+        if r.candidate.pair_id:
+            members[r.candidate.pair_id] = members.get(r.candidate.pair_id, 0) + 1
+    return [r.model_copy(update={"candidate": r.candidate.model_copy(update={"pair_id": None})})
+            if r.candidate.pair_id and members[r.candidate.pair_id] < 2 else r for r in rows]
 
 
 def votes_json(row: ExportRow) -> str:

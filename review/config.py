@@ -48,6 +48,11 @@ VOTES_PANEL = """  <Header value="Reviewers' votes (pseudonymous ids; the verdic
   <Text name="votes" value="$votes_text"/>"""
 
 
+def pair_note() -> str:
+    """The line a counterfactual partner's task shows above its question (``pair_note`` in review_form.toml)."""
+    return review_form()["pair_note"]
+
+
 @lru_cache(maxsize=1)
 def judging_guide() -> str:
     """The short judging guide shown as each review project's instructions (HTML, from data)."""

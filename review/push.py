@@ -30,7 +30,7 @@ from mmrakit.records import CandidateStore, ImageCatalog
 from mmrakit.stage import Progress
 from mmrakit.workspace import Workspace
 from .client import LabelStudioClient, LabelStudioError
-from .config import answer_result, judging_guide, label_config, validate_prediction
+from .config import answer_result, judging_guide, label_config, pair_note, validate_prediction
 from .media import MediaFolder, name_from_url
 from .server import Connection
 from .store import ReviewStore
@@ -136,6 +136,8 @@ def task_payload(c: Candidate, image_url, votes: list[dict] | None = None) -> di
         "proposed_answer": c.answer,
         "builder_version": c.builder_version,
         "order_probe": c.order_probe,
+        "pair_id": c.pair_id or "",
+        "pair_note": pair_note() if c.pair_id else "",  # the form shows it; empty on unpaired tasks
     }
     if votes is not None:
         data["votes"] = votes
@@ -143,6 +145,23 @@ def task_payload(c: Candidate, image_url, votes: list[dict] | None = None) -> di
     prediction = {"model_version": c.builder_version, "result": answer_result(c.answer)}
     data["content_hash"] = content_hash(data, prediction)
     return {"data": data, "predictions": [prediction]}
+
+
+def partners_together(candidates: list[Candidate]) -> list[Candidate]:
+    """The same candidates, each counterfactual partner moved right after the first of its pair: imported in
+    this order they get consecutive task ids, so the labelling stream shows the partners one after the other."""
+    by_pair: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        if c.pair_id:
+            by_pair.setdefault(c.pair_id, []).append(c)
+    out, placed = [], set()
+    for c in candidates:
+        if c.id in placed:
+            continue
+        group = by_pair.get(c.pair_id, [c]) if c.pair_id else [c]
+        out.extend(group)
+        placed.update(x.id for x in group)
+    return out
 
 
 def votes_text(votes: list[dict]) -> str:
@@ -322,7 +341,7 @@ def _push_locked(ws: Workspace, conn: Connection, candidates: list[Candidate], k
                  store: ReviewStore, urls: ImageUrls, votes: dict[str, list[dict]] | None = None,
                  progress: Progress | None = None) -> PushReport:
     payloads, checked = [], set()
-    for c in candidates:
+    for c in partners_together(candidates):
         p = task_payload(c, urls, None if votes is None else votes.get(c.id, []))
         if (c.answer, c.builder_version) not in checked:  # the prediction depends on these two only
             validate_prediction(p["predictions"][0]["result"], p["predictions"][0]["model_version"])

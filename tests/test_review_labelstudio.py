@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from mmrakit.errors import ConfigError
-from mmrakit.models import ImageRecord
+from mmrakit.models import Candidate, ImageRecord
 from mmrakit.records import CandidateStore, ImageCatalog
 from mmrakit.review import (LabelStudioAuthError, LabelStudioClient, LabelStudioError, adjudicate, connection,
                             create_reviewers, pull, push, review_status, reviewer_client, serve, stop)
@@ -742,3 +742,79 @@ def test_real_labelling_form_annotations_parse(ls, reviewers, tmp_path):
     got = {v.candidate_id: (v.choice, v.answer, v.reasons) for v in ReviewStore(ws).verdicts()}
     assert got == {cands[0].id: ("reject", None, ["ambiguous"]),
                    cands[1].id: ("accept", cands[1].answer, [])}
+
+
+# --- counterfactual partners: reviewed together, published only whole --------------------------------------------
+
+def test_partners_are_pushed_adjacent_and_a_lone_half_is_not_exported_as_a_pair(ls, reviewers, tmp_path):
+    """Partners (one pair_id) land as consecutive tasks in every reviewer's project with the pair_id and the
+    form's pair line in their data; re-pushing changes nothing; when one partner is rejected the other is
+    exported as an ordinary item (no pair_id), while a pair validated on both sides keeps it."""
+    import pyarrow.parquet as pq
+
+    from mmrakit.exports.export import run_export
+    from mmrakit.review.config import pair_note
+    from mmrakit.review.push import reviewer_kind
+
+    ws = ls.workspace("pairs")
+    base = sample.seed(ws, ws.root / "pool", 6)
+    shas = [c.image2 for c in base]
+    # partners of c1 and c3 (yes/no): same question and first image, another second image, answer flipped
+    partners = {}
+    for i, other in ((1, shas[4]), (3, shas[5])):
+        pid = f"pair-{i}"
+        base[i] = base[i].model_copy(update={"pair_id": pid})
+        partners[i] = Candidate(task=base[i].task, granularity="image", qa_type=base[i].qa_type,
+                                question=base[i].question, answer="No", image1=base[i].image1, image2=other,
+                                builder_version=base[i].builder_version, pair_id=pid)
+    CandidateStore(ws).upsert([base[1], base[3]])
+    CandidateStore(ws).upsert(list(partners.values()))
+    cands = [*base, *partners.values()]
+    stored = [r["id"] for r in CandidateStore(ws).rows(status="kept")]
+    apart = [i for i, p in partners.items() if abs(stored.index(base[i].id) - stored.index(p.id)) > 1]
+    assert apart  # at least one pair is not adjacent in the store's order: the push must bring it together
+
+    rep = push(ws, ls.conn)
+    assert (rep.created, rep.unchanged) == (3 * 8, 0)
+    store = ReviewStore(ws)
+    pids = {e: store.project_id(ls.conn.url, reviewer_kind(e)) for e in REVIEWERS}
+    before = {}
+    with ls.admin() as admin:
+        for e in REVIEWERS:
+            tasks = sorted(admin.iter_tasks(pids[e], page_size=100), key=lambda t: t["id"])
+            order = [t["data"]["candidate_id"] for t in tasks]
+            for i, partner in partners.items():
+                a, b = order.index(base[i].id), order.index(partner.id)
+                assert abs(a - b) == 1 and abs(tasks[a]["id"] - tasks[b]["id"]) == 1  # consecutive in the stream
+                assert tasks[a]["data"]["pair_id"] == tasks[b]["data"]["pair_id"] == f"pair-{i}"
+                assert tasks[a]["data"]["pair_note"] == pair_note() != ""
+            unpaired = [t for t in tasks if t["data"]["candidate_id"] in {base[k].id for k in (0, 2, 4, 5)}]
+            assert len(unpaired) == 4 and all(t["data"]["pair_id"] == t["data"]["pair_note"] == "" for t in unpaired)
+            assert "$pair_note" in admin.project(pids[e])["label_config"]
+            before[e] = [(t["id"], t["data"]["content_hash"]) for t in tasks]
+        again = push(ws, ls.conn)
+        assert (again.created, again.updated, again.unchanged, again.withdrawn) == (0, 0, 3 * 8, 0)
+        for e in REVIEWERS:  # the re-push touched no task
+            tasks = sorted(admin.iter_tasks(pids[e], page_size=100), key=lambda t: t["id"])
+            assert [(t["id"], t["data"]["content_hash"]) for t in tasks] == before[e]
+
+    # every reviewer accepts everything but the partner of c1, which all three reject
+    for e in REVIEWERS:
+        tids = {cid: tid for cid, (tid, _) in store.tasks(ls.conn.url, pids[e]).items()}
+        with reviewer_client(ls.ws, ls.conn, e) as client:
+            for c in cands:
+                verdict = ("reject", None, ("wrong_answer",)) if c.id == partners[1].id else ("accept",)
+                client.create_annotation(tids[c.id], sample.annotation_result(*verdict))
+    pull(ws, ls.conn)
+    status = {r["id"]: r["review_status"] for r in CandidateStore(ws).rows()}
+    assert (status[base[1].id], status[partners[1].id]) == ("validated", "rejected")
+    assert status[base[3].id] == status[partners[3].id] == "validated"
+
+    out = tmp_path / "export"
+    run_export(ws, out, formats="parquet", with_provenance=True)
+    table = pq.read_table(sorted((out / "data").glob("*.parquet"))).to_pylist()
+    got = {r["id"]: r["pair_id"] for r in table}
+    assert partners[1].id not in got  # rejected
+    assert got[base[1].id] is None  # its validated partner is published alone, not as half a pair
+    assert got[base[3].id] == got[partners[3].id] == "pair-3"  # the whole pair keeps its pair_id
+    assert sum(1 for v in got.values() if v) == 2
