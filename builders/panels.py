@@ -68,6 +68,14 @@ def chance(c: Candidate) -> float:
 
 # --- artifact solvers ------------------------------------------------------------------------------
 
+
+def _sole_best(scores, pick) -> str | None:
+    """The key with the best score under ``pick`` (min or max), or None (abstain) when several tie."""
+    best = pick(scores.values())
+    winners = [k for k, v in scores.items() if v == best]
+    return winners[0] if len(winners) == 1 else None
+
+
 class OptionFrequencySolver:
     """The option least often seen as a distractor in the rest of the build (ties or no evidence: abstain)."""
 
@@ -96,9 +104,7 @@ class OptionFrequencySolver:
             if not rates:
                 out.append(None)
                 continue
-            best = min(rates.values())
-            winners = [k for k, v in rates.items() if v == best]
-            out.append(winners[0] if len(winners) == 1 else None)
+            out.append(_sole_best(rates, min))
         return out
 
 
@@ -121,9 +127,7 @@ class AnswerPriorSolver:
             if not rest:
                 out.append(None)
                 continue
-            top = max(rest.values())
-            winners = [a for a, n in rest.items() if n == top]
-            out.append(winners[0] if len(winners) == 1 else None)
+            out.append(_sole_best(rest, max))
         return out
 
 
