@@ -208,19 +208,21 @@ def _shot(caps: list[str], objects: list[Obj]) -> list[Attribute]:
             o.box.area <= float(sb["wide_max_area"]) for o in same)
     else:
         big = small = False
+    largest = max((o.box.area for o in objects if o.category not in sb["background"]), default=0.0)
+    # a caption states the shot; boxes support it (0.9) or leave it at 0.7, or veto it. Boxes alone
+    # (a large named subject, only small boxes) are recorded at 0.4: support, never an answer.
     if n_close and not small:
         out.append(_attr("shot", "close_up", 0.9 if big else 0.7,
                          f"{n_close} captions say {', '.join(used_close)}" + (f"; {subj.category} box {subj.box.area:.0%}" if subj else "")))
     elif big and named >= 3 and not n_wide:
-        out.append(_attr("shot", "close_up", 0.6, f"{subj.category} named in {named}/{len(caps)} captions fills "
-                                                   f"{subj.box.area:.0%} of the picture ({subj.box.h:.0%} of its height)"))
+        out.append(_attr("shot", "close_up", 0.4, f"{subj.category} named in {named}/{len(caps)} captions fills "
+                                                   f"{subj.box.area:.0%} of the picture (boxes only: support, not evidence)"))
     if n_wide and not big:
-        out.append(_attr("shot", "wide", 0.9 if small else 0.7, f"{n_wide} captions say {', '.join(used_wide)}"))
+        conf = 0.9 if small else 0.7 if largest <= float(sb["wide_caption_max_area"]) else 0.4
+        out.append(_attr("shot", "wide", conf, f"{n_wide} captions say {', '.join(used_wide)}; largest box {largest:.0%}"))
     elif small and subj is not None and named >= 2 and not n_close:
-        scene_named = any(_count(caps, spec["phrases"])[0] >= 2 for spec in v["scenes"].values())
-        if scene_named:
-            out.append(_attr("shot", "wide", 0.6, f"{subj.category} named in {named}/{len(caps)} captions, every box of it "
-                                                  f"at most {float(sb['wide_max_area']):.0%} of the picture, the captions name the place"))
+        out.append(_attr("shot", "wide", 0.4, f"{subj.category} named in {named}/{len(caps)} captions, every box of it "
+                                              f"at most {float(sb['wide_max_area']):.0%} of the picture (boxes only: support, not evidence)"))
     return out
 
 
@@ -274,7 +276,28 @@ def _object_of(toks, verb_lemma: str) -> str:
     return ""
 
 
+def _several(caps: list[str], category: str) -> int:
+    """How many captions say there is more than one of ``category`` ("two dogs", "a herd of zebras",
+    "people"): such a subject is not one dominant subject, whatever its largest box says."""
+    lv = vocab()["layout"]
+    plural = [category + "s", category + "es"] + (lv["people_plural"] if category in vocab()["subjects"]["people"] else [])
+    singular = [category] + (lv["people_singular"] if category in vocab()["subjects"]["people"] else [])
+    counts = "|".join(re.escape(w) for w in lv["count_words"])
+    nouns = "|".join(re.escape(w) for w in plural + singular)
+    counted = re.compile(rf"(?<![a-z])(?:{counts})\s+(?:\w+\s+){{0,2}}(?:{nouns})(?![a-z])")
+    n = 0
+    for cap in caps:
+        c = cap.lower()
+        if _says(c, plural) or counted.search(c):
+            n += 1
+    return n
+
+
 def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
+    """The coarse composition: the boxes' geometry decides the class, the captions must support it
+    (they name the one dominant subject and none says there are several of it; they say there are
+    many things for a scattered layout). Confidence 0.9/0.8 = boxes + captions agree (usable for a
+    "Yes"); 0.6 = boxes alone (only a contrast for a hard negative); lower = recorded only."""
     lv = vocab()["layout"]
     background = set(vocab()["shot_boxes"]["background"])
     salient = sorted((o for o in objects if o.box.area >= float(lv["min_area"]) and o.category not in background),
@@ -283,27 +306,43 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         return []
     top = salient[0]
     second = salient[1].box.area if len(salient) > 1 else 0.0
-    cx = top.box.center[0]
+    cx, cy = top.box.center
     named = _named(caps, top.category)
-    if top.box.area >= float(lv["dominant_area"]) and top.box.area >= 2 * second and top.box.w <= float(lv["max_width"]):
-        if abs(cx - 0.5) <= float(lv["centre_band"]) and abs(top.box.center[1] - 0.5) <= float(lv["centre_band_y"]):
+    if top.box.area >= float(lv["dominant_area"]) and top.box.area >= float(lv["dominance"]) * second \
+            and top.box.w <= float(lv["max_width"]):
+        if abs(cx - 0.5) <= float(lv["centre_band"]) and abs(cy - 0.5) <= float(lv["centre_band_y"]):
             where = "centre"
-        elif abs(cx - 0.5) >= float(lv["side_at"]):
+        elif cx <= float(lv["side_third"]) or cx >= 1 - float(lv["side_third"]):
             where = "left" if cx < 0.5 else "right"
         else:
             return []
-        return [_attr("layout", f"one_subject_{where}", 0.9 if named >= 2 else 0.6,
-                      f"{top.category} box {top.box.area:.0%} of the picture, centre x={cx:.2f}; named in {named} captions")]
-    if len(salient) >= int(lv["scattered_min"]) and top.box.area < float(lv["dominant_area"]) / 2:
-        return [_attr("layout", "many_scattered", 0.8, f"{len(salient)} boxes of at least {float(lv['min_area']):.1%}, "
-                                                      f"largest {top.box.area:.0%}")]
+        several = _several(caps, top.category)
+        # the captions' main subject: no other salient category is named in more captions
+        rival = max((_named(caps, o.category) for o in salient[1:] if o.category != top.category), default=0)
+        conf = 0.9 if named >= 2 and named >= rival and not several else 0.6 if not several else 0.3
+        return [_attr("layout", f"one_subject_{where}", conf,
+                      f"{top.category} box {top.box.area:.0%} of the picture, centre ({cx:.2f}, {cy:.2f}); named in "
+                      f"{named} captions" + (f"; {several} captions say there are several" if several else ""))]
+    if len(salient) >= int(lv["scattered_min"]) and top.box.area <= float(lv["scattered_max_area"]):
+        n, used = _count(caps, lv["many_cues"])
+        conf = 0.8 if n >= 2 else 0.6
+        return [_attr("layout", "many_scattered", conf, f"{len(salient)} boxes of at least {float(lv['min_area']):.1%}, "
+                                                       f"largest {top.box.area:.0%}" + (f"; {n} captions say {', '.join(used)}" if n else ""))]
     if top.box.area <= float(lv["small_max_area"]) and len(salient) <= 4:
-        return [_attr("layout", "small_subjects", 0.8 if named >= 2 else 0.6,
-                      f"{len(salient)} salient boxes, the largest ({top.category}) {top.box.area:.1%} of the picture")]
+        # only small boxes: a wide scene when the captions name the place (else an unboxed thing,
+        # a bush or a counter, may fill the frame): a contrast for a hard negative, never a "Yes"
+        place = any(_count(caps, spec["phrases"])[0] >= 2 for spec in vocab()["scenes"].values())
+        return [_attr("layout", "small_subjects", 0.6 if place else 0.3,
+                      f"{len(salient)} salient boxes, the largest ({top.category}) {top.box.area:.1%} of the picture"
+                      + ("; the captions name the place" if place else ""))]
     if len(salient) >= 2:
         a, b = salient[0], salient[1]
         gap = abs(a.box.center[0] - b.box.center[0])
-        if b.box.area >= 0.06 and b.box.area >= 0.4 * a.box.area and gap >= 0.3 and len(salient) <= 3:
-            return [_attr("layout", "two_side_by_side", 0.8, f"{a.category} and {b.category} boxes side by side "
-                                                            f"({a.box.area:.0%}, {b.box.area:.0%}, centres {gap:.2f} apart)")]
+        rest = salient[2].box.area if len(salient) > 2 else 0.0
+        if b.box.area >= 0.06 and b.box.area >= 0.4 * a.box.area and gap >= 0.3 and rest * 2 <= b.box.area:
+            both = _named(caps, a.category) >= 1 and _named(caps, b.category) >= 1
+            two = a.category == b.category and _count(caps, lv["pair_cues"])[0] >= 2
+            return [_attr("layout", "two_side_by_side", 0.8 if (two if a.category == b.category else both) else 0.6,
+                          f"{a.category} and {b.category} boxes side by side ({a.box.area:.0%}, {b.box.area:.0%}, "
+                          f"centres {gap:.2f} apart)")]
     return []

@@ -1,14 +1,18 @@
 """Image-level subtasks about how a picture is framed: Layout and ObservationAngle.
 
-Both read annotator attributes (:mod:`..perception`), never a box heuristic on its own:
+Both read annotator attributes (:mod:`..perception`), never a box heuristic on its own, and every
+question *names* the composition or viewpoint it asks about, so a reviewer can check it in each image:
 
-- Layout: the coarse layout class (one dominant subject centred / on the left / on the right, two
-  subjects side by side, many scattered objects, only small subjects). Yes: both images in one class; No (hard negative
-  from the pair miner): a caption neighbour of image 1 in a different class, indoor/outdoor alike.
-- ObservationAngle: shot distance (close-up / wide, stated by a caption or by a caption-named
-  subject whose boxes support it) and camera angle (high angle / top-down from caption cues). Yes:
-  both images share a close-up, a wide shot or a high angle; No: a close-up against a wide shot of
-  a caption neighbour. Eye level is never asserted (no source states it).
+- Layout: the coarse composition (one dominant subject in the centre / on the left / on the right,
+  two subjects side by side, many separate objects spread over the frame). A "Yes" needs the class in
+  both images with boxes AND captions agreeing (confidence >= ``yes_min_confidence``); the "No" partner
+  (hard negative from the pair miner) is a caption neighbour of image 1 whose composition is a
+  different, exclusive class (boxes alone suffice for that contrast), in the same indoor/outdoor
+  setting and of the same scene kind (a shared scene family or main subject category).
+- ObservationAngle: shot distance (close-up / wide) and camera angle (from above), each stated by a
+  caption (boxes support or veto it, never decide alone). Yes: both images share it; No: a close-up
+  against a wide shot of a caption neighbour. A high angle has no verified opposite (eye level is
+  never stated), so it makes no pair.
 """
 
 from __future__ import annotations
@@ -22,17 +26,24 @@ from ._perceived import PerceivedBuilder
 
 LAYOUT_OPPOSITES = {
     "one_subject_centre": {"many_scattered", "two_side_by_side", "one_subject_left", "one_subject_right", "small_subjects"},
-    "one_subject_left": {"one_subject_right", "many_scattered", "one_subject_centre", "small_subjects"},
-    "one_subject_right": {"one_subject_left", "many_scattered", "one_subject_centre", "small_subjects"},
+    "one_subject_left": {"one_subject_right", "many_scattered", "one_subject_centre", "two_side_by_side"},
+    "one_subject_right": {"one_subject_left", "many_scattered", "one_subject_centre", "two_side_by_side"},
     "two_side_by_side": {"one_subject_centre", "many_scattered", "small_subjects"},
     "many_scattered": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
     "small_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
 }
+# the classes a "Yes" may assert (each has its own question form in templates.toml)
+LAYOUT_ASSERTED = ("one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side", "many_scattered")
 
 
 def _same_setting(seen, a: str, b: str) -> bool:
     ia, ib = seen.top(a, "indoor"), seen.top(b, "indoor")
     return ia is None or ib is None or ia.value == ib.value
+
+
+def _scene_families(seen, sha: str) -> set[str]:
+    scenes = vocab()["scenes"]
+    return {scenes[v]["family"] for v in seen.confident(sha, "scene") if v in scenes}
 
 
 @register
@@ -41,38 +52,41 @@ class Layout(PerceivedBuilder):
     family = "layout"
     attribute = "layout"
 
+    def _top(self, sha: str) -> str | None:
+        bg = set(vocab()["shot_boxes"]["background"])
+        objs = [e for e in self.ctx.pool[sha].objects() if e.text not in bg]
+        return max(objs, key=lambda e: e.box.area).text if objs else None
+
+    def _kin(self, a: str, c: str) -> bool:
+        """Same scene kind (a hard negative, not a bathroom against a ski slope): a shared scene family,
+        or the same main subject category in the same known indoor/outdoor setting."""
+        if _scene_families(self.seen, a) & _scene_families(self.seen, c):
+            return True
+        ia, ic = self.seen.top(a, "indoor"), self.seen.top(c, "indoor")
+        ta, tc = self._top(a), self._top(c)
+        return ia is not None and ic is not None and ia.value == ic.value and ta is not None and ta == tc
+
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
+        yes_min = float(self.rule.param("yes_min_confidence", 0.8))
 
         def differs(x: str, a: str, c: str) -> bool:
             vc = self.values(c)
             return bool(vc) and x not in seen.stated(c, "layout") and all(v in LAYOUT_OPPOSITES[x] for v in vc)
 
-        # "similar layout" is asserted only for a clear composition (one dominant subject placed the same
-        # way, or two subjects side by side); scattered or small subjects serve only as the contrast
-        strong = {k: v for k, v in self.groups().items() if k.startswith("one_subject") or k == "two_side_by_side"}
+        # a "Yes" asserts a clear composition that boxes and captions agree on; the rest is contrast only
+        strong = self.groups(lambda sha, v: v in LAYOUT_ASSERTED and self.values(sha)[v].confidence >= yes_min)
 
         bg = set(vocab()["shot_boxes"]["background"])
 
         def entities(sha: str, x: str) -> list:
             objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
-            return objs[:2] if x == "two_side_by_side" else objs[:1]
+            return objs[:2] if x == "two_side_by_side" else objs[:1] if x.startswith("one_subject") else []
 
-        def alike(a: str, b: str, x: str) -> bool:
-            """The dominant subjects are placed alike: box areas within a factor 1.6, centres close."""
-            if x == "two_side_by_side":
-                return True
-            ea, eb = entities(a, x), entities(b, x)
-            if not ea or not eb:
-                return False
-            ba, bb = ea[0].box, eb[0].box
-            ratio = max(ba.area, bb.area) / max(1e-6, min(ba.area, bb.area))
-            dx, dy = ba.center[0] - bb.center[0], ba.center[1] - bb.center[1]
-            return ratio <= float(self.rule.param("max_area_ratio", 1.6)) and (dx * dx + dy * dy) ** 0.5 <= float(
-                self.rule.param("max_centre_distance", 0.15))
+        def slots(a: str, b: str, x: str) -> dict:
+            return {"_form": x}
 
-        yield from self.yes_no(strong, differs=differs, close=lambda a, c: _same_setting(seen, a, c), entities=entities,
-                               pair_ok=alike)
+        yield from self.yes_no(strong, differs=differs, close=self._kin, entities=entities, slots=slots)
 
 
 @register
@@ -93,41 +107,25 @@ class ObservationAngle(PerceivedBuilder):
         best = main_subject([Obj(e.text, e.box) for e in objs if e.text not in bg])
         return next((e for e in objs if best and e.text == best.category and e.box == best.box), None)
 
-    def _subject_class(self, sha: str) -> str:
-        s = self._subject(sha)
-        subj = vocab()["subjects"]
-        if s is None:
-            return "none"
-        return "people" if s.text in subj["people"] else "animals" if s.text in subj["animals"] else "things"
-
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
-        # a shared close-up of a person and of a pizza is not one viewpoint: split by subject class
-        by_value: dict[str, list[str]] = {}
-        for x, shas in self.groups().items():
-            for sha in shas:
-                cls = self._subject_class(sha)
-                if cls == "things":  # things alike only when the same kind (a truck and a teddy bear differ)
-                    s = self._subject(sha)
-                    cls = f"things:{s.concept if s is not None else '-'}"
-                by_value.setdefault(f"{x}@{cls}", []).append(sha)
         opposite = {"close_up": "wide", "wide": "close_up"}
 
-        def differs(xk: str, a: str, c: str) -> bool:
-            x = xk.split("@")[0]
+        def differs(x: str, a: str, c: str) -> bool:
             if x not in opposite:
                 return False  # a high angle has no verified opposite (eye level is never stated)
             vc = self.values(c)
             return opposite[x] in vc and x not in seen.stated(c, "shot")
 
         def slots(a: str, b: str, x: str) -> dict:
+            # the question names the viewpoint it asks about (close-up, wide shot, from above)
             sa, sb = self._subject(a), self._subject(b)
-            if sa is not None and sb is not None and sa.concept == sb.concept:
-                return {"subject": self.ctx.graph.text(sa.concept)}
-            return {"_form": "tf_any"}
+            if x == "close_up" and sa is not None and sb is not None and sa.concept == sb.concept:
+                return {"_form": f"{x}_subject", "subject": self.ctx.graph.text(sa.concept)}
+            return {"_form": x}
 
         def entities(sha: str, x: str) -> list:
             s = self._subject(sha)
             return [s] if s is not None else []
 
-        yield from self.yes_no(by_value, differs=differs, slots=slots, entities=entities, key="view")
+        yield from self.yes_no(self.groups(), differs=differs, slots=slots, entities=entities, key="view")
