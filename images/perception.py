@@ -308,6 +308,16 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     second = salient[1].box.area if len(salient) > 1 else 0.0
     cx, cy = top.box.center
     named = _named(caps, top.category)
+    several = _several(caps, top.category)
+    alike = [o for o in salient if o.category == top.category]
+    if several >= 2 and len(alike) >= 2:
+        # boxes and captions agree there are several of the main subject: not one dominant subject.
+        # A group of comparable size (the second at least `group_ratio` of the largest) is asserted;
+        # one much larger than the rest is a contrast only.
+        even = alike[1].box.area >= float(lv["group_ratio"]) * top.box.area
+        return [_attr("layout", "several_subjects", 0.8 if even else 0.6,
+                      f"{len(alike)} {top.category} boxes of at least {float(lv['min_area']):.1%} (the two largest "
+                      f"{top.box.area:.0%}, {alike[1].box.area:.0%}); {several} captions say there are several")]
     if top.box.area >= float(lv["dominant_area"]) and top.box.area >= float(lv["dominance"]) * second \
             and top.box.w <= float(lv["max_width"]):
         if abs(cx - 0.5) <= float(lv["centre_band"]) and abs(cy - 0.5) <= float(lv["centre_band_y"]):
@@ -316,7 +326,6 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
             where = "left" if cx < 0.5 else "right"
         else:
             return []
-        several = _several(caps, top.category)
         # the captions' main subject: no other salient category is named in more captions
         rival = max((_named(caps, o.category) for o in salient[1:] if o.category != top.category), default=0)
         conf = 0.9 if named >= 2 and named >= rival and not several else 0.6 if not several else 0.3
@@ -339,7 +348,10 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         a, b = salient[0], salient[1]
         gap = abs(a.box.center[0] - b.box.center[0])
         rest = salient[2].box.area if len(salient) > 2 else 0.0
-        if b.box.area >= 0.06 and b.box.area >= 0.4 * a.box.area and gap >= 0.3 and rest * 2 <= b.box.area:
+        xs = sorted((a.box.center[0], b.box.center[0]))
+        # one in the left part and one in the right part of the frame, a third subject much smaller
+        spans = xs[0] <= 0.5 - float(lv["pair_side"]) and xs[1] >= 0.5 + float(lv["pair_side"])
+        if b.box.area >= 0.06 and b.box.area >= 0.4 * a.box.area and gap >= 0.3 and spans and rest * 2 <= b.box.area:
             both = _named(caps, a.category) >= 1 and _named(caps, b.category) >= 1
             two = a.category == b.category and _count(caps, lv["pair_cues"])[0] >= 2
             return [_attr("layout", "two_side_by_side", 0.8 if (two if a.category == b.category else both) else 0.6,

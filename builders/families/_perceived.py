@@ -9,7 +9,7 @@ missing evidence, by attribute, so the build report says what was missing.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 
 from mmrakit.models import Attribute
@@ -26,6 +26,7 @@ def describe(attrs: dict[str, Attribute]) -> list[dict]:
 
 class PerceivedBuilder(Builder):
     attribute: str = ""
+    reuse_aware: bool = False  # yes_no skips pairs whose images the build's reuse cap has spent
 
     @property
     def seen(self):
@@ -57,17 +58,29 @@ class PerceivedBuilder(Builder):
                pair_ok: Callable[[str, str, str], bool] | None = None) -> Iterator[Fact]:
         """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
         miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
+        # the build keeps an image in at most `max_image_reuse` items of a subtask: a pair whose images
+        # are spent would be dropped later (and its twin with it), so spend them on pairs that can be kept
+        # (opt-in per subtask: `reuse_aware`)
+        cap = (int(getattr(self.ctx, "max_image_reuse", 0) or 0) if self.reuse_aware else 0) or 10**9
+        uses: Counter = Counter()
         for x, a, b in pairs_round_robin(by_value, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
+            if uses[a] + 2 > cap and uses[b] + 2 <= cap:
+                a, b = b, a  # the anchor appears twice (Yes and No)
+            if uses[a] + 2 > cap or uses[b] + 1 > cap:
+                continue
             if not self.allowed_pair(a, b):
                 continue
             if pair_ok is not None and not pair_ok(a, b, x):
                 self.missing(f"'{x}' pair not alike enough for a 'Yes'")
                 continue
-            found = miner.hard_negative(a, b, differs=lambda p, q: differs(x, p, q), close=close)
-            if found is None:  # anchor the negative on the other image of the positive
-                found = miner.hard_negative(b, a, differs=lambda p, q: differs(x, p, q), close=close)
+            def fresh(p: str, q: str) -> bool:
+                return uses[q] < cap and differs(x, p, q)
+
+            found = miner.hard_negative(a, b, differs=fresh, close=close)
+            if found is None and uses[b] + 2 <= cap:  # anchor the negative on the other image of the positive
+                found = miner.hard_negative(b, a, differs=fresh, close=close)
                 if found is not None:
                     a, b = b, a
             if found is None:
@@ -84,6 +97,7 @@ class PerceivedBuilder(Builder):
             sl_no = slots(a, c, x) if slots else {}
             if sl_yes is None or sl_no is None:
                 continue
+            uses.update([a, a, b, c])
             yield Fact(image1=a, image2=b, qa_type="True or false QA", form=sl_yes.pop("_form", "tf"), answer="Yes",
                        slots=sl_yes, evidence=yes_ev, key=f"{key or self.attribute}:{x}")
             yield Fact(image1=a, image2=c, qa_type="True or false QA", form=sl_no.pop("_form", "tf"), answer="No",

@@ -25,15 +25,18 @@ from ..base import Fact, register
 from ._perceived import PerceivedBuilder
 
 LAYOUT_OPPOSITES = {
-    "one_subject_centre": {"many_scattered", "two_side_by_side", "one_subject_left", "one_subject_right", "small_subjects"},
-    "one_subject_left": {"one_subject_right", "many_scattered", "one_subject_centre", "two_side_by_side"},
-    "one_subject_right": {"one_subject_left", "many_scattered", "one_subject_centre", "two_side_by_side"},
+    "one_subject_centre": {"many_scattered", "two_side_by_side", "one_subject_left", "one_subject_right", "small_subjects",
+                           "several_subjects"},
+    "one_subject_left": {"one_subject_right", "many_scattered", "one_subject_centre", "two_side_by_side", "several_subjects"},
+    "one_subject_right": {"one_subject_left", "many_scattered", "one_subject_centre", "two_side_by_side", "several_subjects"},
     "two_side_by_side": {"one_subject_centre", "many_scattered", "small_subjects"},
     "many_scattered": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
     "small_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
+    "several_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right"},
 }
 # the classes a "Yes" may assert (each has its own question form in templates.toml)
-LAYOUT_ASSERTED = ("one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side", "many_scattered")
+LAYOUT_ASSERTED = ("one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side", "many_scattered",
+                   "several_subjects")
 
 
 def _same_setting(seen, a: str, b: str) -> bool:
@@ -51,20 +54,28 @@ class Layout(PerceivedBuilder):
     task = "Layout"
     family = "layout"
     attribute = "layout"
+    reuse_aware = True
 
-    def _top(self, sha: str) -> str | None:
+    def _salient(self, sha: str) -> list:
         bg = set(vocab()["shot_boxes"]["background"])
-        objs = [e for e in self.ctx.pool[sha].objects() if e.text not in bg]
-        return max(objs, key=lambda e: e.box.area).text if objs else None
+        least = float(vocab()["layout"]["min_area"])
+        return sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg and e.box.area >= least),
+                      key=lambda e: -e.box.area)
 
     def _kin(self, a: str, c: str) -> bool:
         """Same scene kind (a hard negative, not a bathroom against a ski slope): a shared scene family,
-        or the same main subject category in the same known indoor/outdoor setting."""
+        or, in a setting not known to differ (indoor/outdoor), one image's main subject (not a person)
+        is also a salient object of the other."""
         if _scene_families(self.seen, a) & _scene_families(self.seen, c):
             return True
-        ia, ic = self.seen.top(a, "indoor"), self.seen.top(c, "indoor")
-        ta, tc = self._top(a), self._top(c)
-        return ia is not None and ic is not None and ia.value == ic.value and ta is not None and ta == tc
+        if not _same_setting(self.seen, a, c):
+            return False
+        sa, sc = self._salient(a), self._salient(c)
+        if not sa or not sc:
+            return False
+        people = set(vocab()["subjects"]["people"])  # a person is in every other photo: not a kinship
+        return (sa[0].text not in people and sa[0].text in {e.text for e in sc}) or (
+            sc[0].text not in people and sc[0].text in {e.text for e in sa})
 
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
@@ -94,6 +105,7 @@ class ObservationAngle(PerceivedBuilder):
     task = "ObservationAngle"
     family = "viewpoint"
     attribute = "shot"
+    reuse_aware = True
 
     def values(self, sha: str):
         out = dict(self.seen.confident(sha, "shot"))
