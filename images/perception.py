@@ -210,19 +210,24 @@ def _shot(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         big = small = False
     largest = max((o.box.area for o in objects if o.category not in sb["background"]), default=0.0)
     # a caption states the shot; boxes support it (0.9) or leave it at 0.7, or veto it. Boxes alone
-    # (a large named subject, only small boxes) are recorded at 0.4: support, never an answer.
+    # (a large subject named by most captions; only small boxes in a place the captions name) are
+    # recorded at 0.5: enough to show a partner is *not* the opposite shot (a hard negative's
+    # contrast), never a "Yes" (the builder asks `yes_min_confidence`, above 0.5).
     if n_close and not small:
         out.append(_attr("shot", "close_up", 0.9 if big else 0.7,
                          f"{n_close} captions say {', '.join(used_close)}" + (f"; {subj.category} box {subj.box.area:.0%}" if subj else "")))
     elif big and named >= 3 and not n_wide:
-        out.append(_attr("shot", "close_up", 0.4, f"{subj.category} named in {named}/{len(caps)} captions fills "
+        out.append(_attr("shot", "close_up", 0.5, f"{subj.category} named in {named}/{len(caps)} captions fills "
                                                    f"{subj.box.area:.0%} of the picture (boxes only: support, not evidence)"))
     if n_wide and not big:
         conf = 0.9 if small else 0.7 if largest <= float(sb["wide_caption_max_area"]) else 0.4
         out.append(_attr("shot", "wide", conf, f"{n_wide} captions say {', '.join(used_wide)}; largest box {largest:.0%}"))
     elif small and subj is not None and named >= 2 and not n_close:
-        out.append(_attr("shot", "wide", 0.4, f"{subj.category} named in {named}/{len(caps)} captions, every box of it "
-                                              f"at most {float(sb['wide_max_area']):.0%} of the picture (boxes only: support, not evidence)"))
+        place = any(_count(caps, spec["phrases"])[0] >= 2 for spec in v["scenes"].values())
+        out.append(_attr("shot", "wide", 0.5 if place else 0.4,
+                         f"{subj.category} named in {named}/{len(caps)} captions, every box of it at most "
+                         f"{float(sb['wide_max_area']):.0%} of the picture" + (", the captions name the place" if place else "")
+                         + " (boxes only: support, not evidence)"))
     return out
 
 

@@ -92,6 +92,8 @@ class Layout(PerceivedBuilder):
 
         def entities(sha: str, x: str) -> list:
             objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
+            if x == "several_subjects":
+                return [e for e in objs if objs and e.text == objs[0].text][:3]
             return objs[:2] if x == "two_side_by_side" else objs[:1] if x.startswith("one_subject") else []
 
         def slots(a: str, b: str, x: str) -> dict:
@@ -140,4 +142,8 @@ class ObservationAngle(PerceivedBuilder):
             s = self._subject(sha)
             return [s] if s is not None else []
 
-        yield from self.yes_no(self.groups(), differs=differs, slots=slots, entities=entities, key="view")
+        # a "Yes" needs a caption stating the viewpoint (confidence >= yes_min_confidence); boxes alone
+        # only show that a hard negative's partner is not the asked shot
+        yes_min = float(self.rule.param("yes_min_confidence", 0.7))
+        groups = self.groups(lambda sha, v: self.values(sha)[v].confidence >= yes_min)
+        yield from self.yes_no(groups, differs=differs, slots=slots, entities=entities, key="view")
