@@ -317,9 +317,11 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     alike = [o for o in salient if o.category == top.category]
     if several >= 2 and len(alike) >= 2:
         # boxes and captions agree there are several of the main subject: not one dominant subject.
-        # A group of comparable size (the second at least `group_ratio` of the largest) is asserted;
-        # one much larger than the rest is a contrast only.
-        even = alike[1].box.area >= float(lv["group_ratio"]) * top.box.area
+        # A group that composes the picture (at least `group_min` of them, the largest not small, the
+        # second at least `group_ratio` of it) is asserted; two, tiny ones or one much larger than the
+        # rest are a contrast only.
+        even = (len(alike) >= int(lv["group_min"]) and top.box.area >= float(lv["group_min_area"])
+                and alike[1].box.area >= float(lv["group_ratio"]) * top.box.area)
         return [_attr("layout", "several_subjects", 0.8 if even else 0.6,
                       f"{len(alike)} {top.category} boxes of at least {float(lv['min_area']):.1%} (the two largest "
                       f"{top.box.area:.0%}, {alike[1].box.area:.0%}); {several} captions say there are several")]

@@ -58,6 +58,13 @@ def test_group_scattered_and_small_subjects() -> None:
     caps = ["Three zebras grazing.", "A group of zebras on the plain.", "Zebras standing in the grass.",
             "Several zebras eat.", "Zebras in Africa."]
     assert got(attributes(caps, herd), "layout") == {"several_subjects": 0.8}
+    # two people, or a herd of tiny animals in a landscape: not a group that composes the picture
+    two = [Obj("person", Box(x=0.1, y=0.3, w=0.15, h=0.5)), Obj("person", Box(x=0.6, y=0.3, w=0.15, h=0.5))]
+    assert got(attributes(["Two men in a forest.", "Two people playing.", "Men outside.", "Men.", "A game."], two),
+               "layout").get("several_subjects", 0.0) < 0.8
+    tiny = [Obj("horse", Box(x=0.2 + 0.2 * i, y=0.7, w=0.1, h=0.1)) for i in range(3)]
+    assert got(attributes(["Horses on a hill.", "Several horses by a lake.", "Horses graze.", "A lake.", "Hills."], tiny),
+               "layout").get("several_subjects", 0.0) < 0.8
     clutter = [Obj(c, Box(x=0.14 * i, y=0.25 * (i % 3), w=0.15, h=0.2)) for i, c in
                enumerate(["cup", "bowl", "bottle", "knife", "fork", "spoon"])]
     table = ["Many dishes on a table.", "Various kitchen items.", "A table with cups and bowls.", "Dishes.", "Food."]
