@@ -332,10 +332,12 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         elif cx <= float(lv["side_third"]) or cx >= 1 - float(lv["side_third"]):
             where = "left" if cx < 0.5 else "right"
         else:
-            return []
+            where = "offcentre"  # one dominant subject, placed neither clearly centred nor in a side third
         # the captions' main subject: no other salient category is named in more captions
         rival = max((_named(caps, o.category) for o in salient[1:] if o.category != top.category), default=0)
         conf = 0.9 if named >= 2 and named >= rival and not several else 0.6 if not several else 0.3
+        if where == "offcentre":  # a contrast only (to a group or scattered things), never asserted
+            conf = min(conf, 0.6)
         return [_attr("layout", f"one_subject_{where}", conf,
                       f"{top.category} box {top.box.area:.0%} of the picture, centre ({cx:.2f}, {cy:.2f}); named in "
                       f"{named} captions" + (f"; {several} captions say there are several" if several else ""))]

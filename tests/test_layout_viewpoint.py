@@ -43,8 +43,9 @@ def test_centred_subject_needs_the_captions_to_name_one_of_it() -> None:
 def test_side_and_centre_bands_and_two_subjects_must_span_the_frame() -> None:
     left = got(attributes(ONE_DOG, [Obj("dog", Box(x=0.0, y=0.2, w=0.4, h=0.6))]), "layout")
     assert left == {"one_subject_left": 0.9}
-    # centre x = 0.38: neither clearly centred nor in a side third: no composition claimed
-    assert got(attributes(ONE_DOG, [Obj("dog", Box(x=0.13, y=0.25, w=0.5, h=0.5))]), "layout") == {}
+    # centre x = 0.38: neither clearly centred nor in a side third: one subject, a contrast only
+    assert got(attributes(ONE_DOG, [Obj("dog", Box(x=0.13, y=0.25, w=0.5, h=0.5))]), "layout") == {
+        "one_subject_offcentre": 0.6}
     pair = [Obj("dog", Box(x=0.05, y=0.3, w=0.3, h=0.5)), Obj("cat", Box(x=0.65, y=0.3, w=0.3, h=0.5))]
     caps = ["A dog and a cat.", "A cat next to a dog.", "Pets on a rug.", "A dog, a cat.", "Two pets."]
     assert got(attributes(caps, pair), "layout") == {"two_side_by_side": 0.8}

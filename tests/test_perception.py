@@ -317,9 +317,11 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
         elif c.task == "Layout":
             partner = values(c.image2, names)
             assert partner and all(v in LAYOUT_OPPOSITES[value] for v in partner), (value, partner)
-            s1, s2 = salient(c.image1), salient(c.image2)
-            kin = bool(families(c.image1) & families(c.image2)) or (s1[0] not in people and s1[0] in s2) or (
-                s2[0] not in people and s2[0] in s1)
+            kinds = {cat: k for k, cats in vocab()["subject_kinds"].items() for cat in cats}
+            s1, s2 = ([kinds.get(t, t) for t in salient(sha)] for sha in (c.image1, c.image2))
+            main1, main2 = salient(c.image1)[0], salient(c.image2)[0]
+            kin = bool(families(c.image1) & families(c.image2)) or (main1 not in people and s1[0] in s2) or (
+                main2 not in people and s2[0] in s1)  # (kin also needs the same setting: not re-derived here)
             assert kin, (value, s1, s2, families(c.image1), families(c.image2))
 
 

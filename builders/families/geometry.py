@@ -31,10 +31,15 @@ LAYOUT_OPPOSITES = {
                          "small_subjects"},
     "one_subject_right": {"one_subject_left", "many_scattered", "one_subject_centre", "two_side_by_side", "several_subjects",
                           "small_subjects"},
-    "two_side_by_side": {"one_subject_centre", "one_subject_left", "one_subject_right", "many_scattered", "small_subjects"},
-    "many_scattered": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
-    "small_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side"},
-    "several_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right"},
+    "two_side_by_side": {"one_subject_centre", "one_subject_left", "one_subject_right", "many_scattered", "small_subjects",
+                         "one_subject_offcentre"},
+    "many_scattered": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side",
+                       "one_subject_offcentre"},
+    "small_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side",
+                       "one_subject_offcentre"},
+    "several_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "one_subject_offcentre"},
+    # one dominant subject between the centre band and a side third: not exclusive with a placement
+    "one_subject_offcentre": {"many_scattered", "two_side_by_side", "several_subjects", "small_subjects"},
 }
 # the classes a "Yes" may assert (each has its own question form in templates.toml)
 LAYOUT_ASSERTED = ("one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side", "many_scattered",
@@ -64,20 +69,39 @@ class Layout(PerceivedBuilder):
         return sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg and e.box.area >= least),
                       key=lambda e: -e.box.area)
 
+    def _setting(self, sha: str) -> str | None:
+        """Indoor/outdoor: the annotator's, else what the salient objects' places agree on (an oven's
+        kitchen, a giraffe's zoo; scene_support in perception.toml) -- only to match a hard negative."""
+        known = self.seen.top(sha, "indoor")
+        if known is not None:
+            return known.value
+        v = vocab()
+        sides = {("indoor" if v["scenes"][scene]["indoor"] else "outdoor")
+                 for e in self._salient(sha) for scene, objs in v["scene_support"].items() if e.text in objs}
+        return sides.pop() if len(sides) == 1 else None
+
     def _kin(self, a: str, c: str) -> bool:
         """Same scene kind (a hard negative, not a bathroom against a ski slope): a shared scene family,
-        or, in a setting not known to differ (indoor/outdoor), one image's main subject (not a person)
-        is also a salient object of the other."""
+        or, in the same known setting (indoor/outdoor), one image's main subject (not a person) is of a
+        kind (an animal, a vehicle, food, ...) the other image also shows."""
         if _scene_families(self.seen, a) & _scene_families(self.seen, c):
             return True
-        if not _same_setting(self.seen, a, c):
+        ia, ic = self._setting(a), self._setting(c)
+        if ia is None or ia != ic:  # a zoo panda and a kitchen dog are not kin
             return False
         sa, sc = self._salient(a), self._salient(c)
         if not sa or not sc:
             return False
-        people = set(vocab()["subjects"]["people"])  # a person is in every other photo: not a kinship
-        return (sa[0].text not in people and sa[0].text in {e.text for e in sc}) or (
-            sc[0].text not in people and sc[0].text in {e.text for e in sa})
+        kinds = {cat: k for k, cats in vocab()["subject_kinds"].items() for cat in cats}
+        people = set(vocab()["subjects"]["people"])
+
+        least = float(vocab()["layout"]["kin_min_area"])  # a few parked cars far off do not make a scene kin
+
+        def shown(objs: list) -> set[str]:
+            return {kinds.get(e.text, e.text) for e in objs if e.box.area >= least}
+
+        return (sa[0].text not in people and kinds.get(sa[0].text, sa[0].text) in shown(sc)) or (
+            sc[0].text not in people and kinds.get(sc[0].text, sc[0].text) in shown(sa))
 
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
