@@ -100,8 +100,11 @@ class Layout(PerceivedBuilder):
         def shown(objs: list) -> set[str]:
             return {kinds.get(e.text, e.text) for e in objs if e.box.area >= least}
 
-        return (sa[0].text not in people and kinds.get(sa[0].text, sa[0].text) in shown(sc)) or (
-            sc[0].text not in people and kinds.get(sc[0].text, sc[0].text) in shown(sa))
+        def leads(objs: list, other: list) -> bool:  # a main subject that is itself a subject (not a speck)
+            m = objs[0]
+            return m.text not in people and m.box.area >= least and kinds.get(m.text, m.text) in shown(other)
+
+        return leads(sa, sc) or leads(sc, sa)
 
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
