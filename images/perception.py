@@ -322,7 +322,9 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         # rest are a contrast only.
         even = (len(alike) >= int(lv["group_min"]) and top.box.area >= float(lv["group_min_area"])
                 and alike[1].box.area >= float(lv["group_ratio"]) * top.box.area)
-        return [_attr("layout", "several_subjects", 0.8 if even else 0.6,
+        # two overlapping ones (a mother and her cub) read as one subject group: not even a contrast
+        apart = len(alike) >= 3 or abs(alike[0].box.center[0] - alike[1].box.center[0]) >= float(lv["pair_apart"])
+        return [_attr("layout", "several_subjects", 0.8 if even else 0.6 if apart else 0.4,
                       f"{len(alike)} {top.category} boxes of at least {float(lv['min_area']):.1%} (the two largest "
                       f"{top.box.area:.0%}, {alike[1].box.area:.0%}); {several} captions say there are several")]
     if top.box.area >= float(lv["dominant_area"]) and top.box.area >= float(lv["dominance"]) * second \

@@ -63,6 +63,10 @@ def test_group_scattered_and_small_subjects() -> None:
     two = [Obj("person", Box(x=0.1, y=0.3, w=0.15, h=0.5)), Obj("person", Box(x=0.6, y=0.3, w=0.15, h=0.5))]
     assert got(attributes(["Two men in a forest.", "Two people playing.", "Men outside.", "Men.", "A game."], two),
                "layout").get("several_subjects", 0.0) < 0.8
+    # a mother bear and her cub, overlapping in the middle: one subject group, not even a contrast
+    cub = [Obj("bear", Box(x=0.35, y=0.3, w=0.25, h=0.4)), Obj("bear", Box(x=0.45, y=0.45, w=0.15, h=0.25))]
+    assert got(attributes(["Two polar bears.", "A bear and her cub.", "Bears on rocks.", "A zoo.", "Polar bears."], cub),
+               "layout").get("several_subjects", 0.0) < 0.5
     tiny = [Obj("horse", Box(x=0.2 + 0.2 * i, y=0.7, w=0.1, h=0.1)) for i in range(3)]
     assert got(attributes(["Horses on a hill.", "Several horses by a lake.", "Horses graze.", "A lake.", "Hills."], tiny),
                "layout").get("several_subjects", 0.0) < 0.8
