@@ -337,7 +337,9 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
             where = "offcentre"  # one dominant subject, placed neither clearly centred nor in a side third
         # the captions' main subject: no other salient category is named in more captions
         rival = max((_named(caps, o.category) for o in salient[1:] if o.category != top.category), default=0)
-        conf = 0.9 if named >= 2 and named >= rival and not several else 0.6 if not several else 0.3
+        # boxes and captions disagree on the main subject (a car cut by the frame, the captions about the
+        # parking meter beside it): no composition, not even a contrast
+        conf = 0.9 if named >= 2 and named >= rival and not several else 0.6 if not several and named >= rival else 0.3
         if where == "offcentre":  # a contrast only (to a group or scattered things), never asserted
             conf = min(conf, 0.6)
         return [_attr("layout", f"one_subject_{where}", conf,
