@@ -24,26 +24,10 @@ from mmrakit.images.perception import main_subject, Obj, vocab
 from ..base import Fact, register
 from ._perceived import PerceivedBuilder
 
-LAYOUT_OPPOSITES = {
-    "one_subject_centre": {"many_scattered", "two_side_by_side", "one_subject_left", "one_subject_right", "small_subjects",
-                           "several_subjects"},
-    "one_subject_left": {"one_subject_right", "many_scattered", "one_subject_centre", "two_side_by_side", "several_subjects",
-                         "small_subjects"},
-    "one_subject_right": {"one_subject_left", "many_scattered", "one_subject_centre", "two_side_by_side", "several_subjects",
-                          "small_subjects"},
-    "two_side_by_side": {"one_subject_centre", "one_subject_left", "one_subject_right", "many_scattered", "small_subjects",
-                         "one_subject_offcentre"},
-    "many_scattered": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side",
-                       "one_subject_offcentre"},
-    "small_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side",
-                       "one_subject_offcentre"},
-    "several_subjects": {"one_subject_centre", "one_subject_left", "one_subject_right", "one_subject_offcentre"},
-    # one dominant subject between the centre band and a side third: not exclusive with a placement
-    "one_subject_offcentre": {"many_scattered", "two_side_by_side", "several_subjects", "small_subjects"},
-}
-# the classes a "Yes" may assert (each has its own question form in templates.toml)
-LAYOUT_ASSERTED = ("one_subject_centre", "one_subject_left", "one_subject_right", "two_side_by_side", "many_scattered",
-                   "several_subjects")
+# the composition classes that exclude each other, and those a "Yes" may assert (each with its own
+# question form in templates.toml): data in images/data/perception.toml
+LAYOUT_OPPOSITES: dict[str, set[str]] = {k: set(v) for k, v in vocab()["layout_exclusive"].items()}
+LAYOUT_ASSERTED: tuple[str, ...] = tuple(vocab()["layout"]["asserted"])
 
 
 def _same_setting(seen, a: str, b: str) -> bool:
