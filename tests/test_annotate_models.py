@@ -179,9 +179,11 @@ def test_mantis_source_without_captions_yields_every_subtask_with_an_annotator_m
                                                          round(min(a["bbox"][3] / h, 1 - a["bbox"][1] / h), 4)]}
                 for a in ann["annotations"] if a["image_id"] == img["id"] and not a.get("iscrowd")]
         has_subject = any(o["name"] in ("person", "dog", "cat", "horse", "bird") for o in objs)
+        biggest = max((o["box"][2] * o["box"][3] for o in objs), default=0.0)  # a scripted shot distance (wiring only)
+        shot = "close_up" if biggest >= 0.45 else "wide" if biggest <= 0.05 else "medium"
         by_url[data_url_for(path, s.max_image_side)] = {
             "caption": [c["caption"] for c in caps["annotations"] if c["image_id"] == img["id"]], "objects": objs,
-            "emotion": (["calm"] if img["id"] % 2 else ["joyful"]) if has_subject else [], "sha": sha}
+            "emotion": (["calm"] if img["id"] % 2 else ["joyful"]) if has_subject else [], "shot": shot, "sha": sha}
 
     with FakeOpenAI(lambda body: json.dumps({k: v for k, v in by_url[image_of(body)].items() if k != "sha"})) as srv:
         s.sources, s.vlm_url, s.vlm_model, s.concurrency = ["vlm"], srv.base_url, "scripted", 8

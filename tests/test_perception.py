@@ -279,7 +279,10 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
 
     ws = coco_train
     run_annotate(ws)
-    build(ws, subtasks="Layout,ObservationAngle", per_subtask=40, seed=0)
+    report = build(ws, subtasks="Layout,ObservationAngle", per_subtask=40, seed=0)
+    # the miner spends no pair on images the reuse cap has used up (no Yes loses its No to the cap)
+    for s in report["subtasks"]:
+        assert not s["skipped"].get("image_reuse_cap") and not s["skipped"].get("yes_no_balance"), s
     store = AttributeStore(ws).all()
     cands = [c for c in CandidateStore(ws).list() if c.task in ("Layout", "ObservationAngle")]
     layout = [c for c in cands if c.task == "Layout"]

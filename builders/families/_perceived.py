@@ -75,6 +75,7 @@ class PerceivedBuilder(Builder):
             if pair_ok is not None and not pair_ok(a, b, x):
                 self.missing(f"'{x}' pair not alike enough for a 'Yes'")
                 continue
+
             def fresh(p: str, q: str) -> bool:
                 return uses[q] < cap and differs(x, p, q)
 

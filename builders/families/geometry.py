@@ -5,7 +5,7 @@ question *names* the composition or viewpoint it asks about, so a reviewer can c
 
 - Layout: the coarse composition (one dominant subject in the centre / on the left / on the right,
   two subjects side by side, many separate objects spread over the frame). A "Yes" needs the class in
-  both images with boxes AND captions agreeing (confidence >= ``yes_min_confidence``); the "No" partner
+  both images with boxes AND captions agreeing (or a VLM's answer; confidence >= ``yes_min_confidence``); the "No" partner
   (hard negative from the pair miner) is a caption neighbour of image 1 whose composition is a
   different, exclusive class (boxes alone suffice for that contrast), in the same indoor/outdoor
   setting and of the same scene kind (a shared scene family or main subject category).
@@ -92,7 +92,7 @@ class Layout(PerceivedBuilder):
 
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
-        yes_min = float(self.rule.param("yes_min_confidence", 0.8))
+        yes_min = float(self.rule.param("yes_min_confidence", 0.7))
 
         def differs(x: str, a: str, c: str) -> bool:
             vc = self.values(c)
