@@ -314,8 +314,10 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     cx, cy = top.box.center
     named = _named(caps, top.category)
     several = _several(caps, top.category)
+    # "two captions" where a source has five; every caption where it has fewer (one VLM caption)
+    need = min(int(vocab()["min_captions"]), max(1, len(caps)))
     alike = [o for o in salient if o.category == top.category]
-    if several >= 2 and len(alike) >= 2:
+    if several >= need and len(alike) >= 2:
         # boxes and captions agree there are several of the main subject: not one dominant subject.
         # A group that composes the picture (at least `group_min` of them, the largest not small, the
         # second at least `group_ratio` of it) is asserted; two, tiny ones or one much larger than the
@@ -339,7 +341,7 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         rival = max((_named(caps, o.category) for o in salient[1:] if o.category != top.category), default=0)
         # boxes and captions disagree on the main subject (a car cut by the frame, the captions about the
         # parking meter beside it): no composition, not even a contrast
-        conf = 0.9 if named >= 2 and named >= rival and not several else 0.6 if not several and named >= rival else 0.3
+        conf = 0.9 if named >= need and named >= rival and not several else 0.6 if not several and named >= rival else 0.3
         if where == "offcentre":  # a contrast only (to a group or scattered things), never asserted
             conf = min(conf, 0.6)
         return [_attr("layout", f"one_subject_{where}", conf,
@@ -347,13 +349,13 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
                       f"{named} captions" + (f"; {several} captions say there are several" if several else ""))]
     if len(salient) >= int(lv["scattered_min"]) and top.box.area <= float(lv["scattered_max_area"]):
         n, used = _count(caps, lv["many_cues"])
-        conf = 0.8 if n >= 2 else 0.6
+        conf = 0.8 if n >= need else 0.6
         return [_attr("layout", "many_scattered", conf, f"{len(salient)} boxes of at least {float(lv['min_area']):.1%}, "
                                                        f"largest {top.box.area:.0%}" + (f"; {n} captions say {', '.join(used)}" if n else ""))]
     if top.box.area <= float(lv["small_max_area"]) and len(salient) <= 4:
         # only small boxes: a wide scene when the captions name the place (else an unboxed thing,
         # a bush or a counter, may fill the frame): a contrast for a hard negative, never a "Yes"
-        place = any(_count(caps, spec["phrases"])[0] >= 2 for spec in vocab()["scenes"].values())
+        place = any(_count(caps, spec["phrases"])[0] >= need for spec in vocab()["scenes"].values())
         return [_attr("layout", "small_subjects", 0.6 if place else 0.3,
                       f"{len(salient)} salient boxes, the largest ({top.category}) {top.box.area:.1%} of the picture"
                       + ("; the captions name the place" if place else ""))]
@@ -366,7 +368,7 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         spans = xs[0] <= 0.5 - float(lv["pair_side"]) and xs[1] >= 0.5 + float(lv["pair_side"])
         if b.box.area >= 0.06 and b.box.area >= 0.4 * a.box.area and gap >= 0.3 and spans and rest * 2 <= b.box.area:
             both = _named(caps, a.category) >= 1 and _named(caps, b.category) >= 1
-            two = a.category == b.category and _count(caps, lv["pair_cues"])[0] >= 2
+            two = a.category == b.category and _count(caps, lv["pair_cues"])[0] >= need
             return [_attr("layout", "two_side_by_side", 0.8 if (two if a.category == b.category else both) else 0.6,
                           f"{a.category} and {b.category} boxes side by side ({a.box.area:.0%}, {b.box.area:.0%}, "
                           f"centres {gap:.2f} apart)")]

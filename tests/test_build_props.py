@@ -18,9 +18,9 @@ TARGET = 8
 SETTINGS = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def world(graph_seed: int, pool_seed: int, dup_rate: float = 0.1):
+def world(graph_seed: int, pool_seed: int, dup_rate: float = 0.1, n_images: int = 100):
     graph, vocab = synthetic_graph(24, seed=graph_seed)
-    return graph, synthetic_pool(vocab, 100, seed=pool_seed, dup_rate=dup_rate)
+    return graph, synthetic_pool(vocab, n_images, seed=pool_seed, dup_rate=dup_rate)
 
 
 def run(graph_seed: int, pool_seed: int, seed: int, dup_rate: float = 0.1, reuse: int = 3, made=None):
@@ -40,9 +40,12 @@ seeds = st.integers(min_value=0, max_value=10_000)
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graph_seed=seeds, pool_seed=seeds, seed=seeds)
 def test_same_seed_same_candidates_other_seed_other_choices(graph_seed, pool_seed, seed):
-    made = world(graph_seed, pool_seed)
+    # 300 images: the synthetic world's one caption per image rarely supports a Layout composition, and
+    # a build that keeps nothing cannot show that another seed makes other choices
+    made = world(graph_seed, pool_seed, n_images=300)
     _, first = run(graph_seed, pool_seed, seed, made=made)
-    _, again = run(graph_seed, pool_seed, seed, made=world(graph_seed, pool_seed))
+    assert any(r.kept for r in first.values())
+    _, again = run(graph_seed, pool_seed, seed, made=world(graph_seed, pool_seed, n_images=300))
     assert ids(first) == ids(again)
     _, other = run(graph_seed, pool_seed, seed + 1, made=made)
     assert ids(other) != ids(first)

@@ -65,21 +65,23 @@ class Layout(PerceivedBuilder):
         return sides.pop() if len(sides) == 1 else None
 
     def _kin(self, a: str, c: str) -> bool:
-        """Same scene kind (a hard negative, not a bathroom against a ski slope): a shared scene family,
-        or, in the same known setting (indoor/outdoor), one image's main subject (not a person) is of a
-        kind (an animal, a vehicle, food, ...) the other image also shows."""
+        """Same scene kind (a hard negative, not a bathroom against a ski slope): a shared scene family;
+        the same main subject (not a person) in settings (indoor/outdoor) not known to differ; or, in
+        one known setting, one image's main subject is of a kind (an animal, a vehicle, food, ...) the
+        other image also shows."""
         if _scene_families(self.seen, a) & _scene_families(self.seen, c):
             return True
         ia, ic = self._setting(a), self._setting(c)
-        if ia is None or ia != ic:  # a zoo panda and a kitchen dog are not kin
-            return False
         sa, sc = self._salient(a), self._salient(c)
-        if not sa or not sc:
+        if not sa or not sc or (ia is not None and ic is not None and ia != ic):
+            return False
+        people = set(vocab()["subjects"]["people"])
+        least = float(vocab()["layout"]["kin_min_area"])  # a few parked cars far off do not make a scene kin
+        if sa[0].text == sc[0].text and sa[0].text not in people and min(sa[0].box.area, sc[0].box.area) >= least:
+            return True  # the same main subject (a dog and a dog)
+        if ia is None or ia != ic:  # by kind only in one known setting: a zoo panda and a kitchen dog are not kin
             return False
         kinds = {cat: k for k, cats in vocab()["subject_kinds"].items() for cat in cats}
-        people = set(vocab()["subjects"]["people"])
-
-        least = float(vocab()["layout"]["kin_min_area"])  # a few parked cars far off do not make a scene kin
 
         def shown(objs: list) -> set[str]:
             return {kinds.get(e.text, e.text) for e in objs if e.box.area >= least}
