@@ -150,14 +150,30 @@ class SimilarMaterial(InventoryBuilder):
     def values(self) -> list[str]:
         return list(vocab().dimensions["material"]["values"])
 
+    @staticmethod
+    def ev_kind(ent: Entity):
+        return vocab().kinds[ent.kind]
+
     def answers(self, ev: ImageEvidence) -> dict:
         out: dict[str, list] = defaultdict(list)
         allow_defaults = bool(self.rule.param("category_defaults", True))
         for ent in ev.entities():
             attr = ev.material(ent)
-            if attr is None or (attr.kind == "default" and (not allow_defaults or not ent.boxed)):
+            # a default needs a salient instance: a dominant box, or (kinds never boxed: windows,
+            # curtains) a thing enough captions name (ImageEvidence.entities)
+            unboxed_ok = self.ev_kind(ent).caption_only
+            if attr is None or (attr.kind == "default" and (not allow_defaults or not (ent.boxed or unboxed_ok))):
                 continue
             out[attr.value].append((ent, attr.kind, attr.caption))
+        for ent in ev.several():  # no "the {kind}": only a default true of every instance, nothing stated
+            attr = ev.material(ent)
+            if allow_defaults and attr is not None and attr.kind == "default":
+                out[attr.value].append((ent, attr.kind, attr.caption))
+        for ent in ev.scene_things():  # "a brick building" in enough captions: stated for it, never a default
+            attr = ev.material(ent)
+            if attr is not None and attr.kind == "instance":
+                ev.ground(ent)
+                out[attr.value].append((ent, attr.kind, attr.caption))
         for v in out.values():
             v.sort(key=lambda t: t[1] != "instance")  # instance evidence first
         return dict(out)
