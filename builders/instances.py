@@ -26,6 +26,7 @@ from mmrakit.models import EntityGrounding
 
 _TOKEN = re.compile(r"[a-z]+")
 EVIDENCE_FILE = "builders/data/evidence.toml"
+UNLISTED = "(unlisted)"  # the value of a material word outside the option vocabulary ("straw umbrellas")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Vocab:
 def vocab() -> Vocab:
     raw = tomllib.loads(resources.files(__package__).joinpath("data", "evidence.toml").read_text("utf-8"))
     dims = raw["dimensions"]
+    for word in dims["material"].get("unlisted", []):  # a material outside the vocabulary: blocks defaults
+        dims["material"]["adjectives"].setdefault(word, UNLISTED)
     uses = raw["uses"]
     kinds: dict[str, Kind] = {}
     by_words: dict[tuple[str, ...], list[str]] = {}
@@ -351,6 +354,8 @@ class ImageEvidence:
         """The entity's material: stated for it (exactly one value), else its kind's strong default
         when no caption states any material for it."""
         stated = ent.stated.get("material", set())
+        if UNLISTED in stated:  # "thatched umbrellas": made of something no option names, no default
+            return None
         if len(stated) == 1:
             val = next(iter(stated))
             if not self._enough(ent, val):
@@ -411,6 +416,7 @@ class ImageEvidence:
                 out |= k.materials
         for toks in self.tokens:  # any material adjective anywhere in the captions
             out |= {v.dimensions["material"]["adjectives"][w] for w in toks if w in v.dimensions["material"]["adjectives"]}
+        out.discard(UNLISTED)
         values = set(v.dimensions["material"]["values"])
         for concept in self.im.concepts():
             for e in self.graph.out(concept, "MadeOf"):
@@ -445,7 +451,7 @@ class ImageEvidence:
 
     def stated_anywhere(self, dim: str) -> set[str]:
         adj = self.v.dimensions[dim]["adjectives"]
-        return {adj[w] for toks in self.tokens for w in toks if w in adj}
+        return {adj[w] for toks in self.tokens for w in toks if w in adj} - {UNLISTED}
 
 
 @lru_cache(maxsize=50_000)

@@ -82,3 +82,13 @@ def test_colour_by_a_clear_majority_of_captions_and_never_for_two_coloured_thing
     assert ev.colour(_entity(ev, "truck")) is None  # two captions each: no majority
     ev = _ev(["A red and white bus.", "A red bus.", "A red bus.", "A red bus."], [_obj("bus")])
     assert ev.colour(_entity(ev, "bus")) is None  # one caption says it has two colours
+
+
+def test_a_material_no_option_names_blocks_the_default() -> None:
+    # beach parasols of straw are not fabric, and "straw" is no answer either
+    parasols = [_obj("umbrella", x=0.05, w=0.3), _obj("umbrella", x=0.5, w=0.3)]
+    ev = _ev(["Thatched umbrellas on a sandy beach.", "Straw umbrellas and chairs."], parasols)
+    assert all(ev.material(e) is None for e in ev.several())
+    assert "(unlisted)" not in ev.possible_materials()  # never a distractor value
+    ev = _ev(["Umbrellas on a sandy beach.", "Blue umbrellas and chairs."], parasols)
+    assert {ev.material(e).value for e in ev.several()} == {"fabric"}
