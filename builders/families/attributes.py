@@ -150,10 +150,6 @@ class SimilarMaterial(InventoryBuilder):
     def values(self) -> list[str]:
         return list(vocab().dimensions["material"]["values"])
 
-    @staticmethod
-    def ev_kind(ent: Entity):
-        return vocab().kinds[ent.kind]
-
     def answers(self, ev: ImageEvidence) -> dict:
         out: dict[str, list] = defaultdict(list)
         allow_defaults = bool(self.rule.param("category_defaults", True))
@@ -161,7 +157,7 @@ class SimilarMaterial(InventoryBuilder):
             attr = ev.material(ent)
             # a default needs a salient instance: a dominant box, or (kinds never boxed: windows,
             # curtains) a thing enough captions name (ImageEvidence.entities)
-            unboxed_ok = self.ev_kind(ent).caption_only
+            unboxed_ok = vocab().kinds[ent.kind].caption_only
             if attr is None or (attr.kind == "default" and (not allow_defaults or not (ent.boxed or unboxed_ok))):
                 continue
             out[attr.value].append((ent, attr.kind, attr.caption))
