@@ -120,3 +120,12 @@ def test_shot_yes_needs_a_caption_boxes_only_contrast() -> None:
     far_ok = got(attributes(["A skier in the distance on a snowy slope.", "A person skiing on the slope.",
                              "A skier.", "Snow.", "A man skis down a slope."], tiny), "shot")
     assert far_ok["wide"] >= yes_min
+
+
+def test_a_source_with_one_caption_needs_that_caption() -> None:
+    """A VLM or a one-caption dataset: the one caption must name the subject (two of five for COCO)."""
+    assert got(attributes(["A dog sits on the grass in a park."], DOG_CENTRE), "layout") == {"one_subject_centre": 0.9}
+    assert got(attributes(["A sunny park."], DOG_CENTRE), "layout")["one_subject_centre"] < 0.7
+    # five captions, one naming the dog: not enough
+    assert got(attributes(["A dog in a park.", "A sunny day.", "Green grass.", "A park.", "Outside."], DOG_CENTRE),
+               "layout")["one_subject_centre"] < 0.7
