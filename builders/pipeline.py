@@ -111,6 +111,7 @@ def build_candidates(
     info = mmra_subtasks()
     results: dict[str, SubtaskResult] = {}
     reuse_total: Counter = Counter()  # image -> items over all subtasks of this build
+    ctx.reuse_total = reuse_total  # read-only for builders that avoid spending capped images (PerceivedBuilder)
     ordered = sorted(subtasks, key=lambda t: (rules()[t].param("build_order", 9), subtasks.index(t)))
     for done, task in enumerate(ordered):
         if progress:

@@ -61,14 +61,21 @@ class PerceivedBuilder(Builder):
         # the build keeps an image in at most `max_image_reuse` items of a subtask: a pair whose images
         # are spent would be dropped later (and its twin with it), so spend them on pairs that can be kept
         # (opt-in per subtask: `reuse_aware`)
+        # (and at most `max_image_reuse_total` over the build, of which earlier subtasks used `reuse_total`)
         cap = (int(getattr(self.ctx, "max_image_reuse", 0) or 0) if self.reuse_aware else 0) or 10**9
+        cap_total = (int(getattr(self.ctx, "max_image_reuse_total", 0) or 0) if self.reuse_aware else 0) or 10**9
+        before: Counter = getattr(self.ctx, "reuse_total", None) or Counter()
         uses: Counter = Counter()
+
+        def room(i: str, k: int) -> bool:  # can image i appear in k more items?
+            return uses[i] + k <= cap and before[i] + uses[i] + k <= cap_total
+
         for x, a, b in pairs_round_robin(by_value, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
-            if uses[a] + 2 > cap and uses[b] + 2 <= cap:
+            if not room(a, 2) and room(b, 2):
                 a, b = b, a  # the anchor appears twice (Yes and No)
-            if uses[a] + 2 > cap or uses[b] + 1 > cap:
+            if not room(a, 2) or not room(b, 1):
                 continue
             if not self.allowed_pair(a, b):
                 continue
@@ -77,10 +84,10 @@ class PerceivedBuilder(Builder):
                 continue
 
             def fresh(p: str, q: str) -> bool:
-                return uses[q] < cap and differs(x, p, q)
+                return room(q, 1) and differs(x, p, q)
 
             found = miner.hard_negative(a, b, differs=fresh, close=close)
-            if found is None and uses[b] + 2 <= cap:  # anchor the negative on the other image of the positive
+            if found is None and room(b, 2):  # anchor the negative on the other image of the positive
                 found = miner.hard_negative(b, a, differs=fresh, close=close)
                 if found is not None:
                     a, b = b, a
