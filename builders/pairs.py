@@ -50,6 +50,51 @@ class CaptionNeighbours:
         return [(self.shas[i], float(s)) for s, i in zip(sims[0], idx[0]) if i >= 0 and self.shas[i] != sha]
 
 
+def salient_kinds(pool, sha: str, min_area: float = 0.01) -> set[str]:
+    """Object kinds boxed at a visible size (at least ``min_area`` of the picture)."""
+    return {e.text for e in pool[sha].objects() if e.box is not None and e.box.area >= min_area}
+
+
+def scene_settings(ctx, sha: str) -> set[str]:
+    """The broad settings (``setting`` of images/data/perception.toml: indoor_room, urban, nature,
+    sports_venue) of the image's confident scene categories."""
+    from mmrakit.images.perception import vocab
+
+    from .perception import perception_for
+
+    scenes = vocab()["scenes"]
+    return {scenes[v]["setting"] for v in perception_for(ctx).confident(sha, "scene") if v in scenes}
+
+
+def likeness(ctx, a: str, c: str) -> list[str]:
+    """What two images have in common besides the asked relation, as the miner ranks partners: the
+    same broad scene setting, the same indoor/outdoor side, shared salient object kinds."""
+    from .perception import perception_for
+
+    seen = perception_for(ctx)
+    out = [f"setting:{s}" for s in sorted(scene_settings(ctx, a) & scene_settings(ctx, c))]
+    ia, ic = seen.top(a, "indoor"), seen.top(c, "indoor")
+    if ia is not None and ic is not None and ia.value == ic.value:
+        out.append(f"side:{ia.value}")
+    out += [f"object:{k}" for k in sorted(salient_kinds(ctx.pool, a) & salient_kinds(ctx.pool, c))]
+    return out
+
+
+def closeness_rank(like: list[str]) -> int:
+    """0: same setting and a shared object; 1: same setting, or same side and a shared object;
+    2: one of them; 3: nothing in common (the trivially unrelated pair a reviewer rejects)."""
+    setting = any(x.startswith("setting:") for x in like)
+    side = any(x.startswith("side:") for x in like)
+    obj = any(x.startswith("object:") for x in like)
+    if setting and obj:
+        return 0
+    if setting or (side and obj):
+        return 1
+    if side or obj:
+        return 2
+    return 3
+
+
 class PairMiner:
     def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.08) -> None:
         self.ctx = ctx
@@ -62,11 +107,16 @@ class PairMiner:
         self.used: Counter = Counter()
         self.drift = 0.0
         self.used_pairs: set[frozenset] = set()
+        self.last_likeness: list[str] = []
 
     def hard_negative(self, a: str, b: str, differs: Callable[[str, str], bool],
                       close: Callable[[str, str], bool] | None = None) -> tuple[str, float | None, str] | None:
         """A partner c for anchor ``a`` (c differs from a in the relation, is close otherwise), with the
-        caption similarity nearest that of the positive (a, b); returns (c, similarity, pair_id)."""
+        caption similarity nearest that of the positive (a, b); returns (c, similarity, pair_id).
+
+        Among the partners within ``max_gap`` the closest in everything else wins (:func:`closeness_rank`:
+        same broad setting, shared objects), then the one keeping the similarity drift near zero. What
+        the chosen partner shares with ``a`` is left in ``last_likeness`` for the item's evidence."""
         target = self.ctx.pool.caption_similarity(a, b)
         best = None
         for c, sim in self.neighbours.near(a, self.k):
@@ -77,15 +127,17 @@ class PairMiner:
             diff = sim - target if target is not None else 0.0
             if abs(diff) > self.max_gap:  # caption similarity must not give the answer away
                 continue
+            like = likeness(self.ctx, a, c)
             # keep the running sum of (negative - positive) similarity near zero, so negatives sit as
             # often above their positives as below them
-            score = abs(self.drift + diff)
+            score = (closeness_rank(like), abs(self.drift + diff))
             if best is None or score < best[0]:
-                best = (score, c, sim, diff)
+                best = (score, c, sim, diff, like)
         if best is None:
             return None
-        _, c, sim, diff = best
+        _, c, sim, diff, like = best
         self.drift += diff
         self.used[c] += 1
         self.used_pairs.add(frozenset((a, c)))
+        self.last_likeness = like
         return c, round(sim, 4), pair_id(self.relation, a, b, c)

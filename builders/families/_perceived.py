@@ -76,7 +76,7 @@ class PerceivedBuilder(Builder):
             c, _, pid = found
             yes_ev = self.evidence(a, b, value=x, pair_id=pid, pair_role="positive", partner=c)
             no_ev = self.evidence(a, c, value=x, partner_value=sorted(self.values(c)), pair_id=pid,
-                                  pair_role="hard_negative", partner=b)
+                                  pair_role="hard_negative", partner=b, likeness=list(miner.last_likeness))
             if entities:
                 yes_ev.entities1, yes_ev.entities2 = entities(a, x), entities(b, x)
                 no_ev.entities1 = entities(a, x)

@@ -130,16 +130,25 @@ class Environment(ChoiceFromShared):
         by_value = self.groups(self.clear_scene)
         choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
 
+        scenes = vocab()["scenes"]
+
         def differs(x: str, a: str, c: str) -> bool:
+            """c's one clear place is of another family than x, and nothing in c (not even one caption)
+            states a place of x's family."""
             vc = self.values(c)
-            return bool(vc) and not any(self.conflicts(v, x) for v in seen.stated(c, "scene")) and not any(
+            return bool(vc) and any(self.clear_scene(c, v) for v in vc) and not any(
+                self.conflicts(v, x) for v in seen.stated(c, "scene")) and not any(
                 self.conflicts(v, w) for v in vc for w in self.values(a))
 
-        def close(a: str, c: str) -> bool:
-            """Something in common besides the place: a salient object kind (people, a dog, a bus ...)."""
-            return bool(subjects_and_objects(self.ctx.pool[a]) & subjects_and_objects(self.ctx.pool[c]))
+        def same_setting(x: str, c: str) -> bool:
+            """A fair "No": c's place is of the same broad setting as x (an indoor room against another
+            room, a street against a station, a court against a field), never a bathroom vs a garden."""
+            return all(scenes[v]["setting"] == scenes[x]["setting"] for v in self.values(c))
 
-        tf = self.yes_no(by_value, differs=differs, close=close) if "True or false QA" in self.qa_types else iter(())
+        def hard(x: str, a: str, c: str) -> bool:
+            return differs(x, a, c) and same_setting(x, c)
+
+        tf = self.yes_no(by_value, differs=hard) if "True or false QA" in self.qa_types else iter(())
         # Yes/No first: a shared place is nearly always visible in each image alone, so most Choice items
         # fail the one-image check and would only spend the images' reuse budget
         yield from tf
