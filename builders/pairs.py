@@ -96,8 +96,10 @@ def closeness_rank(like: list[str]) -> int:
 
 
 class PairMiner:
-    def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.08) -> None:
+    def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.08,
+                 rank_weight: float = 0.05) -> None:
         self.ctx = ctx
+        self.rank_weight = rank_weight
         self.max_gap = max_gap
         self.relation = relation
         self.k = k
@@ -114,8 +116,10 @@ class PairMiner:
         """A partner c for anchor ``a`` (c differs from a in the relation, is close otherwise), with the
         caption similarity nearest that of the positive (a, b); returns (c, similarity, pair_id).
 
-        Among the partners within ``max_gap`` the closest in everything else wins (:func:`closeness_rank`:
-        same broad setting, shared objects), then the one keeping the similarity drift near zero. What
+        Among the partners within ``max_gap`` the one with the lowest ``|drift + gap| + rank_weight *
+        closeness_rank`` wins: close in everything else (:func:`closeness_rank`: same broad setting,
+        shared objects; each rank step weighs as much as ``rank_weight`` of caption similarity) and
+        keeping the running similarity drift of negatives against positives near zero. What
         the chosen partner shares with ``a`` is left in ``last_likeness`` for the item's evidence."""
         target = self.ctx.pool.caption_similarity(a, b)
         best = None
@@ -130,7 +134,7 @@ class PairMiner:
             like = likeness(self.ctx, a, c)
             # keep the running sum of (negative - positive) similarity near zero, so negatives sit as
             # often above their positives as below them
-            score = (closeness_rank(like), abs(self.drift + diff))
+            score = abs(self.drift + diff) + self.rank_weight * closeness_rank(like)
             if best is None or score < best[0]:
                 best = (score, c, sim, diff, like)
         if best is None:

@@ -56,7 +56,9 @@ class PerceivedBuilder(Builder):
                entities: Callable[[str, str], list] | None = None, key: str = "",
                pair_ok: Callable[[str, str, str], bool] | None = None) -> Iterator[Fact]:
         """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
-        miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
+        miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)),
+                          max_partner_uses=int(self.rule.param("pair_partner_uses", 2)),
+                          rank_weight=float(self.rule.param("pair_rank_weight", 0.05)))
         for x, a, b in pairs_round_robin(by_value, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
