@@ -100,6 +100,8 @@ def _attr(name: str, value: str, confidence: float, detail: str) -> Attribute:
 
 def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     v = vocab()
+    if _count(caps, v["depiction_cues"])[0] >= 2:  # a toy set, model or drawing: no real place to compare
+        return []
     cats = {o.category for o in objects}
     out = []
     indoor_votes: Counter = Counter()
