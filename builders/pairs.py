@@ -97,9 +97,10 @@ def closeness_rank(like: list[str]) -> int:
 
 class PairMiner:
     def __init__(self, ctx, relation: str, *, k: int = 200, max_partner_uses: int = 2, max_gap: float = 0.08,
-                 rank_weight: float = 0.05) -> None:
+                 rank_weight: float = 0.05, max_drift: float | None = None) -> None:
         self.ctx = ctx
         self.rank_weight = rank_weight
+        self.max_drift = max_drift
         self.max_gap = max_gap
         self.relation = relation
         self.k = k
@@ -119,7 +120,8 @@ class PairMiner:
         Among the partners within ``max_gap`` the one with the lowest ``|drift + gap| + rank_weight *
         closeness_rank`` wins: close in everything else (:func:`closeness_rank`: same broad setting,
         shared objects; each rank step weighs as much as ``rank_weight`` of caption similarity) and
-        keeping the running similarity drift of negatives against positives near zero. What
+        keeping the running similarity drift of negatives against positives near zero (with
+        ``max_drift``, never beyond it: the sum of all (negative - positive) gaps stays within it). What
         the chosen partner shares with ``a`` is left in ``last_likeness`` for the item's evidence."""
         target = self.ctx.pool.caption_similarity(a, b)
         best = None
@@ -131,6 +133,8 @@ class PairMiner:
             diff = sim - target if target is not None else 0.0
             if abs(diff) > self.max_gap:  # caption similarity must not give the answer away
                 continue
+            if self.max_drift is not None and abs(self.drift + diff) > self.max_drift:
+                continue  # negatives would sit systematically below (or above) their positives
             like = likeness(self.ctx, a, c)
             # keep the running sum of (negative - positive) similarity near zero, so negatives sit as
             # often above their positives as below them

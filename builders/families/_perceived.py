@@ -58,7 +58,8 @@ class PerceivedBuilder(Builder):
         """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
         miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)),
                           max_partner_uses=int(self.rule.param("pair_partner_uses", 2)),
-                          rank_weight=float(self.rule.param("pair_rank_weight", 0.05)))
+                          rank_weight=float(self.rule.param("pair_rank_weight", 0.05)),
+                          max_drift=self.rule.param("pair_max_drift", None))
         for x, a, b in pairs_round_robin(by_value, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
