@@ -4,9 +4,11 @@ A positive pair (a, b) shares what a subtask asks about. Its hard negative keeps
 finds a partner ``c`` among a's nearest images by caption (a FAISS inner-product index over the
 caption vectors) that differs in the asked relation but is close in everything else: the caller's
 ``differs(a, c)`` says the relation is verifiably different, ``close(a, c)`` that the rest matches.
-Among those, the partner whose caption similarity to ``a`` is nearest the positive pair's (and within
-``max_gap`` of it) is chosen, so caption similarity alone cannot tell positives from negatives; a
-positive without such a partner is not used. The positive and its negative
+Among those within ``max_gap`` of the positive pair's caption similarity, the partner closest to ``a``
+in everything else (:func:`likeness`: the same broad scene setting, the same indoor/outdoor side,
+shared object kinds) that keeps the running (negative - positive) similarity drift near zero is
+chosen, so caption similarity alone cannot tell positives from negatives and a "No" is never two
+trivially unrelated photos when a closer partner exists; a positive without a partner is not used. The positive and its negative
 share one ``pair_id`` (issue 17's counterfactual partners use the same mechanism).
 """
 

@@ -8,9 +8,10 @@ from relations/text.py).
 Choice QA: the shared value is the answer; distractors are values stated (even weakly) by only one
 of the two images, so neither image alone singles the answer out, then values of caption neighbours;
 never a value either image states, never one of the answer's scene family (a kitchen and a dining
-room may be one room). Yes/No (Environment): a shared scene vs. a hard negative from the pair miner
-(a caption neighbour whose confident scene is of another family and which states no trace of the
-positive's scene).
+room may be one room). Yes/No (Environment): a shared scene vs. a hard negative from the pair miner:
+a caption neighbour whose one clear place is of the same broad setting (an indoor room, urban,
+green outdoors, waterside, a sports venue) but of another family, and which states no trace of the
+positive's family (kitchen vs bathroom, street vs train station; never a bathroom vs a garden).
 """
 
 from __future__ import annotations
