@@ -125,10 +125,17 @@ class PairMiner:
         keeping the running similarity drift of negatives against positives near zero (with
         ``max_drift``, never beyond it: the sum of all (negative - positive) gaps stays within it). What
         the chosen partner shares with ``a`` is left in ``last_likeness`` for the item's evidence."""
+        # the build shows an image in a bounded number of items: a pair needs its anchor twice (the "Yes"
+        # and the "No") and each partner once, else one of the two is dropped and the pair is broken
+        room = getattr(self.ctx, "image_room", None)
+        if room is not None and (room(a) < 2 or room(b) < 1):
+            return None
         target = self.ctx.pool.caption_similarity(a, b)
         best = None
         for c, sim in self.neighbours.near(a, self.k):
             if c == b or self.used[c] >= self.max_partner_uses or frozenset((a, c)) in self.used_pairs:
+                continue
+            if room is not None and room(c) < 1:
                 continue
             if self.ctx.pool.same_group(a, c) or not differs(a, c) or (close is not None and not close(a, c)):
                 continue

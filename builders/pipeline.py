@@ -176,6 +176,12 @@ def build_candidates(
             return all(reuse[i] < ctx.max_image_reuse and reuse_total[i] < ctx.max_image_reuse_total
                        for i in (f.image1, f.image2))
 
+        def image_room(sha: str, reuse=reuse) -> int:
+            """How many more items of this subtask may show ``sha`` (the pair miner keeps pairs whole)."""
+            return min(ctx.max_image_reuse - reuse[sha], ctx.max_image_reuse_total - reuse_total[sha])
+
+        ctx.image_room = image_room
+
         for fact in builder.mine():
             if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
                 break

@@ -361,18 +361,23 @@ def test_environment_no_pairs_are_fair_and_caption_similarity_gives_nothing_away
         assert partner and all(scenes[v]["setting"] == scenes[x]["setting"] for v in partner), (x, partner)
         assert all(scenes[v]["family"] != scenes[x]["family"] for v in scene_of(c.image2, 0.0)), (x, partner)
         assert f"setting:{scenes[x]['setting']}" in n["likeness"] and closeness_rank(n["likeness"]) <= 1
-        twin = yes.get(n["pair_id"])  # the build's image-reuse cap may have kept one partner alone
-        if twin is not None:
-            assert twin.image1 == c.image1
-            assert abs(c.evidence.caption_similarity - twin.evidence.caption_similarity) <= gap + 1e-6
-    assert sum(c.evidence.notes["pair_id"] in yes for c in no) >= len(no) // 2
+        twin = yes[n["pair_id"]]  # pairs are whole: the miner never spends an image the reuse cap would drop
+        assert twin.image1 == c.image1
+        assert abs(c.evidence.caption_similarity - twin.evidence.caption_similarity) <= gap + 1e-6
+    assert len(yes) == len(no)
     sims_yes = sorted(c.evidence.caption_similarity for c in yes.values())
     sims_no = sorted(c.evidence.caption_similarity for c in no)
     assert abs(sims_yes[len(sims_yes) // 2] - sims_no[len(sims_no) // 2]) <= 0.1, (sims_yes, sims_no)
-    # the miner's other users record what each "No" partner shares with its anchor
+    # the miner's other users record what each "No" partner shares with its anchor, and keep pairs whole
+    from collections import Counter
+
+    roles: Counter = Counter()
     for c in CandidateStore(ws).list():
+        if c.qa_type == "True or false QA" and c.granularity == "image" and not c.order_probe:
+            roles[(c.task, c.evidence.notes.get("pair_id"))] += 1
         if c.answer == "No" and c.evidence.notes.get("pair_role") == "hard_negative" and c.task != "SubEvent":
             assert isinstance(c.evidence.notes.get("likeness"), list), c.task
+    assert roles and all(n == 2 for n in roles.values()), roles
 
 
 def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:
