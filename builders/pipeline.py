@@ -231,6 +231,7 @@ def build_candidates(
             if reuse_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
                 keep(fact, draft)
         _balance_yes_no(res, builder)
+        ctx.image_room = None
         res.missing = dict(ctx.missing[task])
     if progress:
         progress("build subtasks", len(subtasks), len(subtasks))
