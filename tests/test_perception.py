@@ -372,12 +372,17 @@ def test_environment_no_pairs_are_fair_and_caption_similarity_gives_nothing_away
     from collections import Counter
 
     roles: Counter = Counter()
+    sims: dict = {}
     for c in CandidateStore(ws).list():
         if c.qa_type == "True or false QA" and c.granularity == "image" and not c.order_probe:
             roles[(c.task, c.evidence.notes.get("pair_id"))] += 1
+            sims.setdefault((c.task, c.evidence.notes.get("pair_id")), {})[c.answer] = c.evidence.caption_similarity
         if c.answer == "No" and c.evidence.notes.get("pair_role") == "hard_negative" and c.task != "SubEvent":
             assert isinstance(c.evidence.notes.get("likeness"), list), c.task
     assert roles and all(n == 2 for n in roles.values()), roles
+    # every subtask's "No" sits within its rule's gap of its own "Yes" in caption similarity
+    for (task, _), pair in sims.items():
+        assert abs(pair["Yes"] - pair["No"]) <= float(rules()[task].param("pair_max_gap", 0.08)) + 1e-6, (task, pair)
 
 
 def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:
