@@ -8,8 +8,10 @@ Among those within ``max_gap`` of the positive pair's caption similarity, the pa
 in everything else (:func:`likeness`: the same broad scene setting, the same indoor/outdoor side,
 shared object kinds) that keeps the running (negative - positive) similarity drift near zero is
 chosen, so caption similarity alone cannot tell positives from negatives and a "No" is never two
-trivially unrelated photos when a closer partner exists; a positive without a partner is not used. The positive and its negative
-share one ``pair_id`` (issue 17's counterfactual partners use the same mechanism).
+trivially unrelated photos when a closer partner exists; a positive without a partner is not used.
+Pairs stay whole: an anchor needs room (``ctx.image_room``) for its "Yes" and its "No", a partner for
+one item. The positive and its negative share one ``pair_id`` (issue 17's counterfactual partners use
+the same mechanism).
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def salient_kinds(pool, sha: str, min_area: float = 0.01) -> set[str]:
 
 
 def scene_settings(ctx, sha: str) -> set[str]:
-    """The broad settings (``setting`` of images/data/perception.toml: indoor_room, urban, nature,
-    sports_venue) of the image's confident scene categories."""
+    """The broad settings (``setting`` of images/data/perception.toml: indoor_room, urban,
+    green_outdoors, waterside, sports_venue) of the image's confident scene categories."""
     from mmrakit.images.perception import vocab
 
     from .perception import perception_for
@@ -84,7 +86,7 @@ def likeness(ctx, a: str, c: str) -> list[str]:
 
 def closeness_rank(like: list[str]) -> int:
     """0: same setting and a shared object; 1: same setting, or same side and a shared object;
-    2: one of them; 3: nothing in common (the trivially unrelated pair a reviewer rejects)."""
+    2: one of them; 3: nothing in common (the trivially unrelated pair reviewers flag)."""
     setting = any(x.startswith("setting:") for x in like)
     side = any(x.startswith("side:") for x in like)
     obj = any(x.startswith("object:") for x in like)
