@@ -192,7 +192,7 @@ def test_pipeline_waits_for_reviews_then_continues_from_pull(ls, reviewers, tmp_
     ws_dir = tmp_path / "pipeline-e2e"  # anywhere: push puts the images in the server's media folder
     pipeline = write_pipeline(tmp_path, workspace=str(ws_dir), **{
         "images.copy_files": True,
-        "build.subtasks": ["UsageSimilarity", "Layout"],
+        "build.subtasks": ["UsageSimilarity", "Environment"],
         "settings.builders.per_subtask": 3,
         "settings.review.url": ls.conn.url,
         "settings.review.token_env": "MMRAKIT_E2E_LS_TOKEN",
