@@ -44,15 +44,19 @@ def activity_text(value: str) -> str:
     verb, _, obj = value.partition("|")
     words = verb.split(" ")
     ing = getInflection(words[0], "VBG")
-    head = " ".join([ing[0] if ing else words[0] + "ing"] + words[1:])
+    head = ing[0] if ing else words[0] + "ing"
+    if len(words) > 1:  # phrasal event: "do trick" -> "doing a trick"
+        rest = " ".join(words[1:])
+        head = f"{head} {'an' if rest[0] in 'aeiou' else 'a'} {rest}"
     if obj and obj not in words:
         article = "an" if obj[0] in "aeiou" else "a"
         return f"{head} {article} {obj}"
     return head
 
 
-WEAK_VERBS = {"stand", "sit", "look", "lay", "lie", "hold", "hang", "rest", "wait", "face", "show", "display", "fly",
-              "park", "stay", "point", "travel"}
+def vague_verbs() -> set[str]:
+    """Verbs that are never a shared event nor an option of one (data: [activities] vague_verbs)."""
+    return set(vocab()["activities"]["vague_verbs"])
 
 
 class ChoiceFromShared(PerceivedBuilder):
@@ -78,7 +82,7 @@ class ChoiceFromShared(PerceivedBuilder):
             near = []
             for c, _ in self.neighbours(a):
                 near += [v for v in self.values(c) if v not in sa and v not in sb and not self.conflicts(v, x)]
-            pool_rest = [v for v in everything if v not in sa and v not in sb and not self.conflicts(v, x)]
+            pool_rest = [v for v in self.option_pool(everything, x) if v not in sa and v not in sb and not self.conflicts(v, x)]
             self.rng.shuffle(pool_rest)
             ordered: list[str] = []
             for v in only_a[:1] + only_b[:1] + near + pool_rest:
@@ -89,6 +93,10 @@ class ChoiceFromShared(PerceivedBuilder):
             yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=t(x),
                        distractors=[t(d) for d in ordered[:12]], evidence=ev,
                        support=({t(v) for v in sa}, {t(v) for v in sb}), key=x)
+
+    def option_pool(self, values: list[str], answer: str) -> list[str]:
+        """Values that may fill the remaining options (default: every value the pool has)."""
+        return values
 
     def stated_values(self, sha: str) -> dict:
         key = getattr(self, "key", lambda v: v)
@@ -156,15 +164,21 @@ class SimilarEvent(ChoiceFromShared):
         return activity_text(value)
 
     def conflicts(self, d: str, x: str) -> bool:
-        # same verb (riding a horse / riding a wave may both hold loosely) or same object: too close
+        # same verb (riding a horse / riding a wave may both hold loosely) or same object: too close; a
+        # vague verb ("standing", "looking") may hold in both images, so it is never an option
         dv, _, do = d.partition("|")
         xv, _, xo = x.partition("|")
-        return dv == xv or (do and do == xo)
+        if dv == xv or bool(do and do == xo) or dv.split(" ")[0] in vague_verbs():
+            return True
+        return any({dv, xv} <= set(g) or {dv.split(" ")[0], xv.split(" ")[0]} <= set(g)
+                   for g in vocab()["activities"]["same_event"])
 
     def usable(self, sha: str, v: str) -> bool:
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        needs_object = head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"]
+        if head in vague_verbs():
+            return False
+        needs_object = head in vocab()["activities"]["object_sensitive_verbs"]
         return has_agent(self.seen, sha) and (bool(obj) or not needs_object)
 
     @staticmethod
@@ -173,7 +187,7 @@ class SimilarEvent(ChoiceFromShared):
         depends on the object (serve, fly, play ...) with their object."""
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        return v if head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"] else f"{verb}|"
+        return v if head in vague_verbs() or head in vocab()["activities"]["object_sensitive_verbs"] else f"{verb}|"
 
     def values(self, sha: str):
         return {self.key(v): a for v, a in self.seen.confident(sha, "activity").items()}

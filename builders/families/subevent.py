@@ -33,6 +33,23 @@ def domain(value: str) -> str | None:
     return None
 
 
+def domain_words(value: str) -> set[str]:
+    """The verb of an activity and every verb of its domain (single words)."""
+    from mmrakit.images.perception import vocab
+
+    verb = value.partition("|")[0]
+    d = domain(value)
+    words = set(vocab()["activity_domains"].get(d, [])) if d else set()
+    return {w for w in words | {verb, verb.split(" ")[0]} if " " not in w}
+
+
+def caption_lemmas(captions) -> set[str]:
+    """Every word lemma of the captions, whatever its part of speech ("to eat the food" -> eat)."""
+    from mmrakit.relations.text import tag
+
+    return {t.lemma for cap in captions for t in tag(cap) if t.lemma}
+
+
 def other_domain(a: str, b: str) -> bool:
     """Both activities have a known domain and the domains differ (a verified 'not a step of')."""
     da, db = domain(a), domain(b)
@@ -106,11 +123,17 @@ class SubEvent(PerceivedBuilder):
 
                     def differs(p: str, c: str) -> bool:
                         vc = acts.get(c)
-                        verbs_a = {v.partition("|")[0] for v in acts[p]}
-                        return bool(vc) and x not in vc and y not in vc and not (
-                            verbs_a & {v.partition("|")[0] for v in vc}) and not any(
-                            self.link(x, v) or self.link(v, x) for v in vc) and all(
-                            other_domain(x, v) for v in vc)
+                        if not vc:
+                            return False
+                        # every activity any caption of c states, however weakly, is checked: a partner
+                        # with one caption "eating" is no verified "not a step of eating"
+                        weak = set(self.seen.stated(c, "activity")) | set(vc)
+                        verbs_a = {v.partition("|")[0] for v in acts[p]} | {x.partition("|")[0], y.partition("|")[0]}
+                        return not (verbs_a & {v.partition("|")[0] for v in weak}) and not any(
+                            self.link(x, v) or self.link(v, x) for v in weak) and all(
+                            other_domain(x, v) for v in vc) and not any(
+                            domain(v) is not None and domain(v) == domain(x) for v in weak) and not (
+                            domain_words(x) & caption_lemmas(self.ctx.pool[c].captions))
 
                     found = miner.hard_negative(a, b, differs=differs)
                     if found is None:
