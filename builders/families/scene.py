@@ -49,6 +49,8 @@ def activity_text(value: str) -> str:
         rest = " ".join(words[1:])
         head = f"{head} {'an' if rest[0] in 'aeiou' else 'a'} {rest}"
     if obj and obj not in words:
+        if obj in vocab()["activities"]["mass_nouns"]:
+            return f"{head} {obj}"
         article = "an" if obj[0] in "aeiou" else "a"
         return f"{head} {article} {obj}"
     return head
@@ -77,12 +79,14 @@ class ChoiceFromShared(PerceivedBuilder):
             if not self.allowed_pair(a, b):
                 continue
             sa, sb = self.stated_values(a), self.stated_values(b)
-            only_a = [v for v in sa if v not in sb and not self.conflicts(v, x)]
-            only_b = [v for v in sb if v not in sa and not self.conflicts(v, x)]
+            only_a = [v for v in sa if v not in sb and not self.conflicts(v, x) and self.absent(v, b)]
+            only_b = [v for v in sb if v not in sa and not self.conflicts(v, x) and self.absent(v, a)]
             near = []
             for c, _ in self.neighbours(a):
-                near += [v for v in self.values(c) if v not in sa and v not in sb and not self.conflicts(v, x)]
-            pool_rest = [v for v in self.option_pool(everything, x) if v not in sa and v not in sb and not self.conflicts(v, x)]
+                near += [v for v in self.values(c) if v not in sa and v not in sb and not self.conflicts(v, x)
+                         and self.absent(v, a) and self.absent(v, b)]
+            pool_rest = [v for v in self.option_pool(everything, x) if v not in sa and v not in sb
+                         and not self.conflicts(v, x) and self.absent(v, a) and self.absent(v, b)]
             self.rng.shuffle(pool_rest)
             ordered: list[str] = []
             for v in only_a[:1] + only_b[:1] + near + pool_rest:
@@ -93,6 +97,10 @@ class ChoiceFromShared(PerceivedBuilder):
             yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=t(x),
                        distractors=[t(d) for d in ordered[:12]], evidence=ev,
                        support=({t(v) for v in sa}, {t(v) for v in sb}), key=x)
+
+    def absent(self, value: str, sha: str) -> bool:
+        """Whether an option is verifiably not true of image ``sha`` (beyond not being stated there)."""
+        return True
 
     def option_pool(self, values: list[str], answer: str) -> list[str]:
         """Values that may fill the remaining options (default: every value the pool has)."""
@@ -168,10 +176,33 @@ class SimilarEvent(ChoiceFromShared):
         # vague verb ("standing", "looking") may hold in both images, so it is never an option
         dv, _, do = d.partition("|")
         xv, _, xo = x.partition("|")
-        if dv == xv or bool(do and do == xo) or dv.split(" ")[0] in vague_verbs():
+        if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do):
             return True
         return any({dv, xv} <= set(g) or {dv.split(" ")[0], xv.split(" ")[0]} <= set(g)
                    for g in vocab()["activities"]["same_event"])
+
+    def absent(self, value: str, sha: str) -> bool:
+        """An option is wrong for an image only when no caption of it uses the option's verb in any form
+        and, for a vague verb with an object ("holding a knife"), nothing of the image (caption word or
+        box) is that object."""
+        from .subevent import caption_lemmas
+
+        verb, _, obj = value.partition("|")
+        lemmas = caption_lemmas(self.ctx.pool[sha].captions)
+        if set(verb.split(" ")[:1]) & lemmas:
+            return False
+        if verb.split(" ")[0] in vague_verbs():
+            # only a handling verb with a boxed kind of object is concrete enough ("holding a frisbee";
+            # never "standing a table", "holding a piece")
+            kinds = {e.text for e in self.ctx.pool[sha].objects()}
+            return (verb in vocab()["activities"]["handling_verbs"] and obj in self.box_kinds()
+                    and obj not in lemmas and obj not in kinds)
+        return True
+
+    def box_kinds(self) -> set[str]:
+        if not hasattr(self, "_box_kinds"):
+            self._box_kinds = {e.text for s in self.ctx.pool.order for e in self.ctx.pool[s].objects()}
+        return self._box_kinds
 
     def usable(self, sha: str, v: str) -> bool:
         verb, _, obj = v.partition("|")
