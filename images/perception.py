@@ -89,7 +89,7 @@ def attributes(captions: list[str], objects: list[Obj]) -> list[Attribute]:
     out += _subjects(caps, objects, events)
     out += _shot(caps, objects)
     out += _viewpoint(caps)
-    out += _activity(caps, events)
+    out += _activity(caps, events, {o.category for o in objects})
     out += _layout(caps, objects)
     return out
 
@@ -272,17 +272,37 @@ def _viewpoint(caps: list[str]) -> list[Attribute]:
     return out
 
 
-def _activity(caps: list[str], events: list[list[tuple[str, str, str]]] | None = None) -> list[Attribute]:
+def _activity(caps: list[str], events: list[list[tuple[str, str, str]]] | None = None,
+              boxed: set[str] | None = None) -> list[Attribute]:
     """Main activities: a caption event (relations/text.py) that a person or animal does, stated by at
     least two captions; its object is the noun most of those captions give it (``ride|horse``), or
     none (``sit|``). Events of things ("a kite flying", "hair cutting tools") are no activity."""
+    canon = vocab()["activity_canonical"]
     verbs: Counter = Counter()
     objs: dict[str, Counter] = {}
+    named: Counter = Counter()  # canonical activity -> captions stating it in any of its wordings
+    wordings: dict[str, set[str]] = {}
     for evs in (events if events is not None else _caption_events(caps)):
+        this: set[str] = set()
         for ev, obj, _ in evs:
+            c = canon.get(f"{ev}|{obj}") if obj else None
+            c = c or canon.get(ev)
+            for key in (f"{ev}|{obj}", ev):
+                by_box = vocab()["activity_canonical_with_box"].get(key, {})
+                hit = sorted(v for k, v in by_box.items() if k in (boxed or set()))
+                if not c and len(set(hit)) == 1:
+                    c = hit[0]
+            if c:
+                this.add(c)
+                wordings.setdefault(c, set()).add(f"{ev} {obj}".strip())
+                continue
             verbs[ev] += 1
             objs.setdefault(ev, Counter())[obj] += 1
+        named.update(this)
     out = []
+    for value, n in named.items():
+        conf = _conf(n, len(caps)) if n >= 2 and _enough(n, len(caps)) else 0.3  # two captions, as for an object
+        out.append(_attr("activity", value, conf, f"{n}/{len(caps)} captions state it ({', '.join(sorted(wordings[value]))})"))
     for ev, n in verbs.items():
         obj, k = next(((o, k) for o, k in objs[ev].most_common() if o), ("", 0))
         if not _enough(n, len(caps)):  # one caption: recorded (vetoes, one-image options), never an answer

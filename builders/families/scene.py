@@ -42,6 +42,9 @@ def activity_text(value: str) -> str:
     from lemminflect import getInflection
 
     verb, _, obj = value.partition("|")
+    fixed = vocab()["activities"]["text"].get(verb)
+    if fixed and not obj:
+        return fixed
     words = verb.split(" ")
     ing = getInflection(words[0], "VBG")
     head = ing[0] if ing else words[0] + "ing"
@@ -176,7 +179,8 @@ class SimilarEvent(ChoiceFromShared):
         # vague verb ("standing", "looking") may hold in both images, so it is never an option
         dv, _, do = d.partition("|")
         xv, _, xo = x.partition("|")
-        if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do):
+        postures = vocab()["activities"]["posture_excluded_by"]
+        if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do and dv not in postures):
             return True
         return any({dv, xv} <= set(g) or {dv.split(" ")[0], xv.split(" ")[0]} <= set(g)
                    for g in vocab()["activities"]["same_event"])
@@ -191,6 +195,11 @@ class SimilarEvent(ChoiceFromShared):
         lemmas = caption_lemmas(self.ctx.pool[sha].captions)
         if set(verb.split(" ")[:1]) & lemmas:
             return False
+        postures = vocab()["activities"]["posture_excluded_by"]
+        if verb in postures and not obj:
+            # a posture is wrong for an image whose confident activity rules it out ("sitting" / skiing)
+            doing = {v.partition("|")[0].split(" ")[0] for v in self.seen.confident(sha, "activity")}
+            return bool(doing & set(postures[verb])) and not ({"sit", "lay", "lie"} & lemmas if verb != "sit" else {"sit"} & lemmas)
         if verb.split(" ")[0] in vague_verbs():
             # only a handling verb with a boxed kind of object is concrete enough ("holding a frisbee";
             # never "standing a table", "holding a piece")
@@ -218,7 +227,10 @@ class SimilarEvent(ChoiceFromShared):
         depends on the object (serve, fly, play ...) with their object."""
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        return v if head in vague_verbs() or head in vocab()["activities"]["object_sensitive_verbs"] else f"{verb}|"
+        acts = vocab()["activities"]
+        if verb in acts["posture_excluded_by"]:
+            return f"{'lie' if verb == 'lay' else verb}|"  # a posture is compared without its object ("sitting at dinner")
+        return v if head in vague_verbs() or head in acts["object_sensitive_verbs"] else f"{verb}|"
 
     def values(self, sha: str):
         return {self.key(v): a for v, a in self.seen.confident(sha, "activity").items()}
