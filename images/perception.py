@@ -299,6 +299,16 @@ def _activity(caps: list[str], events: list[list[tuple[str, str, str]]] | None =
             verbs[ev] += 1
             objs.setdefault(ev, Counter())[obj] += 1
         named.update(this)
+    people = set(vocab()["subjects"]["people"])
+    if boxed and boxed & people:
+        for value, spec in vocab()["activity_from_words"].items():
+            if not set(spec["boxes"]) & boxed:
+                continue
+            n_words, used = _count(caps, spec["words"])
+            if n_words:
+                named[value] = max(named.get(value, 0), n_words)
+                wordings.setdefault(value, set()).update(used)
+                wordings[value].update(sorted(set(spec["boxes"]) & boxed))
     out = []
     for value, n in named.items():
         conf = _conf(n, len(caps)) if n >= 2 and _enough(n, len(caps)) else 0.3  # two captions, as for an object

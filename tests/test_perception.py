@@ -292,25 +292,28 @@ def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:
 
 
 def test_subevent_yes_needs_a_graph_link_and_probes_need_the_reverse_link() -> None:
-    """cook -> cut is one-way: a "Yes" without an order probe; eat <-> serve both ways: a "Yes" whose
-    swapped twin is also a verified "Yes". Steps share a setting (all in a kitchen); negatives come from
-    another activity domain (a skier)."""
+    """prepare food -> cut bread is one-way: a "Yes" without an order probe; eat <-> serve a meal both ways:
+    a "Yes" whose swapped twin is also a verified "Yes". Activities are looked up with their object where
+    the verb's sense depends on it ("cut bread", never a bare "cut"); "cooking" is the activity
+    "preparing food" (data: [activity_canonical]). Steps share a domain (food); negatives come from another
+    activity domain (a skier) whose captions name nothing of the anchor's domain."""
     from mmrakit.builders.graph import MemoryGraph
     from tests.support.synthetic import _edge
 
-    graph = MemoryGraph([_edge("/c/en/cook", "HasSubevent", "/c/en/cut"),
-                         _edge("/c/en/eat", "HasPrerequisite", "/c/en/serve"),
-                         _edge("/c/en/serve", "HasPrerequisite", "/c/en/eat")])
+    graph = MemoryGraph([_edge("/c/en/prepare_food", "HasSubevent", "/c/en/cut_bread"),
+                         _edge("/c/en/cut", "HasSubevent", "/c/en/eat"),  # bare "cut" never matches "cut bread"
+                         _edge("/c/en/eat", "HasPrerequisite", "/c/en/serve_meal"),
+                         _edge("/c/en/serve_meal", "HasPrerequisite", "/c/en/eat")])
     person = lambda: [EntityGrounding(concept="/c/en/person", text="person", source="object",  # noqa: E731
                                       box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
     texts = {
-        "cook": ["A woman cooking in a kitchen.", "A woman is cooking food in the kitchen.", "A cook cooking a meal."],
-        "cut": ["A man cutting bread in a kitchen.", "A man is cutting bread in the kitchen.", "A person cutting bread."],
-        "eat": ["A woman eating a meal in a kitchen.", "A woman is eating a meal in the kitchen.", "A person eating a meal."],
-        "serve": ["A waiter serving a meal in a kitchen.", "A man serving a meal in the kitchen.", "A waiter is serving a meal."],
-        "ski": ["A man skiing with a meal in a kitchen.", "A man is skiing with bread.", "A skier skiing with a meal."],
-        "ski2": ["A waiter skiing in a kitchen.", "A woman is skiing with a meal.", "A skier skiing with bread."],
-        "ski3": ["A cook skiing in a kitchen.", "A woman is skiing with food.", "A skier skiing with a meal."],
+        "cook": ["A woman cooking in a house.", "A woman is cooking in the house.", "A cook cooking at home."],
+        "cut": ["A man cutting bread in a house.", "A man is cutting bread in the house.", "A person cutting bread."],
+        "eat": ["A woman eating a meal in a house.", "A woman is eating a meal in the house.", "A person eating a meal."],
+        "serve": ["A waiter serving a meal in a house.", "A man serving a meal in the house.", "A waiter is serving a meal."],
+        "ski": ["A woman skiing in a house.", "A woman is skiing in the house.", "A person skiing at home."],
+        "ski2": ["A waiter skiing in a house.", "A man is skiing in the house.", "A waiter is skiing."],
+        "ski3": ["A woman skiing in a house.", "A man is skiing in the house.", "A person skiing in a house."],
     }
     ims = [PoolImage(sha=f"{i:064x}", captions=caps, entities=person()) for i, caps in enumerate(texts.values())]
     name = {im.sha: k for im, k in zip(ims, texts)}
@@ -339,6 +342,11 @@ def test_activity_keys_and_domains_from_the_vocabulary() -> None:
 
     assert SimilarEvent.key("eat|apple") == "eat|" and activity_text("eat|") == "eating"
     assert SimilarEvent.key("serve|ball") == "serve|ball"  # a tennis serve is not serving food
-    assert SimilarEvent.key("sit|bench") == "sit|bench" and activity_text("ride|horse") == "riding a horse"
+    # a posture is compared without its object and named as a reviewer would ("lying down", not "laying")
+    assert SimilarEvent.key("sit|bench") == "sit|" and SimilarEvent.key("lay|bed") == "lie|"
+    assert activity_text("lie|") == "lying down" and activity_text("ride|horse") == "riding a horse"
+    assert activity_text("do trick|trick") == "doing a trick" and activity_text("prepare|food") == "preparing food"
+    assert SimilarEvent.key("ride|wave") == "ride|wave"  # riding a horse / a wave: compared with the object
+    assert domain("serve|ball") == "ball" and domain("serve|food") == "food"  # "serve ball" listed under ball
     assert domain("cook|dinner") == "food" and domain("ski|") == "snow" and domain("hold|knife") is None
     assert other_domain("eat|", "ski|") and not other_domain("eat|", "cook|") and not other_domain("eat|", "hold|knife")
