@@ -179,6 +179,10 @@ class SimilarEvent(ChoiceFromShared):
         # vague verb ("standing", "looking") may hold in both images, so it is never an option
         dv, _, do = d.partition("|")
         xv, _, xo = x.partition("|")
+        from mmrakit.relations.text import lexicon
+
+        if dv.split(" ")[0] not in lexicon().activity and " " not in dv:
+            return True  # a verb of no listed activity ("illuminating" from "an illuminated board") is no option
         postures = vocab()["activities"]["posture_excluded_by"]
         if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do and dv not in postures):
             return True
