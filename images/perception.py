@@ -298,7 +298,7 @@ def _activity(caps: list[str], events: list[list[tuple[str, str, str]]] | None =
                 continue
             verbs[ev] += 1
             objs.setdefault(ev, Counter())[obj] += 1
-        named.update(this)
+        named.update(sorted(this))  # sorted: a set iterates in a per-process hash order
     people = set(vocab()["subjects"]["people"])
     if boxed and boxed & people:
         for value, spec in vocab()["activity_from_words"].items():
