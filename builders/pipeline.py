@@ -176,6 +176,12 @@ def build_candidates(
             return all(reuse[i] < ctx.max_image_reuse and reuse_total[i] < ctx.max_image_reuse_total
                        for i in (f.image1, f.image2))
 
+        def image_room(sha: str, reuse=reuse) -> int:
+            """How many more items of this subtask may show ``sha`` (the pair miner keeps pairs whole)."""
+            return min(ctx.max_image_reuse - reuse[sha], ctx.max_image_reuse_total - reuse_total[sha])
+
+        ctx.image_room = image_room
+
         for fact in builder.mine():
             if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
                 break
@@ -187,7 +193,7 @@ def build_candidates(
                 continue
             texts = None
             if fact.qa_type == "Choice QA":
-                texts = option_texts(fact, ctx.choice_options, allowed=options.allowed, prefer=options.preference)
+                texts = option_texts(fact, int(rule.param("choice_options", ctx.choice_options)), allowed=options.allowed, prefer=options.preference)
                 if texts is None:
                     res.skipped["too_few_distractors"] += 1
                     builder.missing("too few verified distractors left (after the option-repetition rule)")
@@ -225,6 +231,7 @@ def build_candidates(
             if reuse_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
                 keep(fact, draft)
         _balance_yes_no(res, builder)
+        ctx.image_room = None
         res.missing = dict(ctx.missing[task])
     if progress:
         progress("build subtasks", len(subtasks), len(subtasks))
