@@ -337,6 +337,21 @@ class ImageEvidence:
         self._entities = out
         return out
 
+    def present(self) -> list[Entity]:
+        """One entry per boxed kind with at least one salient, caption-named instance (its largest such
+        box), whether or not it is the only one: for questions that do not say "the {kind}" ("something
+        in the picture is for sitting on" holds with three chairs as with one)."""
+        out = []
+        by_kind: dict[str, list[EntityGrounding]] = {}
+        for e in self.im.objects():
+            if _text(e) in self.v.kinds and self.salient(e) and self.confirmed(e, the=False):
+                by_kind.setdefault(_text(e), []).append(e)
+        for kind, ents in sorted(by_kind.items()):
+            main = max(ents, key=lambda e: e.box.w * e.box.h)
+            n = sum(1 for e in self.im.objects() if _text(e) == kind)
+            out.append(Entity(kind, main, True, self.mention_count(kind), n))
+        return out
+
     def _with_stated(self, ent: Entity) -> Entity:
         heads = {w.split()[-1] for w in (*self.v.kinds[ent.kind].words, ent.kind)}
         for dim_name, dim in self.v.dimensions.items():

@@ -98,6 +98,7 @@ class InventoryBuilder(_EvidenceBuilder):
             neither = [d for d in values if d not in pa and d not in pb]
             for part in (only_a, only_b, neither):
                 self.rng.shuffle(part)
+            only_a, only_b, neither = self.plausible_first(x, ea, eb, a, b, only_a, only_b, neither)
             distractors = interleave(only_a, only_b) + neither
             if len(distractors) < 2:
                 self.missing(f"too few {self.dim} options impossible in one of the two images")
@@ -112,6 +113,11 @@ class InventoryBuilder(_EvidenceBuilder):
                        distractors=[opt(d) for d in distractors], evidence=ev,
                        distractor_groups=[[opt(d) for d in g] for g in (only_a, only_b, neither)],
                        support=({opt(d) for d in pa}, {opt(d) for d in pb}), key=x)
+
+    def plausible_first(self, x: str, ea: Entity, eb: Entity, a: str, b: str, only_a: list[str], only_b: list[str],
+                        neither: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """Distractor lists reordered so the plausible ones come first (a subtask may also drop some)."""
+        return only_a, only_b, neither
 
     @staticmethod
     def _shown(e: Entity) -> list:
@@ -130,7 +136,7 @@ class UsageSimilarity(InventoryBuilder):
     def answers(self, ev: ImageEvidence) -> dict:
         skip = set(self.rule.param("never_options", []))
         out: dict[str, list] = defaultdict(list)
-        for ent in ev.entities():
+        for ent in ev.present():  # the question names no entity: several chairs serve as well as one
             if ent.boxed:
                 for u in vocab().kinds[ent.kind].uses:
                     if u not in skip:
@@ -139,6 +145,24 @@ class UsageSimilarity(InventoryBuilder):
 
     def possible(self, ev: ImageEvidence) -> set[str]:
         return ev.possible_uses()
+
+    def plausible_first(self, x, ea, eb, a, b, only_a, only_b, neither):
+        """Plausible uses first: what something in that image is typically for, then uses of the answer's
+        settings (``groups``: street, kitchen, ...); a use possible in neither image must share a setting
+        with the answer ("for working on a computer" beside a car and a train is an odd option)."""
+        v = vocab()
+        home = set(v.uses[x].get("groups", ()))
+
+        def typical(sha: str) -> set[str]:
+            return {u for k in self.ev(sha).all_kinds() if k in v.kinds for u in v.kinds[k].uses}
+
+        def near(d: str) -> bool:
+            return bool(home & set(v.uses[d].get("groups", ())))
+
+        def order(ds: list[str], typical_uses: set[str]) -> list[str]:
+            return sorted(ds, key=lambda d: (d not in typical_uses, not near(d)))  # stable: shuffled within
+
+        return order(only_a, typical(a)), order(only_b, typical(b)), [d for d in neither if near(d)]
 
 
 @register
