@@ -128,11 +128,12 @@ class NearSameEntity(Builder):
             # ... and absent from at least one of the two images: no box of any size, no caption noun
             # (a reviewer cannot measure "near" for a thing present in both)
             kinds_a, kinds_b = self._evidence(a).all_kinds(), self._evidence(b).all_kinds()
+            never = set(self.rule.param("never_distractors", []))
 
             def wrong(d: str) -> bool:
                 t = text(d)
                 return (d not in (z, ea, eb) and not (d in close_a and d in close_b) and not lexically_close(d, z)
-                        and not (t in kinds_a and t in kinds_b)
+                        and not (t in kinds_a and t in kinds_b) and t not in never
                         and not self.ctx.is_kind(d, "place"))  # options are objects, not places
 
             text = graph.text
