@@ -148,8 +148,9 @@ class RelativePosition(Builder):
 
     def _mine_frame(self) -> Iterator[Fact]:
         """On which side of the picture is an entity in each image? The same kind in both images first;
-        then (``frame_cross_kinds``) two different kinds, one per image ("the dog in the first image, the
-        cat in the second"), for images no same-kind partner is left for."""
+        then (``frame_cross_kinds``) two different kinds of one class (lexicon ``position_classes``), one
+        per image ("the dog in the first image, the cat in the second"), for pairs of images inside the
+        caption band (photos that share something)."""
         pool, text = self.ctx.pool, self.ctx.graph.text
         sides: dict[str, dict] = {}
         by_kind: dict[str, list[str]] = defaultdict(list)
@@ -169,13 +170,17 @@ class RelativePosition(Builder):
         cross = []
         if self.rule.param("frame_cross_kinds", False):
             framed = {"any": [sha for sha in pool.order if sides[sha]]}
+            classes: dict[str, set[str]] = defaultdict(set)  # kind concept -> its classes
+            for cls, kinds_of in lexicon()["position_classes"].items():
+                for k in kinds_of:
+                    classes[f"/c/en/{k.replace(' ', '_')}"].add(cls)
             for _, a, b in pairs_round_robin(framed, self.rng, max_offset=int(self.rule.param("frame_cross_offsets", 8))):
                 if self.rng.random() < 0.5:
                     a, b = b, a
-                ka = sorted(k for k in sides[a] if k not in sides[b])
-                kb = sorted(k for k in sides[b] if k not in sides[a])
-                if ka and kb and self.allowed_pair(a, b):
-                    cross.append((self.rng.choice(ka), self.rng.choice(kb), a, b))
+                kinds = [(x, y) for x in sorted(sides[a]) if x not in sides[b]
+                         for y in sorted(sides[b]) if y not in sides[a] and classes.get(x, {x}) & classes.get(y, {y})]
+                if kinds and self.allowed_pair(a, b) and self.in_caption_band(a, b)[0]:
+                    cross.append((*self.rng.choice(kinds), a, b))
         # images with few partners first (the reuse caps), and the form chosen so that Yes/No items
         # come out balanced (same side = Yes, different sides = No; the others become Choice items)
         degree: dict[str, int] = defaultdict(int)
