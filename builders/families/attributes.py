@@ -147,23 +147,25 @@ class UsageSimilarity(InventoryBuilder):
         return ev.possible_uses()
 
     def plausible_first(self, x, ea, eb, a, b, only_a, only_b, neither):
-        """Plausible uses only, in this order: what something in that image is for (or could serve), then uses of
-        the answer's settings (``groups``: street, kitchen, ...); a use that is neither ("for working on a
-        computer" beside a car and a train) is an odd option and is dropped."""
+        """Plausible uses only, in this order: what something in that image is for, what it could serve,
+        then uses of the answer's settings (``groups``: street, kitchen, ...); a use that is none of these
+        ("for working on a computer" beside a car and a train) is an odd option and is dropped."""
         v = vocab()
         home = set(v.uses[x].get("groups", ()))
 
-        def typical(sha: str) -> set[str]:
-            return {u for k in self.ev(sha).all_kinds() if k in v.kinds for u in (*v.kinds[k].uses, *v.kinds[k].also)}
+        def served(sha: str, also: bool) -> set[str]:
+            return {u for k in self.ev(sha).all_kinds() if k in v.kinds
+                    for u in (*v.kinds[k].uses, *(v.kinds[k].also if also else ()))}
 
         def near(d: str) -> bool:
             return bool(home & set(v.uses[d].get("groups", ())))
 
-        def order(ds: list[str], typical_uses: set[str]) -> list[str]:
-            ds = [d for d in ds if d in typical_uses or near(d)]
-            return sorted(ds, key=lambda d: (d not in typical_uses, not near(d)))  # stable: shuffled within
+        def order(ds: list[str], sha: str) -> list[str]:
+            typical, could = served(sha, False), served(sha, True)
+            ds = [d for d in ds if d in could or near(d)]
+            return sorted(ds, key=lambda d: (d not in typical, d not in could, not near(d)))  # stable: shuffled within
 
-        return order(only_a, typical(a)), order(only_b, typical(b)), [d for d in neither if near(d)]
+        return order(only_a, a), order(only_b, b), [d for d in neither if near(d)]
 
 
 @register
