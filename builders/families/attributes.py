@@ -154,7 +154,7 @@ class UsageSimilarity(InventoryBuilder):
         home = set(v.uses[x].get("groups", ()))
 
         def served(sha: str, also: bool) -> set[str]:
-            return {u for k in self.ev(sha).all_kinds() if k in v.kinds
+            return {u for k in self.ev(sha).all_kinds() if k in v.kinds and not v.kinds[k].scene  # objects, not scene words
                     for u in (*v.kinds[k].uses, *(v.kinds[k].also if also else ()))}
 
         def near(d: str) -> bool:
