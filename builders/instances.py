@@ -26,6 +26,7 @@ from mmrakit.models import EntityGrounding
 
 _TOKEN = re.compile(r"[a-z]+")
 EVIDENCE_FILE = "builders/data/evidence.toml"
+UNLISTED = "(unlisted)"  # the value of a material word outside the option vocabulary ("straw umbrellas")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Vocab:
 def vocab() -> Vocab:
     raw = tomllib.loads(resources.files(__package__).joinpath("data", "evidence.toml").read_text("utf-8"))
     dims = raw["dimensions"]
+    for word in dims["material"].get("unlisted", []):  # a material outside the vocabulary: blocks defaults
+        dims["material"]["adjectives"].setdefault(word, UNLISTED)
     uses = raw["uses"]
     kinds: dict[str, Kind] = {}
     by_words: dict[tuple[str, ...], list[str]] = {}
@@ -148,13 +151,18 @@ def caption_mentions(tokens: list[str], v: Vocab) -> list[Mention]:
     return keep
 
 
-def stated_values(tokens: list[str], m: Mention, dim: dict, modifiers: frozenset[str]) -> set[str]:
+def stated_values(tokens: list[str], m: Mention, dim: dict, modifiers: frozenset[str],
+                  nouns: frozenset[int] = frozenset()) -> set[str]:
     """Values of one dimension a caption states for the noun of mention ``m`` (adjectives right before it,
-    through modifiers: "a large red and white bus" -> {red, white})."""
+    through modifiers: "a large red and white bus" -> {red, white}). The walk stops at the start of the noun
+    phrase: a determiner or number is not a modifier, and a word that is the noun of another mention
+    (``nouns``: token indices) belongs to that mention ("a wine glass and a book" states nothing of the book)."""
     out: set[str] = set()
     j = m.start - 1
     while j >= 0 and m.start - j <= 6:
         w = tokens[j]
+        if j in nouns:
+            break
         if w in dim["adjectives"]:
             out.add(dim["adjectives"][w])
         elif w not in modifiers:
@@ -198,6 +206,7 @@ class Entity:
     stated: dict[str, set[str]] = field(default_factory=dict)  # dimension -> stated values
     stated_in: dict[str, str] = field(default_factory=dict)  # value -> caption stating it
     stated_count: dict[str, int] = field(default_factory=dict)  # value -> captions stating it
+    per_caption: dict[str, list[set[str]]] = field(default_factory=dict)  # dimension -> values each caption states
 
 
 class ImageEvidence:
@@ -352,27 +361,72 @@ class ImageEvidence:
             out.append(Entity(kind, main, True, self.mention_count(kind), n))
         return out
 
+    def scene_things(self) -> list[Entity]:
+        """Scene words that name a thing (a building, a bridge, a fence) at least
+        ``caption_only_mentions`` captions name and some caption states an attribute of: for an
+        attribute enough captions state for it ("a brick building" twice); never for a default (a scene
+        word has none). Not grounded on the image until used (:meth:`ground`)."""
+        out: list[Entity] = []
+        for kind in sorted({k for ms in self.mentions for m in ms for k in m.kinds}):
+            k = self.v.kinds[kind]
+            if not (k.scene and k.caption_only) or self.mention_count(kind) < self.v.salience["caption_only_mentions"]:
+                continue
+            concept = f"/c/en/{kind.replace(' ', '_')}"
+            found = self.im.groundings(concept)
+            g = found[0] if found else EntityGrounding(concept=concept, text=kind, source="caption")
+            ent = self._with_stated(Entity(kind, g, False, self.mention_count(kind), 0))
+            if ent.stated.get("material") or ent.stated.get("colour"):
+                out.append(ent)
+        return out
+
+    def ground(self, ent: Entity) -> None:
+        """Record a caption-named entity's grounding on the image once a question uses it."""
+        if not self.im.grounded(ent.grounding.concept):
+            self.im.add_entities([ent.grounding])
+
+    def several(self) -> list[Entity]:
+        """Boxed kinds with several instances and no dominant one (two buses side by side), whose
+        largest instance is salient: "the bus" names none of them, but what is true of every instance
+        of the kind (a category default: buses are metal) is true of something plainly in the image."""
+        named = {e.kind for e in self.entities()}
+        out: list[Entity] = []
+        by_kind: dict[str, list[EntityGrounding]] = {}
+        for e in self.im.objects():
+            by_kind.setdefault(_text(e), []).append(e)
+        for kind, ents in sorted(by_kind.items()):
+            if kind in named or kind not in self.v.kinds:
+                continue
+            main = max(ents, key=lambda e: e.box.w * e.box.h)
+            if self.salient(main):
+                out.append(self._with_stated(Entity(kind, main, True, self.mention_count(kind), len(ents))))
+        return out
+
     def _with_stated(self, ent: Entity) -> Entity:
         heads = {w.split()[-1] for w in (*self.v.kinds[ent.kind].words, ent.kind)}
         for dim_name, dim in self.v.dimensions.items():
             vals: set[str] = set()
+            each: list[set[str]] = []
             for cap in self.im.captions:  # the caption linguistics module's adjective-noun pairs too
                 got = {dim["adjectives"][adj] for noun, adj in _pairs(cap) if noun in heads and adj in dim["adjectives"]}
+                each.append(set(got))
                 for val in got:
                     ent.stated_in.setdefault(val, cap)
                     ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
                 vals |= got
-            for cap, toks, ms in zip(self.im.captions, self.tokens, self.mentions):
+            for i, (cap, toks, ms) in enumerate(zip(self.im.captions, self.tokens, self.mentions)):
+                nouns = frozenset(i for m in ms for i in range(m.start, m.end))
                 for m in ms:
                     if ent.kind in m.kinds:
-                        got = stated_values(toks, m, dim, self.v.modifiers)
+                        got = stated_values(toks, m, dim, self.v.modifiers, nouns)
                         for val in got:
                             ent.stated_in.setdefault(val, cap)
                         vals |= got
-                for val in {x for m in ms if ent.kind in m.kinds for x in stated_values(toks, m, dim, self.v.modifiers)}:
+                        each[i] |= got
+                for val in {x for m in ms if ent.kind in m.kinds for x in stated_values(toks, m, dim, self.v.modifiers, nouns)}:
                     if val not in {dim["adjectives"].get(a) for n, a in _pairs(cap) if n in heads}:  # not counted twice
                         ent.stated_count[val] = ent.stated_count.get(val, 0) + 1
             ent.stated[dim_name] = vals
+            ent.per_caption[dim_name] = each
         return ent
 
     def _enough(self, ent: Entity, val: str, min_captions: int = 1) -> bool:
@@ -385,6 +439,8 @@ class ImageEvidence:
         """The entity's material: stated for it (exactly one value), else its kind's strong default
         when no caption states any material for it."""
         stated = ent.stated.get("material", set())
+        if UNLISTED in stated:  # "thatched umbrellas": made of something no option names, no default
+            return None
         if len(stated) == 1:
             val = next(iter(stated))
             if not self._enough(ent, val):
@@ -399,12 +455,33 @@ class ImageEvidence:
         """The entity's colour when captions state exactly one for it, in at least ``min_captions``
         captions (no defaults: colour varies by instance)."""
         stated = ent.stated.get("colour", set())
+        if self.v.kinds[ent.kind].fixed_colour:
+            return None
         if len(stated) == 1 and not self._enough(ent, next(iter(stated)), min_captions):
             return None
-        if len(stated) == 1 and not self.v.kinds[ent.kind].fixed_colour:
+        if len(stated) == 1:
             val = next(iter(stated))
             return Attribute(val, "instance", ent.stated_in.get(val))
-        return None
+        return self._colour_majority(ent) if stated and ent.boxed else None
+
+    def _colour_majority(self, ent: Entity) -> Attribute | None:
+        """Captions disagree ("a white truck" x4, "a green truck" x1): the colour when every caption
+        states at most one colour for it (none says "red and white": a two-coloured thing has no one
+        colour), at least ``colour_majority_min`` captions state the same one and every other colour
+        is stated by at most ``colour_majority_max_other`` caption (a slip or a part, not the thing)."""
+        sets = [c for c in ent.per_caption.get("colour", []) if c]
+        if any(len(c) > 1 for c in sets):
+            return None
+        counts: dict[str, int] = {}
+        for c in sets:
+            val = next(iter(c))
+            counts[val] = counts.get(val, 0) + 1
+        top = max(counts, key=lambda k: counts[k])
+        s = self.v.salience
+        if counts[top] < s["colour_majority_min"] or any(n > s["colour_majority_max_other"]
+                                                         for k, n in counts.items() if k != top):
+            return None
+        return Attribute(top, "instance", ent.stated_in.get(top))
 
     # --- inventories (what the image could hold) --------------------------------------------------
 
@@ -424,6 +501,7 @@ class ImageEvidence:
                 out |= k.materials
         for toks in self.tokens:  # any material adjective anywhere in the captions
             out |= {v.dimensions["material"]["adjectives"][w] for w in toks if w in v.dimensions["material"]["adjectives"]}
+        out.discard(UNLISTED)
         values = set(v.dimensions["material"]["values"])
         for concept in self.im.concepts():
             for e in self.graph.out(concept, "MadeOf"):
@@ -458,7 +536,7 @@ class ImageEvidence:
 
     def stated_anywhere(self, dim: str) -> set[str]:
         adj = self.v.dimensions[dim]["adjectives"]
-        return {adj[w] for toks in self.tokens for w in toks if w in adj}
+        return {adj[w] for toks in self.tokens for w in toks if w in adj} - {UNLISTED}
 
 
 @lru_cache(maxsize=50_000)

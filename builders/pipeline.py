@@ -187,7 +187,7 @@ def build_candidates(
                 continue
             texts = None
             if fact.qa_type == "Choice QA":
-                texts = option_texts(fact, ctx.choice_options, allowed=options.allowed, prefer=options.preference)
+                texts = option_texts(fact, int(rule.param("choice_options", ctx.choice_options)), allowed=options.allowed, prefer=options.preference)
                 if texts is None:
                     res.skipped["too_few_distractors"] += 1
                     builder.missing("too few verified distractors left (after the option-repetition rule)")

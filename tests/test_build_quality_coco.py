@@ -359,3 +359,13 @@ def test_determinism_under_seed(coco_train):
     assert ids == {t: [c.id for c in second[t].kept] for t in OBJECT_TASKS}
     other = build_candidates(open_context(ws, seed=1), OBJECT_TASKS, targets)
     assert ids != {t: [c.id for c in other[t].kept] for t in OBJECT_TASKS}
+
+
+def test_similar_material_answers_are_diverse(coco_train):
+    """Not "made of metal" in every item: the answers span several materials (instance evidence and
+    the near-certain defaults of different kinds), so the option-repetition rule is met by diversity."""
+    _, _, results, _ = coco_train
+    items = _kept(results, "SimilarMaterial")
+    answers = Counter(c.options[c.answer] for c in items)
+    assert len(answers) >= 3, answers
+    assert max(answers.values()) <= len(items) // 2 + 1, answers

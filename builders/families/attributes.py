@@ -182,9 +182,21 @@ class SimilarMaterial(InventoryBuilder):
         allow_defaults = bool(self.rule.param("category_defaults", True))
         for ent in ev.entities():
             attr = ev.material(ent)
-            if attr is None or (attr.kind == "default" and (not allow_defaults or not ent.boxed)):
+            # a default needs a salient instance: a dominant box, or (kinds never boxed: windows,
+            # curtains) a thing enough captions name (ImageEvidence.entities)
+            unboxed_ok = vocab().kinds[ent.kind].caption_only
+            if attr is None or (attr.kind == "default" and (not allow_defaults or not (ent.boxed or unboxed_ok))):
                 continue
             out[attr.value].append((ent, attr.kind, attr.caption))
+        for ent in ev.several():  # no "the {kind}": only a default true of every instance, nothing stated
+            attr = ev.material(ent)
+            if allow_defaults and attr is not None and attr.kind == "default":
+                out[attr.value].append((ent, attr.kind, attr.caption))
+        for ent in ev.scene_things():  # "a brick building" in enough captions: stated for it, never a default
+            attr = ev.material(ent)
+            if attr is not None and attr.kind == "instance":
+                ev.ground(ent)
+                out[attr.value].append((ent, attr.kind, attr.caption))
         for v in out.values():
             v.sort(key=lambda t: t[1] != "instance")  # instance evidence first
         return dict(out)
@@ -214,7 +226,6 @@ class AppearanceSimilarity(_EvidenceBuilder):
             coloured[sha] = items
             for _, c, _ in items:
                 by_colour[c].append(sha)
-        no_pairs = self._different(coloured)
         yes_facts = []
         for c, a, b in pairs_round_robin(by_colour, self.rng):
             if self.rng.random() < 0.5:
@@ -227,17 +238,45 @@ class AppearanceSimilarity(_EvidenceBuilder):
             if yes is not None:
                 yes_facts.append(yes)
         # "Yes" pairs are few (same stated colour, caption band): images with few partners go first,
-        # so the reuse caps leave as many of them usable as possible
-        for yes in scarce_first(yes_facts, turn=lambda f: f.evidence.notes["colour1"]):
-            yield yes
-            no = next(no_pairs, None)
-            if no is not None:
-                yield no
-        yield from no_pairs
+        # so the reuse caps leave as many of them usable as possible; each "Yes" is followed by the
+        # "No" pair whose images have been used least so far (coloured images are scarce: a "No" on
+        # an image the "Yes" items still need would leave a "Yes" without its balancing "No")
+        no_pairs = self._different(coloured)
+        cap = self.ctx.max_image_reuse
+        used: dict[str, int] = defaultdict(int)
 
-    def _different(self, coloured: dict) -> Iterator[Fact]:
+        def take(f: Fact) -> Fact:
+            used[f.image1] += 1
+            used[f.image2] += 1
+            return f
+
+        def next_no() -> Fact | None:
+            open_ = [i for i, (a, b, _, _) in enumerate(no_pairs) if used[a] < cap and used[b] < cap]
+            if not open_:
+                return None
+            i = min(open_, key=lambda j: (used[no_pairs[j][0]] + used[no_pairs[j][1]], j))
+            a, b, ea, eb = no_pairs.pop(i)
+            return self._fact(a, b, ea, eb, "No")
+
+        for yes in scarce_first(yes_facts, turn=lambda f: f.evidence.notes["colour1"]):
+            if used[yes.image1] >= cap or used[yes.image2] >= cap:
+                continue  # the reuse cap would skip it
+            yield take(yes)
+            no = next_no()
+            while no is None and no_pairs and any(used[a] < cap and used[b] < cap for a, b, _, _ in no_pairs):
+                no = next_no()  # a CLIP veto: try the next one
+            if no is not None:
+                yield take(no)
+        while (no := next_no()) is not None or any(used[a] < cap and used[b] < cap for a, b, _, _ in no_pairs):
+            if no is not None:
+                yield take(no)
+
+    def _different(self, coloured: dict) -> list[tuple[str, str, tuple, tuple]]:
+        """Candidate "No" pairs (a, b, entity a, entity b): stated colours differ, caption band holds;
+        each image is paired with its next ``40`` neighbours in a seeded order (bounded work)."""
         shas = sorted(coloured)
         self.rng.shuffle(shas)
+        out = []
         for offset in range(1, 40):
             for i in range(len(shas) - offset):
                 a, b = shas[i], shas[i + offset]
@@ -245,10 +284,9 @@ class AppearanceSimilarity(_EvidenceBuilder):
                     eb = next((x for x in coloured[b] if x[1] != ea[1] and x[1] not in {y[1] for y in coloured[a]}), None)
                     if eb is None or not self.pair_ok(a, b):
                         continue
-                    no = self._fact(a, b, ea, eb, "No")
-                    if no is not None:
-                        yield no
+                    out.append((a, b, ea, eb))
                     break
+        return out
 
     def _clip_check(self, a: str, b: str, ent_a: Entity, ent_b: Entity, col_a: str, col_b: str) -> dict | None:
         """With CLIP image vectors: score "a photo of a {colour} {entity}" for every colour on each image

@@ -1,0 +1,94 @@
+"""What one image's evidence says about its instances (builders/instances.py): attributes stated for an
+instance stop at the start of its noun phrase, caption-only things carry their near-certain defaults,
+kinds with several instances carry only what is true of every instance, and a clear caption majority
+decides a colour. Each test builds a real PoolImage and reads the real vocabulary (evidence.toml)."""
+
+from __future__ import annotations
+
+from mmrakit.builders.instances import ImageEvidence, vocab
+from mmrakit.builders.pool import PoolImage
+from mmrakit.models import Box, EntityGrounding
+
+
+def _obj(kind: str, x: float = 0.1, y: float = 0.1, w: float = 0.4, h: float = 0.4) -> EntityGrounding:
+    return EntityGrounding(concept=f"/c/en/{kind.replace(' ', '_')}", text=kind, source="object",
+                           box=Box(x=x, y=y, w=w, h=h))
+
+
+def _ev(captions: list[str], objects: list[EntityGrounding]) -> ImageEvidence:
+    return ImageEvidence(PoolImage(sha="0" * 64, captions=captions, entities=objects), graph=_NoGraph())
+
+
+class _NoGraph:
+    def out(self, concept, rel):
+        return []
+
+    def text(self, node):
+        return node
+
+
+def _entity(ev: ImageEvidence, kind: str):
+    return next(e for e in ev.entities() if e.kind == kind)
+
+
+def test_an_adjective_of_another_noun_phrase_is_not_stated_for_the_noun() -> None:
+    # "glass" is the noun of "wine glass": nothing says the book is made of glass; the book is paper
+    ev = _ev(["Pizza on a plate next to a wine glass and a book.", "A book beside a pizza."],
+             [_obj("book"), _obj("wine glass", x=0.55, w=0.2)])
+    book = _entity(ev, "book")
+    assert book.stated["material"] == set()
+    assert ev.material(book).value == "paper" and ev.material(book).kind == "default"
+    # an adjective through modifiers still binds: "a large red and white bus"
+    ev = _ev(["A large red and white bus on a street.", "A bus."], [_obj("bus")])
+    assert _entity(ev, "bus").stated["colour"] == {"red", "white"}
+    # a determiner starts the noun phrase: "a red car and a bus" states nothing of the bus
+    ev = _ev(["A red car and a bus.", "A bus and a car."], [_obj("bus"), _obj("car", x=0.55, w=0.3)])
+    assert _entity(ev, "bus").stated["colour"] == set()
+    assert _entity(ev, "car").stated["colour"] == {"red"}
+
+
+def test_caption_only_things_carry_their_near_certain_default_when_named_enough() -> None:
+    v = vocab()
+    assert v.kinds["window"].default == "glass" and v.kinds["curtain"].default == "fabric"
+    # ambiguous kinds are never defaulted (the issue's list)
+    for kind in ("cup", "bottle", "bowl", "dining table", "chair", "bench", "baseball bat"):
+        assert v.kinds[kind].default is None, kind
+    ev = _ev(["A bedroom with curtains on the window.", "Curtains hang by a bed.", "A bed."], [_obj("bed")])
+    kinds = {e.kind for e in ev.entities()}
+    assert "curtain" in kinds and "window" not in kinds  # the window is named once: not salient enough
+    assert ev.material(_entity(ev, "curtain")).value == "fabric"
+    # a caption stating another material wins over the default (two captions for an unboxed thing)
+    ev = _ev(["Plastic curtains in a shower.", "Plastic curtains hang there.", "A shower."], [])
+    assert ev.material(_entity(ev, "curtain")).value == "plastic"
+    assert ev.material(_entity(ev, "curtain")).kind == "instance"
+
+
+def test_several_instances_carry_only_a_default_and_never_a_stated_value() -> None:
+    two_buses = [_obj("bus", x=0.05, w=0.4), _obj("bus", x=0.5, w=0.4)]
+    ev = _ev(["Two buses parked on a street.", "Buses at a stop."], two_buses)
+    assert "bus" not in {e.kind for e in ev.entities()}  # no "the bus"
+    several = {e.kind: e for e in ev.several()}
+    assert ev.material(several["bus"]).value == "metal"
+    # a stated material for any of them: no default
+    ev = _ev(["Two wooden benches.", "Benches in a park."], [_obj("bench", x=0.05), _obj("bench", x=0.5)])
+    assert all(ev.material(e) is None or ev.material(e).kind != "default" for e in ev.several())
+
+
+def test_colour_by_a_clear_majority_of_captions_and_never_for_two_coloured_things() -> None:
+    truck = [_obj("truck")]
+    caps = ["A white truck.", "A white truck parked.", "A dog on a white truck.", "A dog on a green truck.", "A truck."]
+    assert _ev(caps, truck).colour(_entity(_ev(caps, truck), "truck")).value == "white"
+    ev = _ev(["A white truck.", "A white truck.", "A green truck.", "A green truck."], truck)
+    assert ev.colour(_entity(ev, "truck")) is None  # two captions each: no majority
+    ev = _ev(["A red and white bus.", "A red bus.", "A red bus.", "A red bus."], [_obj("bus")])
+    assert ev.colour(_entity(ev, "bus")) is None  # one caption says it has two colours
+
+
+def test_a_material_no_option_names_blocks_the_default() -> None:
+    # beach parasols of straw are not fabric, and "straw" is no answer either
+    parasols = [_obj("umbrella", x=0.05, w=0.3), _obj("umbrella", x=0.5, w=0.3)]
+    ev = _ev(["Thatched umbrellas on a sandy beach.", "Straw umbrellas and chairs."], parasols)
+    assert all(ev.material(e) is None for e in ev.several())
+    assert "(unlisted)" not in ev.possible_materials()  # never a distractor value
+    ev = _ev(["Umbrellas on a sandy beach.", "Blue umbrellas and chairs."], parasols)
+    assert {ev.material(e).value for e in ev.several()} == {"fabric"}
