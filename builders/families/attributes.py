@@ -148,8 +148,9 @@ class UsageSimilarity(InventoryBuilder):
 
     def plausible_first(self, x, ea, eb, a, b, only_a, only_b, neither):
         """Plausible uses only, in this order: what something in that image is for, what it could serve,
-        then uses of the answer's settings (``groups``: street, kitchen, ...); a use that is none of these
-        ("for working on a computer" beside a car and a train) is an odd option and is dropped."""
+        then uses of the answer's settings (``groups``: street, kitchen, ...) or of that image's settings
+        (the groups of what its objects are for); a use that is none of these ("for working on a computer"
+        beside a car and a train) is an odd option and is dropped."""
         v = vocab()
         home = set(v.uses[x].get("groups", ()))
 
@@ -162,7 +163,12 @@ class UsageSimilarity(InventoryBuilder):
 
         def order(ds: list[str], sha: str) -> list[str]:
             typical, could = served(sha, False), served(sha, True)
-            ds = [d for d in ds if d in could or near(d)]
+            settings = {g for u in typical for g in v.uses[u].get("groups", ())}  # the image's settings
+
+            def fits(d: str) -> bool:
+                return bool(settings & set(v.uses[d].get("groups", ())))
+
+            ds = [d for d in ds if d in could or near(d) or fits(d)]
             return sorted(ds, key=lambda d: (d not in typical, d not in could, not near(d)))  # stable: shuffled within
 
         return order(only_a, a), order(only_b, b), [d for d in neither if near(d)]
