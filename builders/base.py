@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import ClassVar
@@ -141,6 +141,9 @@ class BuildContext:
     attribute_min_confidence: float = 0.5
     attribute_agree_for_yes: int = 1
     missing: dict[str, Counter] = field(default_factory=lambda: {t: Counter() for t in mmra_subtasks()})
+    # set by the build while a subtask is mined: how many more of its items may show an image (the
+    # per-subtask and per-build reuse caps); the pair miner keeps positive and negative whole with it
+    image_room: Callable[[str], int] | None = None
     _kind_cache: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def rng(self, *parts: object) -> random.Random:

@@ -176,6 +176,12 @@ def build_candidates(
             return all(reuse[i] < ctx.max_image_reuse and reuse_total[i] < ctx.max_image_reuse_total
                        for i in (f.image1, f.image2))
 
+        def image_room(sha: str, reuse=reuse) -> int:
+            """How many more items of this subtask may show ``sha`` (the pair miner keeps pairs whole)."""
+            return min(ctx.max_image_reuse - reuse[sha], ctx.max_image_reuse_total - reuse_total[sha])
+
+        ctx.image_room = image_room
+
         for fact in builder.mine():
             if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
                 break
@@ -225,6 +231,7 @@ def build_candidates(
             if reuse_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
                 keep(fact, draft)
         _balance_yes_no(res, builder)
+        ctx.image_room = None
         res.missing = dict(ctx.missing[task])
     if progress:
         progress("build subtasks", len(subtasks), len(subtasks))

@@ -100,6 +100,8 @@ def _attr(name: str, value: str, confidence: float, detail: str) -> Attribute:
 
 def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     v = vocab()
+    if _count(caps, v["depiction_cues"])[0] >= 2:  # a toy set, model or drawing: no real place to compare
+        return []
     cats = {o.category for o in objects}
     out = []
     indoor_votes: Counter = Counter()
@@ -125,6 +127,7 @@ def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         out.append(_attr("scene", name, conf, detail))
         if conf >= 0.5:
             indoor_votes["indoor" if spec["indoor"] else "outdoor"] += n
+    out = _scene_from_objects(caps, objects, hits, out)
     for side in ("indoor", "outdoor"):
         n, used = _count(caps, v["indoor_cues"][side])
         if n:
@@ -133,6 +136,37 @@ def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         (side, n), *rest = indoor_votes.most_common()
         if not rest or rest[0][1] * 2 < n:
             out.append(_attr("indoor", side, _conf(n, len(caps)), f"scene and caption cues: {dict(indoor_votes)}"))
+    return out
+
+
+def _scene_from_objects(caps: list[str], objects: list[Obj], hits: dict[str, tuple[int, set[str]]],
+                        out: list[Attribute]) -> list[Attribute]:
+    """A decisive object set (``scene_objects``) names the scene when the captions talk about those
+    objects and contradict it nowhere: no caption states a place of another family, no indoor/outdoor
+    cue of the other side."""
+    v = vocab()
+    scenes = v["scenes"]
+    have = {a.value: a for a in out}
+    for rule in v.get("scene_objects", []):
+        name = rule["scene"]
+        spec = scenes[name]
+        if name in have and have[name].confidence >= float(v["scene_object_confidence"]):
+            continue
+        boxed = sorted({o.category for o in objects if o.category in rule["boxes"] and o.box.area >= float(rule["min_area"])})
+        if len(boxed) < int(rule["min_boxes"]):
+            continue
+        n_words, used = _count(caps, rule["words"])
+        if n_words < int(rule["min_word_captions"]):
+            continue
+        others = sorted(o for o in hits if scenes[o]["family"] != spec["family"])
+        against = _count(caps, v["indoor_cues"]["outdoor" if spec["indoor"] else "indoor"])[0]
+        if others or against:
+            continue
+        stated = hits.get(name, (0, set()))[0]
+        conf = float(v["scene_object_confidence"]) + (0.1 if stated else 0.0)
+        detail = (f"boxes: {', '.join(boxed)}; {n_words}/{len(caps)} captions name {', '.join(used)}"
+                  + (f"; {stated} caption(s) say the place" if stated else "") + "; no caption states another place")
+        out = [a for a in out if a.value != name] + [_attr("scene", name, conf, detail)]
     return out
 
 

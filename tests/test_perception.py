@@ -63,6 +63,46 @@ def test_longer_scene_phrase_wins() -> None:
     assert "baseball_field" in scenes and "field" not in scenes
 
 
+def test_scene_from_decisive_objects_only_where_captions_agree() -> None:
+    """A toilet the captions talk about makes a bathroom; a caption naming another place, an outdoor
+    cue, one appliance alone, or a toy set does not."""
+    toilet = [Obj("toilet", Box(x=0.3, y=0.4, w=0.3, h=0.4))]
+    caps = ["A cat sits on a toilet.", "A cat on the back of a toilet.", "A cat and a mirror.",
+            "A black and white cat.", "A cat looks at itself."]
+    assert vals(attributes(caps, toilet), "scene") == {"bathroom": pytest.approx(0.6)}
+    assert "bathroom" not in vals(attributes(caps[:4] + ["A toilet for sale in a store."], toilet), "scene")
+    assert "bathroom" not in vals(attributes(caps[:4] + ["A toilet outside."], toilet), "scene")
+    assert "bathroom" not in vals(attributes(caps, []), "scene", 0.0)  # no box: the words alone decide nothing
+    kitchen_caps = ["An oven next to a counter.", "A microwave above the stove.", "A white oven.", "A room.", "Cabinets."]
+    oven = [Obj("oven", Box(x=0.1, y=0.4, w=0.3, h=0.4))]
+    assert "kitchen" not in vals(attributes(kitchen_caps, oven), "scene", 0.0)  # one appliance
+    both = oven + [Obj("microwave", Box(x=0.5, y=0.1, w=0.2, h=0.15))]
+    assert vals(attributes(kitchen_caps, both), "scene") == {"kitchen": pytest.approx(0.6)}
+    lego = ["A Lego kitchen with figures.", "A kitchen made of Lego bricks.", "A toy kitchen scene.",
+            "A kitchen diorama.", "A kitchen with tiny people."]
+    assert vals(attributes(lego, both), "scene", 0.0) == {}
+
+
+def test_scene_taxonomy_gives_every_setting_a_fair_no() -> None:
+    """Each scene has a setting; a family never spans two settings (else a "No" could pair one family);
+    every setting with a "Yes" holds at least two families (so a same-setting "No" exists)."""
+    from collections import defaultdict
+
+    from mmrakit.images.perception import vocab
+
+    scenes = vocab()["scenes"]
+    fam_settings: dict[str, set[str]] = defaultdict(set)
+    setting_fams: dict[str, set[str]] = defaultdict(set)
+    for name, spec in scenes.items():
+        assert spec.get("setting"), name
+        fam_settings[spec["family"]].add(spec["setting"])
+        setting_fams[spec["setting"]].add(spec["family"])
+    assert all(len(v) == 1 for v in fam_settings.values()), dict(fam_settings)
+    assert all(len(v) >= 2 for v in setting_fams.values()), dict(setting_fams)
+    for rule in vocab()["scene_objects"]:
+        assert rule["scene"] in scenes and rule["words"] and 1 <= rule["min_boxes"] <= len(rule["boxes"])
+
+
 def test_shot_viewpoint_emotion_activity_layout() -> None:
     person_big = [Obj("person", Box(x=0.3, y=0.05, w=0.4, h=0.9))]
     caps = ["A close up of a smiling woman.", "A woman smiling at the camera.", "A happy woman holds a card.",
@@ -126,6 +166,25 @@ def test_pair_miner_partner_differs_matches_similarity_and_shares_pair_id() -> N
     assert strict.hard_negative(shas[0], shas[1], differs=lambda a, c: c not in kitchen) is None
 
 
+def test_pair_miner_prefers_a_partner_of_the_same_setting() -> None:
+    """Two partners differ in the relation; the one in the anchor's broad setting (a bathroom for a
+    kitchen, not a beach) wins, and what it shares is recorded."""
+    from tests.support.synthetic import synthetic_graph
+
+    def im(i: int, place: str) -> PoolImage:
+        return PoolImage(sha=f"{i:064x}", captions=[f"a dog in the {place}", f"a {place} with a dog", f"the {place}",
+                                                    "a dog", "a brown dog"])
+    pool = PoolView([im(0, "kitchen"), im(1, "kitchen"), im(2, "beach"), im(3, "bathroom")])
+    ctx = BuildContext(graph=synthetic_graph(10)[0], pool=pool)
+    s = pool.order
+    miner = PairMiner(ctx, "Environment:scene", max_gap=1.0, rank_weight=10.0)
+    c, _, _ = miner.hard_negative(s[0], s[1], differs=lambda a, c: c in (s[2], s[3]))
+    assert c == s[3] and "setting:indoor_room" in miner.last_likeness
+    from mmrakit.builders.pairs import closeness_rank, likeness
+
+    assert closeness_rank(likeness(ctx, s[0], s[2])) > closeness_rank(likeness(ctx, s[0], s[3]))
+
+
 def test_pair_auc_reports_separability() -> None:
     from mmrakit.models import Candidate, Evidence
 
@@ -168,6 +227,11 @@ def coco_train(tmp_path_factory, shared_data):
     ingest(ws, bundled_subset())
     ingest(ws, PACK, format="pack")
     import_images(ws, str(src), "jsonl")
+    # caption vectors as every real build has them (`mmrakit images embed --clip none`): the pair miner
+    # and the caption-similarity AUC then use the same SBERT measure as benchmarks/pair_auc.py
+    from mmrakit.images.embed import run_embed
+
+    run_embed(ws, clip=False)
     assert len(by_img) == 80
     yield ws
     ws.close()
@@ -262,6 +326,63 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
     for c in kept:
         if c.order_probe:
             assert c.answer == "Yes" and c.evidence.edges
+
+
+def test_environment_no_pairs_are_fair_and_caption_similarity_gives_nothing_away(coco_train) -> None:
+    """On real COCO captions + boxes: every Environment "No" partner has one clear place of the asked
+    place's broad setting but of another family, states no place of the asked family even once, and
+    sits within the rule's gap of its own "Yes" pair in caption similarity; every "Yes" image states the
+    place confidently."""
+    from mmrakit.builders.pairs import closeness_rank
+    from mmrakit.builders.rules import rules
+    from mmrakit.images.perception import vocab
+
+    ws = coco_train
+    run_annotate(ws)
+    build(ws, subtasks="Environment,Layout,ObservationAngle", per_subtask=100, seed=0)
+    scenes = vocab()["scenes"]
+    store = AttributeStore(ws).all()
+    gap = float(rules()["Environment"].param("pair_max_gap"))
+    env = [c for c in CandidateStore(ws).list() if c.task == "Environment" and c.qa_type == "True or false QA"]
+    yes = {c.evidence.notes["pair_id"]: c for c in env if c.answer == "Yes"}
+    no = [c for c in env if c.answer == "No"]
+    assert len(yes) >= 5 and len(no) >= 5
+
+    def scene_of(sha: str, floor: float) -> dict[str, float]:
+        return {a.value: a.confidence for a in store[sha].attributes if a.name == "scene" and a.confidence >= floor}
+
+    for c in yes.values():
+        x = c.evidence.notes["value"]
+        assert scene_of(c.image1, 0.6).get(x) and scene_of(c.image2, 0.6).get(x), c.evidence.notes
+    for c in no:
+        n = c.evidence.notes
+        x = n["value"]
+        partner = scene_of(c.image2, 0.5)
+        assert partner and all(scenes[v]["setting"] == scenes[x]["setting"] for v in partner), (x, partner)
+        assert all(scenes[v]["family"] != scenes[x]["family"] for v in scene_of(c.image2, 0.0)), (x, partner)
+        assert f"setting:{scenes[x]['setting']}" in n["likeness"] and closeness_rank(n["likeness"]) <= 1
+        twin = yes[n["pair_id"]]  # pairs are whole: the miner never spends an image the reuse cap would drop
+        assert twin.image1 == c.image1
+        assert abs(c.evidence.caption_similarity - twin.evidence.caption_similarity) <= gap + 1e-6
+    assert len(yes) == len(no)
+    sims_yes = sorted(c.evidence.caption_similarity for c in yes.values())
+    sims_no = sorted(c.evidence.caption_similarity for c in no)
+    assert abs(sims_yes[len(sims_yes) // 2] - sims_no[len(sims_no) // 2]) <= 0.1, (sims_yes, sims_no)
+    # the miner's other users record what each "No" partner shares with its anchor, and keep pairs whole
+    from collections import Counter
+
+    roles: Counter = Counter()
+    sims: dict = {}
+    for c in CandidateStore(ws).list():
+        if c.qa_type == "True or false QA" and c.granularity == "image" and not c.order_probe:
+            roles[(c.task, c.evidence.notes.get("pair_id"))] += 1
+            sims.setdefault((c.task, c.evidence.notes.get("pair_id")), {})[c.answer] = c.evidence.caption_similarity
+        if c.answer == "No" and c.evidence.notes.get("pair_role") == "hard_negative" and c.task != "SubEvent":
+            assert isinstance(c.evidence.notes.get("likeness"), list), c.task
+    assert roles and all(n == 2 for n in roles.values()), roles
+    # every subtask's "No" sits within its rule's gap of its own "Yes" in caption similarity
+    for (task, _), pair in sims.items():
+        assert abs(pair["Yes"] - pair["No"]) <= float(rules()[task].param("pair_max_gap", 0.08)) + 1e-6, (task, pair)
 
 
 def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:

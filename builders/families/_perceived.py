@@ -56,7 +56,10 @@ class PerceivedBuilder(Builder):
                entities: Callable[[str, str], list] | None = None, key: str = "",
                pair_ok: Callable[[str, str, str], bool] | None = None) -> Iterator[Fact]:
         """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
-        miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
+        miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)),
+                          max_partner_uses=int(self.rule.param("pair_partner_uses", 2)),
+                          rank_weight=float(self.rule.param("pair_rank_weight", 0.05)),
+                          max_drift=self.rule.param("pair_max_drift", None))
         for x, a, b in pairs_round_robin(by_value, self.rng):
             if self.rng.random() < 0.5:
                 a, b = b, a
@@ -76,7 +79,7 @@ class PerceivedBuilder(Builder):
             c, _, pid = found
             yes_ev = self.evidence(a, b, value=x, pair_id=pid, pair_role="positive", partner=c)
             no_ev = self.evidence(a, c, value=x, partner_value=sorted(self.values(c)), pair_id=pid,
-                                  pair_role="hard_negative", partner=b)
+                                  pair_role="hard_negative", partner=b, likeness=list(miner.last_likeness))
             if entities:
                 yes_ev.entities1, yes_ev.entities2 = entities(a, x), entities(b, x)
                 no_ev.entities1 = entities(a, x)

@@ -8,9 +8,10 @@ from relations/text.py).
 Choice QA: the shared value is the answer; distractors are values stated (even weakly) by only one
 of the two images, so neither image alone singles the answer out, then values of caption neighbours;
 never a value either image states, never one of the answer's scene family (a kitchen and a dining
-room may be one room). Yes/No (Environment): a shared scene vs. a hard negative from the pair miner
-(a caption neighbour whose confident scene is of another family and which states no trace of the
-positive's scene).
+room may be one room). Yes/No (Environment): a shared scene vs. a hard negative from the pair miner:
+a caption neighbour whose one clear place is of the same broad setting (an indoor room, urban,
+green outdoors, waterside, a sports venue) but of another family, and which states no trace of the
+positive's family (kitchen vs bathroom, street vs train station; never a bathroom vs a garden).
 """
 
 from __future__ import annotations
@@ -130,16 +131,25 @@ class Environment(ChoiceFromShared):
         by_value = self.groups(self.clear_scene)
         choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
 
+        scenes = vocab()["scenes"]
+
         def differs(x: str, a: str, c: str) -> bool:
+            """c's one clear place is of another family than x, and nothing in c (not even one caption)
+            states a place of x's family."""
             vc = self.values(c)
-            return bool(vc) and not any(self.conflicts(v, x) for v in seen.stated(c, "scene")) and not any(
+            return bool(vc) and any(self.clear_scene(c, v) for v in vc) and not any(
+                self.conflicts(v, x) for v in seen.stated(c, "scene")) and not any(
                 self.conflicts(v, w) for v in vc for w in self.values(a))
 
-        def close(a: str, c: str) -> bool:
-            """Something in common besides the place: a salient object kind (people, a dog, a bus ...)."""
-            return bool(subjects_and_objects(self.ctx.pool[a]) & subjects_and_objects(self.ctx.pool[c]))
+        def same_setting(x: str, c: str) -> bool:
+            """A fair "No": c's place is of the same broad setting as x (an indoor room against another
+            room, a street against a station, a court against a field), never a bathroom vs a garden."""
+            return all(scenes[v]["setting"] == scenes[x]["setting"] for v in self.values(c))
 
-        tf = self.yes_no(by_value, differs=differs, close=close) if "True or false QA" in self.qa_types else iter(())
+        def hard(x: str, a: str, c: str) -> bool:
+            return differs(x, a, c) and same_setting(x, c)
+
+        tf = self.yes_no(by_value, differs=hard) if "True or false QA" in self.qa_types else iter(())
         # Yes/No first: a shared place is nearly always visible in each image alone, so most Choice items
         # fail the one-image check and would only spend the images' reuse budget
         yield from tf
