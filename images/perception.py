@@ -83,12 +83,13 @@ def _conf(n: int, total: int, support: float = 0.0) -> float:
 def attributes(captions: list[str], objects: list[Obj]) -> list[Attribute]:
     """Every attribute the captions and boxes of one image support."""
     caps = [c for c in captions if c and c.strip()]
+    events = _caption_events(caps)
     out: list[Attribute] = []
     out += _scene(caps, objects)
-    out += _subjects(caps, objects)
+    out += _subjects(caps, objects, events)
     out += _shot(caps, objects)
     out += _viewpoint(caps)
-    out += _activity(caps)
+    out += _activity(caps, events, {o.category for o in objects})
     out += _layout(caps, objects)
     return out
 
@@ -139,6 +140,20 @@ def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     return out
 
 
+def _caption_events(caps: list[str]) -> list[list[tuple[str, str, str]]]:
+    """Per caption: (event lemma, its object or "", its object through "on"/"at" or "") for the events
+    a person or animal does in it ("working on a laptop" -> ("work", "", "laptop"))."""
+    from mmrakit.relations.text import caption_events, tag
+
+    out = []
+    for cap in caps:
+        evs = caption_events(cap, agents=True)
+        toks = tag(cap) if evs else []
+        out.append([(ev, _object_of(toks, ev.split(" ")[0]), _object_of(toks, ev.split(" ")[0], through=("on", "at")))
+                    for ev in evs])
+    return out
+
+
 def _scene_from_objects(caps: list[str], objects: list[Obj], hits: dict[str, tuple[int, set[str]]],
                         out: list[Attribute]) -> list[Attribute]:
     """A decisive object set (``scene_objects``) names the scene when the captions talk about those
@@ -170,7 +185,7 @@ def _scene_from_objects(caps: list[str], objects: list[Obj], hits: dict[str, tup
     return out
 
 
-def _subjects(caps: list[str], objects: list[Obj]) -> list[Attribute]:
+def _subjects(caps: list[str], objects: list[Obj], events: list[list[tuple[str, str, str]]] | None = None) -> list[Attribute]:
     v = vocab()["subjects"]
     minimum = float(v["min_visible_area"])
     people = [o for o in objects if o.category in v["people"] and o.box.area >= minimum]
@@ -183,24 +198,48 @@ def _subjects(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     for cat, k in Counter(o.category for o in animals).items():
         out.append(_attr("animals", cat, 0.9, f"{k} {cat} boxes"))
     if people or animals:
-        out += _emotion(caps, people + animals)
+        out += _emotion(caps, people + animals, events if events is not None else _caption_events(caps))
     return out
 
 
-def _emotion(caps: list[str], subjects: list[Obj]) -> list[Attribute]:
-    emotions = vocab()["emotions"]
-    out = []
-    for state, words in emotions.items():
+def _states_in(caption: str, events: list[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """state -> the words or events of one caption that state it."""
+    v = vocab()
+    ev_map, not_playful = v["emotion_events"], set(v["emotion_events"]["not_playful_objects"])
+    out: dict[str, list[str]] = {}
+    for state, words in v["emotions"].items():
         if state == "compatible":
             continue
-        n, used = _count(caps, words)
-        if not n:
-            continue
-        biggest = max(o.box.area for o in subjects)
-        if _enough(n, len(caps)):
+        hit = _says(caption, words)
+        hit += [f"{ev} {obj}".strip() for ev, obj, _ in events if ev in ev_map.get(state, ())
+                and not (state == "playful" and obj in not_playful)]
+        with_obj = ev_map["with_object"].get(state, {})
+        hit += [f"{ev} {pobj}" for ev, _, pobj in events if pobj and pobj in with_obj.get(ev, ())]
+        if hit:
+            out[state] = hit
+    return out
+
+
+def _emotion(caps: list[str], subjects: list[Obj], events: list[list[tuple[str, str, str]]]) -> list[Attribute]:
+    """Visible states: caption words of a state, or events of a person/animal that show one
+    (lemmatised: "sleeps", "laying down", "reading"); confident when two captions state it and the
+    largest person/animal box is large enough to make it out."""
+    sv = vocab()["subjects"]
+    per_state: dict[str, tuple[int, set[str]]] = {}
+    for cap, evs in zip(caps, events):
+        for state, hit in _states_in(cap, evs).items():
+            k, used = per_state.get(state, (0, set()))
+            per_state[state] = (k + 1, used | set(hit))
+    out = []
+    biggest = max(o.box.area for o in subjects)
+    for state, (n, used_set) in per_state.items():
+        used = sorted(used_set)
+        if biggest < float(sv["state_min_area"]):
+            conf = 0.3  # too small to make out a face or a posture: recorded, never an answer
+        elif _enough(n, len(caps)):
             conf = _conf(n, len(caps), 0.1 if biggest >= 0.05 else 0.0)
         else:  # one caption: usable only when the subject is large enough to show it
-            conf = 0.5 if biggest >= float(vocab()["subjects"]["visible_state_area"]) else 0.3
+            conf = 0.5 if biggest >= float(sv["visible_state_area"]) else 0.3
         out.append(_attr("emotion", state, conf, f"{n}/{len(caps)} captions say {', '.join(used)}; "
                                                  f"subject box {biggest:.0%} of the picture"))
     return out
@@ -267,23 +306,47 @@ def _viewpoint(caps: list[str]) -> list[Attribute]:
     return out
 
 
-def _activity(caps: list[str]) -> list[Attribute]:
-    """Main activities: a caption event (relations/text.py) stated by at least two captions; its object
-    is the noun most of those captions give it (``ride|horse``), or none (``sit|``)."""
-    from mmrakit.relations.text import caption_events, tag
-
+def _activity(caps: list[str], events: list[list[tuple[str, str, str]]] | None = None,
+              boxed: set[str] | None = None) -> list[Attribute]:
+    """Main activities: a caption event (relations/text.py) that a person or animal does, stated by at
+    least two captions; its object is the noun most of those captions give it (``ride|horse``), or
+    none (``sit|``). Events of things ("a kite flying", "hair cutting tools") are no activity."""
+    canon = vocab()["activity_canonical"]
     verbs: Counter = Counter()
     objs: dict[str, Counter] = {}
-    for cap in caps:
-        events = caption_events(cap)
-        if not events:
-            continue
-        toks = tag(cap)
-        for ev in events:
+    named: Counter = Counter()  # canonical activity -> captions stating it in any of its wordings
+    wordings: dict[str, set[str]] = {}
+    for evs in (events if events is not None else _caption_events(caps)):
+        this: set[str] = set()
+        for ev, obj, _ in evs:
+            c = canon.get(f"{ev}|{obj}") if obj else None
+            c = c or canon.get(ev)
+            for key in (f"{ev}|{obj}", ev):
+                by_box = vocab()["activity_canonical_with_box"].get(key, {})
+                hit = sorted(v for k, v in by_box.items() if k in (boxed or set()))
+                if not c and len(set(hit)) == 1:
+                    c = hit[0]
+            if c:
+                this.add(c)
+                wordings.setdefault(c, set()).add(f"{ev} {obj}".strip())
+                continue
             verbs[ev] += 1
-            obj = _object_of(toks, ev.split(" ")[0])
             objs.setdefault(ev, Counter())[obj] += 1
+        named.update(sorted(this))  # sorted: a set iterates in a per-process hash order
+    people = set(vocab()["subjects"]["people"])
+    if boxed and boxed & people:
+        for value, spec in vocab()["activity_from_words"].items():
+            if not set(spec["boxes"]) & boxed:
+                continue
+            n_words, used = _count(caps, spec["words"])
+            if n_words:
+                named[value] = max(named.get(value, 0), n_words)
+                wordings.setdefault(value, set()).update(used)
+                wordings[value].update(sorted(set(spec["boxes"]) & boxed))
     out = []
+    for value, n in named.items():
+        conf = _conf(n, len(caps)) if n >= 2 and _enough(n, len(caps)) else 0.3  # two captions, as for an object
+        out.append(_attr("activity", value, conf, f"{n}/{len(caps)} captions state it ({', '.join(sorted(wordings[value]))})"))
     for ev, n in verbs.items():
         obj, k = next(((o, k) for o, k in objs[ev].most_common() if o), ("", 0))
         if not _enough(n, len(caps)):  # one caption: recorded (vetoes, one-image options), never an answer
@@ -295,8 +358,8 @@ def _activity(caps: list[str]) -> list[Attribute]:
     return out
 
 
-def _object_of(toks, verb_lemma: str) -> str:
-    breaks = {",", ";", "while", "as", "that", "who", "which", "and", "with", "on", "in", "at", "near", "next", "by"}
+def _object_of(toks, verb_lemma: str, through: tuple[str, ...] = ()) -> str:
+    breaks = {",", ";", "while", "as", "that", "who", "which", "and", "with", "on", "in", "at", "near", "next", "by"} - set(through)
     for i, t in enumerate(toks):
         if t.pos == "VERB" and t.lemma == verb_lemma:
             for u in toks[i + 1:i + 6]:

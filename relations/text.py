@@ -9,6 +9,7 @@ stative, posture verbs, phrasal events) and the closed classes are data: ``data/
     caption_events("A man riding a wave on top of a surfboard")   -> ["ride"]
     caption_events("Types of fruit on a table")                    -> []
     caption_events("A clock that reads 2:46")                      -> []
+    caption_events("A kite flying in the sky", agents=True)       -> []
     caption_nouns("A dog sitting on a dining table")               -> ["dog", "table"]
     attribute_pairs("a paper cup on a wooden table")               -> [("cup", "paper"), ("table", "wooden")]
 
@@ -203,6 +204,8 @@ def _choose(t: Token, r: dict, toks: list[Token], i: int, prev_pos: str | None, 
     if "VERB" in r and w.endswith("ing") and w not in r["VERB"]:  # -ing form of a verb
         if prev_pos == "AUX" and prev is not None and prev.text in BE | {"being"}:
             return "VERB"
+        if prev is not None and prev.text in ("all", "both", "each") and i >= 2 and toks[i - 2].pos in ("NOUN", "PRON"):
+            return "VERB"  # floating quantifier: "three men all eating bananas"
         if w in lex.ing_compounds and next_noun and prev_pos not in ("NOUN", "PRON"):
             return "NOUN"
         if prev_pos in ("DET", "ADJ", "NUM", "PART"):
@@ -309,7 +312,7 @@ def _subject_is_animate(toks: list[Token], verb: int, lex: Lexicon) -> bool:
     return True
 
 
-def _events(toks: list[Token]) -> list[str]:
+def _events(toks: list[Token], agents: bool = False) -> list[str]:
     lex = lexicon()
     out: list[str] = []
     for i, t in enumerate(toks):
@@ -333,16 +336,18 @@ def _events(toks: list[Token]) -> list[str]:
             perfect = prev is not None and prev.text in HAVE
             if not (active_past or progressive_passive or perfect):
                 continue
-        if lemma in lex.agentive and not _subject_is_animate(toks, i, lex):
+        if (agents or lemma in lex.agentive) and not _subject_is_animate(toks, i, lex):
             continue
         if lemma not in out:
             out.append(lemma)
     return out
 
 
-def caption_events(caption: str) -> list[str]:
-    """Event lemmas (activities) a caption states, in order, without repeats."""
-    return _events(tag(caption))
+def caption_events(caption: str, *, agents: bool = False) -> list[str]:
+    """Event lemmas (activities) a caption states, in order, without repeats. ``agents``: only events
+    whose subject is a person or an animal ("a man cutting a cake" -> cut; "hair cutting tools",
+    "a kite flying" -> nothing), i.e. activities somebody visibly does."""
+    return _events(tag(caption), agents)
 
 
 def caption_nouns(caption: str, *, compounds: bool = False) -> list[str]:

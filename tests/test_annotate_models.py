@@ -181,7 +181,9 @@ def test_mantis_source_without_captions_yields_every_subtask_with_an_annotator_m
         has_subject = any(o["name"] in ("person", "dog", "cat", "horse", "bird") for o in objs)
         by_url[data_url_for(path, s.max_image_side)] = {
             "caption": [c["caption"] for c in caps["annotations"] if c["image_id"] == img["id"]], "objects": objs,
-            "emotion": (["calm"] if img["id"] % 2 else ["joyful"]) if has_subject else [], "sha": sha}
+            "emotion": (["calm"] if img["id"] % 2 else ["joyful"]) if has_subject else [], "sha": sha,
+            # a shared activity and one of each photo alone, so a SimilarEvent item needs both photos
+            "activity": (["play|frisbee", ["read|book", "ride|bicycle", "eat|"][img["id"] % 3]]) if has_subject else []}
 
     with FakeOpenAI(lambda body: json.dumps({k: v for k, v in by_url[image_of(body)].items() if k != "sha"})) as srv:
         s.sources, s.vlm_url, s.vlm_model, s.concurrency = ["vlm"], srv.base_url, "scripted", 8

@@ -11,6 +11,7 @@ image, then other listed states, never one compatible with the answer.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import zip_longest
 
 from mmrakit.images.perception import compatible_states, vocab
 
@@ -34,6 +35,12 @@ class MentalitySimilarity(ChoiceFromShared):
     def conflicts(self, d: str, x: str) -> bool:
         return compatible_states(d, x)
 
+    def option_pool(self, values: list[str], answer: str) -> list[str]:
+        """Listed states a reviewer can tell apart from the answer at a glance (data:
+        [emotion_distractors]), then the pool's other states."""
+        listed = list(vocab()["emotion_distractors"].get(answer, []))
+        return listed + [v for v in values if v not in listed]
+
     def _subjects(self, sha: str) -> list:
         subj = vocab()["subjects"]
         kinds = set(subj["people"]) | set(subj["animals"])
@@ -53,7 +60,6 @@ class MentalitySimilarity(ChoiceFromShared):
 
         tf = (self.yes_no(by_value, differs=differs, entities=lambda sha, x: self._subjects(sha))
               if "True or false QA" in self.qa_types else iter(()))
-        for pair in zip(choice, tf):
-            yield from pair
-        yield from choice
-        yield from tf
+        # alternate the two forms; zip() would drop a Choice item whenever no True/False item follows it
+        for pair in zip_longest(choice, tf):
+            yield from (f for f in pair if f is not None)

@@ -43,17 +43,26 @@ def activity_text(value: str) -> str:
     from lemminflect import getInflection
 
     verb, _, obj = value.partition("|")
+    fixed = vocab()["activities"]["text"].get(verb)
+    if fixed and not obj:
+        return fixed
     words = verb.split(" ")
     ing = getInflection(words[0], "VBG")
-    head = " ".join([ing[0] if ing else words[0] + "ing"] + words[1:])
+    head = ing[0] if ing else words[0] + "ing"
+    if len(words) > 1:  # phrasal event: "do trick" -> "doing a trick"
+        rest = " ".join(words[1:])
+        head = f"{head} {'an' if rest[0] in 'aeiou' else 'a'} {rest}"
     if obj and obj not in words:
+        if obj in vocab()["activities"]["mass_nouns"]:
+            return f"{head} {obj}"
         article = "an" if obj[0] in "aeiou" else "a"
         return f"{head} {article} {obj}"
     return head
 
 
-WEAK_VERBS = {"stand", "sit", "look", "lay", "lie", "hold", "hang", "rest", "wait", "face", "show", "display", "fly",
-              "park", "stay", "point", "travel"}
+def vague_verbs() -> set[str]:
+    """Verbs that are never a shared event nor an option of one (data: [activities] vague_verbs)."""
+    return set(vocab()["activities"]["vague_verbs"])
 
 
 class ChoiceFromShared(PerceivedBuilder):
@@ -74,12 +83,14 @@ class ChoiceFromShared(PerceivedBuilder):
             if not self.allowed_pair(a, b):
                 continue
             sa, sb = self.stated_values(a), self.stated_values(b)
-            only_a = [v for v in sa if v not in sb and not self.conflicts(v, x)]
-            only_b = [v for v in sb if v not in sa and not self.conflicts(v, x)]
+            only_a = [v for v in sa if v not in sb and not self.conflicts(v, x) and self.absent(v, b)]
+            only_b = [v for v in sb if v not in sa and not self.conflicts(v, x) and self.absent(v, a)]
             near = []
             for c, _ in self.neighbours(a):
-                near += [v for v in self.values(c) if v not in sa and v not in sb and not self.conflicts(v, x)]
-            pool_rest = [v for v in everything if v not in sa and v not in sb and not self.conflicts(v, x)]
+                near += [v for v in self.values(c) if v not in sa and v not in sb and not self.conflicts(v, x)
+                         and self.absent(v, a) and self.absent(v, b)]
+            pool_rest = [v for v in self.option_pool(everything, x) if v not in sa and v not in sb
+                         and not self.conflicts(v, x) and self.absent(v, a) and self.absent(v, b)]
             self.rng.shuffle(pool_rest)
             ordered: list[str] = []
             for v in only_a[:1] + only_b[:1] + near + pool_rest:
@@ -90,6 +101,14 @@ class ChoiceFromShared(PerceivedBuilder):
             yield Fact(image1=a, image2=b, qa_type="Choice QA", form="choice", answer=t(x),
                        distractors=[t(d) for d in ordered[:12]], evidence=ev,
                        support=({t(v) for v in sa}, {t(v) for v in sb}), key=x)
+
+    def absent(self, value: str, sha: str) -> bool:
+        """Whether an option is verifiably not true of image ``sha`` (beyond not being stated there)."""
+        return True
+
+    def option_pool(self, values: list[str], answer: str) -> list[str]:
+        """Values that may fill the remaining options (default: every value the pool has)."""
+        return values
 
     def stated_values(self, sha: str) -> dict:
         key = getattr(self, "key", lambda v: v)
@@ -166,15 +185,54 @@ class SimilarEvent(ChoiceFromShared):
         return activity_text(value)
 
     def conflicts(self, d: str, x: str) -> bool:
-        # same verb (riding a horse / riding a wave may both hold loosely) or same object: too close
+        # same verb (riding a horse / riding a wave may both hold loosely) or same object: too close; a
+        # vague verb ("standing", "looking") may hold in both images, so it is never an option
         dv, _, do = d.partition("|")
         xv, _, xo = x.partition("|")
-        return dv == xv or (do and do == xo)
+        from mmrakit.relations.text import lexicon
+
+        if dv.split(" ")[0] not in lexicon().activity and " " not in dv:
+            return True  # a verb of no listed activity ("illuminating" from "an illuminated board") is no option
+        postures = vocab()["activities"]["posture_excluded_by"]
+        if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do and dv not in postures):
+            return True
+        return any({dv, xv} <= set(g) or {dv.split(" ")[0], xv.split(" ")[0]} <= set(g)
+                   for g in vocab()["activities"]["same_event"])
+
+    def absent(self, value: str, sha: str) -> bool:
+        """An option is wrong for an image only when no caption of it uses the option's verb in any form
+        and, for a vague verb with an object ("holding a knife"), nothing of the image (caption word or
+        box) is that object."""
+        from .subevent import caption_lemmas
+
+        verb, _, obj = value.partition("|")
+        lemmas = caption_lemmas(self.ctx.pool[sha].captions)
+        if set(verb.split(" ")[:1]) & lemmas:
+            return False
+        postures = vocab()["activities"]["posture_excluded_by"]
+        if verb in postures and not obj:
+            # a posture is wrong for an image whose confident activity rules it out ("sitting" / skiing)
+            doing = {v.partition("|")[0].split(" ")[0] for v in self.seen.confident(sha, "activity")}
+            return bool(doing & set(postures[verb])) and not ({"sit", "lay", "lie"} & lemmas if verb != "sit" else {"sit"} & lemmas)
+        if verb.split(" ")[0] in vague_verbs():
+            # only a handling verb with a boxed kind of object is concrete enough ("holding a frisbee";
+            # never "standing a table", "holding a piece")
+            kinds = {e.text for e in self.ctx.pool[sha].objects()}
+            return (verb in vocab()["activities"]["handling_verbs"] and obj in self.box_kinds()
+                    and obj not in lemmas and obj not in kinds)
+        return True
+
+    def box_kinds(self) -> set[str]:
+        if not hasattr(self, "_box_kinds"):
+            self._box_kinds = {e.text for s in self.ctx.pool.order for e in self.ctx.pool[s].objects()}
+        return self._box_kinds
 
     def usable(self, sha: str, v: str) -> bool:
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        needs_object = head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"]
+        if head in vague_verbs():
+            return False
+        needs_object = head in vocab()["activities"]["object_sensitive_verbs"]
         return has_agent(self.seen, sha) and (bool(obj) or not needs_object)
 
     @staticmethod
@@ -183,7 +241,10 @@ class SimilarEvent(ChoiceFromShared):
         depends on the object (serve, fly, play ...) with their object."""
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        return v if head in WEAK_VERBS or head in vocab()["activities"]["object_sensitive_verbs"] else f"{verb}|"
+        acts = vocab()["activities"]
+        if verb in acts["posture_excluded_by"]:
+            return f"{'lie' if verb == 'lay' else verb}|"  # a posture is compared without its object ("sitting at dinner")
+        return v if head in vague_verbs() or head in acts["object_sensitive_verbs"] else f"{verb}|"
 
     def values(self, sha: str):
         return {self.key(v): a for v, a in self.seen.confident(sha, "activity").items()}

@@ -2,9 +2,10 @@
 
 Activities are annotator attributes (a caption event stated by at least two captions, with its
 object). Yes: image 1's activity A and image 2's activity B with A -rel-> B in the graph for a rule
-relation (tried as ``verb object``, then ``verb``), neither image also shows the other's activity,
-and both are set in one family of places or share an object kind (a step happens where its activity
-does). No: the pair miner's hard negative for the same image 1 - a caption neighbour whose
+relation (tried as ``verb object``, then ``verb`` unless the verb's sense depends on its object), image 1
+does not itself show the step B (image 2 may also show A: a batter swinging is playing baseball too),
+and both are set in one family of places, share an object kind, or are of one activity domain (data:
+[activity_domains]; preparing food and eating happen in different rooms). No: the pair miner's hard negative for the same image 1 - a caption neighbour whose
 activities are confident, of another activity domain (data: [activity_domains]) and linked to A by
 no rule relation either way.
 Order probe: only when the graph also states B -rel-> A (the reversed order then has its own
@@ -26,11 +27,33 @@ from .shared_target import edge_evidence
 def domain(value: str) -> str | None:
     from mmrakit.images.perception import vocab
 
-    verb = value.partition("|")[0]
-    for name, verbs in vocab()["activity_domains"].items():
+    verb, _, obj = value.partition("|")
+    domains = vocab()["activity_domains"]
+    if obj:  # "serve ball" is a ball game, "serve" alone food
+        for name, verbs in domains.items():
+            if f"{verb} {obj}" in verbs:
+                return name
+    for name, verbs in domains.items():
         if verb in verbs or verb.split(" ")[0] in verbs:
             return name
     return None
+
+
+def domain_words(value: str) -> set[str]:
+    """The verb of an activity and every verb and noun of its domain (single words)."""
+    from mmrakit.images.perception import vocab
+
+    verb = value.partition("|")[0]
+    d = domain(value)
+    words = set(vocab()["activity_domains"].get(d, [])) | set(vocab()["activity_domain_nouns"].get(d, [])) if d else set()
+    return {w for w in words | {verb, verb.split(" ")[0]} if " " not in w}
+
+
+def caption_lemmas(captions) -> set[str]:
+    """Every word lemma of the captions, whatever its part of speech ("to eat the food" -> eat)."""
+    from mmrakit.relations.text import tag
+
+    return {t.lemma for cap in captions for t in tag(cap) if t.lemma}
 
 
 def other_domain(a: str, b: str) -> bool:
@@ -40,8 +63,14 @@ def other_domain(a: str, b: str) -> bool:
 
 
 def concepts(value: str) -> list[str]:
+    """Graph concepts an activity is looked up as: ``verb object``, then the bare verb unless the verb's
+    sense depends on its object (cutting a card is no "cut" step of preparing food)."""
+    from mmrakit.images.perception import vocab
+
     verb, _, obj = value.partition("|")
     out = [uri(f"{verb} {obj}")] if obj else []
+    if obj and verb.split(" ")[0] in vocab()["activities"]["object_sensitive_verbs"]:
+        return out
     return out + [uri(verb)]
 
 
@@ -82,11 +111,14 @@ class SubEvent(PerceivedBuilder):
         from .scene import has_agent
 
         for sha in self.ctx.pool.order:
-            vals = set(self.values(sha)) if has_agent(self.seen, sha) else set()
+            # the graph's steps and prerequisites are people's (cooking before eating): a bird eating an
+            # apple has no "preparing food" step, so both images need a person doing the activity
+            if has_agent(self.seen, sha) and self.values(sha):
+                acts[sha] = set(self.values(sha))  # a "No" partner may be an animal's activity
+            vals = set(self.values(sha)) if self.seen.confident(sha, "people") else set()
             if not vals:
-                self.missing("image without a confident activity (two captions stating one event) done by a person or animal")
+                self.missing("image without a confident activity (two captions stating one event) and a person doing it")
                 continue
-            acts[sha] = vals
             for v in vals:
                 by_value[v].append(sha)
         links = [(x, y, e) for x in sorted(by_value) for y in sorted(by_value) if x != y
@@ -98,19 +130,26 @@ class SubEvent(PerceivedBuilder):
         for x, y, edge in links:
             for a in sorted(by_value[x]):
                 for b in sorted(by_value[y]):
-                    if a == b or y in acts[a] or x in acts[b] or not self.allowed_pair(a, b):
+                    if a == b or y in acts[a] or not self.allowed_pair(a, b):
                         continue
-                    if not self.same_setting(a, b):
+                    if not (self.same_setting(a, b) or (domain(x) is not None and domain(x) == domain(y))):
                         self.missing("linked activities in two different kinds of place (a step happens where its activity does)")
                         continue
 
                     def differs(p: str, c: str) -> bool:
                         vc = acts.get(c)
-                        verbs_a = {v.partition("|")[0] for v in acts[p]}
-                        return bool(vc) and x not in vc and y not in vc and not (
-                            verbs_a & {v.partition("|")[0] for v in vc}) and not any(
-                            self.link(x, v) or self.link(v, x) for v in vc) and all(
-                            other_domain(x, v) for v in vc)
+                        if not vc:
+                            return False
+                        # every activity any caption of c states, however weakly, is checked: a partner
+                        # with one caption "eating" is no verified "not a step of eating"
+                        weak = set(self.seen.stated(c, "activity")) | set(vc)
+                        verbs_a = {v.partition("|")[0] for v in acts[p]} | {x.partition("|")[0], y.partition("|")[0]}
+                        return not (verbs_a & {v.partition("|")[0] for v in weak}) and not any(
+                            self.link(x, v) or self.link(v, x) for v in weak) and all(
+                            other_domain(x, v) for v in vc if domain(v) is not None) and any(
+                            other_domain(x, v) for v in vc) and not any(
+                            domain(v) is not None and domain(v) == domain(x) for v in weak) and not (
+                            domain_words(x) & caption_lemmas(self.ctx.pool[c].captions))
 
                     found = miner.hard_negative(a, b, differs=differs)
                     if found is None:
