@@ -53,6 +53,8 @@ class Vocab:
     uses: dict[str, dict]  # use id -> option, concepts
     use_by_concept: dict[str, frozenset[str]]  # ConceptNet concept text -> use ids
     salience: dict[str, float]
+    naming: dict[str, tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]]]  # kind -> (confirm, other)
+    plural_nouns: frozenset[str]
 
     def option(self, dim: str, value: str) -> str:
         if dim == "use":
@@ -94,6 +96,15 @@ def vocab() -> Vocab:
         kinds[name] = k
         for w in {*k.words, name}:
             by_words.setdefault(tuple(w.split()), []).append(name)
+    naming: dict[str, tuple[frozenset, frozenset]] = {}
+    for name, n in raw.get("naming", {}).items():
+        if name not in kinds:
+            raise ConfigError(f"{EVIDENCE_FILE}: [naming.{name}] is not a kind", hint="add it under [kinds] first")
+        bad = sorted(set(n) - {"confirm", "other"})
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [naming.{name}] unknown keys {bad}", hint="confirm, other")
+        confirm = n.get("confirm", kinds[name].words)
+        naming[name] = (frozenset(tuple(w.split()) for w in confirm), frozenset(tuple(w.split()) for w in n.get("other", [])))
     use_by_concept: dict[str, set[str]] = {}
     for uid, u in uses.items():
         for c in u["concepts"]:
@@ -102,7 +113,8 @@ def vocab() -> Vocab:
                  max_words=max(len(k) for k in by_words), dimensions=dims,
                  modifiers=frozenset(raw["modifiers"]["words"]), uses=uses,
                  use_by_concept={k: frozenset(v) for k, v in use_by_concept.items()},
-                 salience={k: float(v) for k, v in raw["salience"].items()})
+                 salience={k: float(v) for k, v in raw["salience"].items()}, naming=naming,
+                 plural_nouns=frozenset(raw.get("plural_nouns", {}).get("words", ())))
 
 
 @dataclass
@@ -159,6 +171,22 @@ def stated_values(tokens: list[str], m: Mention, dim: dict, modifiers: frozenset
     return out
 
 
+@dataclass(frozen=True)
+class Naming:
+    """What the captions call one boxed kind of an image."""
+
+    singular: int  # captions naming it with a confirming word in the singular ("the table")
+    plural: int  # captions naming it with a confirming word in the plural only ("tables")
+    other: str | None  # a caption word for a different thing filed under this label ("coffee table")
+
+
+def _plural(word: str) -> bool:
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word).get("NOUN", ())
+    return bool(lemmas) and word not in lemmas
+
+
 @dataclass
 class Attribute:
     value: str
@@ -200,6 +228,48 @@ class ImageEvidence:
     def named(self, e: EntityGrounding) -> bool:
         """A caption names the entity's kind (any of its words)."""
         return self.mention_count(_text(e)) >= self.v.salience["min_caption_mentions"]
+
+    def naming(self, kind: str) -> Naming:
+        """How the captions name ``kind``: confirming words in the singular / plural, and any caption word
+        for another thing that the dataset files under this label (see ``[naming]`` in the vocabulary)."""
+        v = self.v
+        confirm, other = v.naming.get(kind, (frozenset(tuple(w.split()) for w in (*v.kinds[kind].words, kind))
+                                             if kind in v.kinds else frozenset(), frozenset()))
+        boxed = {_text(e) for e in self.im.objects()}
+        singular = plural = 0
+        found_other = None
+        for toks, ms in zip(self.tokens, self.mentions):
+            sing = plur = False
+            for m in ms:
+                words = tuple(toks[m.start:m.end])
+                if kind in m.kinds and words in confirm:
+                    if words[-1] in v.plural_nouns or _plural(words[-1]):
+                        plur = True
+                    else:
+                        sing = True
+            singular += sing
+            plural += plur and not sing
+            for n in range(1, 3):
+                for i in range(len(toks) - n + 1):
+                    gram = tuple(toks[i:i + n])
+                    if gram in other and found_other is None:
+                        named = set(v.by_words.get(gram, ())) - {kind}
+                        if not named & boxed:  # a word for a boxed kind of its own names that box
+                            found_other = " ".join(gram)
+        return Naming(singular, plural, found_other)
+
+    def named_together(self, kind1: str, kind2: str) -> bool:
+        """One caption names both kinds ("a dog next to a man")."""
+        return any(any(kind1 in m.kinds for m in ms) and any(kind2 in m.kinds for m in ms) for ms in self.mentions)
+
+    def confirmed(self, e: EntityGrounding, *, the: bool, min_captions: int = 1) -> bool:
+        """The captions use the question's name for this box: at least ``min_captions`` of them name its
+        kind with a confirming word, none calls it something else, and (``the``: a question says "the
+        {kind}") they speak of one of it, not only of several ("tables and chairs")."""
+        n = self.naming(_text(e))
+        if n.other is not None or n.singular + n.plural < min_captions:
+            return False
+        return not the or n.singular > n.plural
 
     def salient(self, e: EntityGrounding) -> bool:
         """Large enough, not a crowd box, and named by a caption (or, unnamed, large enough that no one
@@ -274,6 +344,21 @@ class ImageEvidence:
                     self.im.add_entities([g])
                 out.append(self._with_stated(Entity(kind, g, False, n, 0)))
         self._entities = out
+        return out
+
+    def present(self) -> list[Entity]:
+        """One entry per boxed kind with at least one salient, caption-named instance (its largest such
+        box), whether or not it is the only one: for questions that do not say "the {kind}" ("something
+        in the picture is for sitting on" holds with three chairs as with one)."""
+        out = []
+        by_kind: dict[str, list[EntityGrounding]] = {}
+        for e in self.im.objects():
+            if _text(e) in self.v.kinds and self.salient(e) and self.confirmed(e, the=False):
+                by_kind.setdefault(_text(e), []).append(e)
+        for kind, ents in sorted(by_kind.items()):
+            main = max(ents, key=lambda e: e.box.w * e.box.h)
+            n = sum(1 for e in self.im.objects() if _text(e) == kind)
+            out.append(Entity(kind, main, True, self.mention_count(kind), n))
         return out
 
     def scene_things(self) -> list[Entity]:

@@ -31,7 +31,7 @@ TINY = {
                   ("bottle", [0.41, 0.4, 0.05, 0.15]),
                   ("person", [0.6, 0.05, 0.3, 0.45])]),
     "kitchen2": (["A man laughing in the kitchen next to scissors and a bowl on a table"],
-                 [("scissors", [0.05, 0.3, 0.13, 0.13]), ("bowl", [0.3, 0.45, 0.15, 0.12]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
+                 [("scissors", [0.05, 0.3, 0.13, 0.13]), ("bowl", [0.3, 0.42, 0.15, 0.15]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
                   ("spoon", [0.41, 0.5, 0.06, 0.02]),
                   ("person", [0.55, 0.05, 0.3, 0.45]), ("tv", [0.02, 0.02, 0.2, 0.15])]),
     "tennis1": (["A man playing tennis on a tennis court"],

@@ -98,6 +98,7 @@ class InventoryBuilder(_EvidenceBuilder):
             neither = [d for d in values if d not in pa and d not in pb]
             for part in (only_a, only_b, neither):
                 self.rng.shuffle(part)
+            only_a, only_b, neither = self.plausible_first(x, ea, eb, a, b, only_a, only_b, neither)
             distractors = interleave(only_a, only_b) + neither
             if len(distractors) < 2:
                 self.missing(f"too few {self.dim} options impossible in one of the two images")
@@ -112,6 +113,11 @@ class InventoryBuilder(_EvidenceBuilder):
                        distractors=[opt(d) for d in distractors], evidence=ev,
                        distractor_groups=[[opt(d) for d in g] for g in (only_a, only_b, neither)],
                        support=({opt(d) for d in pa}, {opt(d) for d in pb}), key=x)
+
+    def plausible_first(self, x: str, ea: Entity, eb: Entity, a: str, b: str, only_a: list[str], only_b: list[str],
+                        neither: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """Distractor lists reordered so the plausible ones come first (a subtask may also drop some)."""
+        return only_a, only_b, neither
 
     @staticmethod
     def _shown(e: Entity) -> list:
@@ -130,7 +136,7 @@ class UsageSimilarity(InventoryBuilder):
     def answers(self, ev: ImageEvidence) -> dict:
         skip = set(self.rule.param("never_options", []))
         out: dict[str, list] = defaultdict(list)
-        for ent in ev.entities():
+        for ent in ev.present():  # the question names no entity: several chairs serve as well as one
             if ent.boxed:
                 for u in vocab().kinds[ent.kind].uses:
                     if u not in skip:
@@ -139,6 +145,33 @@ class UsageSimilarity(InventoryBuilder):
 
     def possible(self, ev: ImageEvidence) -> set[str]:
         return ev.possible_uses()
+
+    def plausible_first(self, x, ea, eb, a, b, only_a, only_b, neither):
+        """Plausible uses only, in this order: what something in that image is for, what it could serve,
+        then uses of the answer's settings (``groups``: street, kitchen, ...) or of that image's settings
+        (the groups of what its objects are for); a use that is none of these ("for working on a computer"
+        beside a car and a train) is an odd option and is dropped."""
+        v = vocab()
+        home = set(v.uses[x].get("groups", ()))
+
+        def served(sha: str, also: bool) -> set[str]:
+            return {u for k in self.ev(sha).all_kinds() if k in v.kinds and not v.kinds[k].scene  # objects, not scene words
+                    for u in (*v.kinds[k].uses, *(v.kinds[k].also if also else ()))}
+
+        def near(d: str) -> bool:
+            return bool(home & set(v.uses[d].get("groups", ())))
+
+        def order(ds: list[str], sha: str) -> list[str]:
+            typical, could = served(sha, False), served(sha, True)
+            settings = {g for u in typical for g in v.uses[u].get("groups", ())}  # the image's settings
+
+            def fits(d: str) -> bool:
+                return bool(settings & set(v.uses[d].get("groups", ())))
+
+            ds = [d for d in ds if d in could or near(d) or fits(d)]
+            return sorted(ds, key=lambda d: (d not in typical, d not in could, not near(d)))  # stable: shuffled within
+
+        return order(only_a, a), order(only_b, b), [d for d in neither if near(d)]
 
 
 @register

@@ -45,6 +45,16 @@ def _inside(a, b) -> float:
     return 0.0 if a.w * a.h <= 0 else ix * iy / (a.w * a.h)
 
 
+def apart(a, b, side: str) -> bool:
+    """Neither box's centre lies within the other's extent on the axis of ``side``: each is clearly on
+    its side of the other (a cup on a table, a rider on a horse are not beside them)."""
+    if side in ("left", "right"):
+        ca, cb = a.x + a.w / 2, b.x + b.w / 2
+        return not (b.x <= ca <= b.x + b.w) and not (a.x <= cb <= a.x + a.w)
+    ca, cb = a.y + a.h / 2, b.y + b.h / 2
+    return not (b.y <= ca <= b.y + b.h) and not (a.y <= cb <= a.y + a.h)
+
+
 def relation_of(a_box, b_box, margin: float, stack_overlap: float = 0.5) -> str | None:
     """Side of A relative to B in the image plane. Left/right when the horizontal offset dominates;
     above/below only when the boxes are stacked (their x-ranges overlap by ``stack_overlap`` of the
@@ -86,14 +96,16 @@ class RelativePosition(Builder):
         for e in im.objects():
             if e.box.w * e.box.h >= min_area:
                 visible.setdefault(e.concept, []).append(e)
-        anchors = [e for e in im.objects() if ev.dominant(e)]
+        anchors = [e for e in im.objects() if ev.dominant(e) and ev.confirmed(e, the=True)]
         out = {}
         for a in anchors:
             for kind, bs in visible.items():
-                if kind == a.concept or len(bs) > max_b or not any(ev.salient(b) for b in bs):
+                if kind == a.concept or len(bs) > max_b or not any(ev.salient(b) and ev.confirmed(b, the=len(bs) == 1) for b in bs):
                     continue
                 sides = {relation_of(b.box, a.box, margin, stack) if overlap(a.box, b.box) <= max_overlap else None
                          for b in bs}
+                if len(sides) == 1 and None not in sides and not all(apart(b.box, a.box, next(iter(sides))) for b in bs):
+                    continue
                 if len(sides) != 1 or None in sides:
                     continue
                 side_of_b = sides.pop()  # where every B is relative to A
@@ -120,8 +132,8 @@ class RelativePosition(Builder):
         shells = [x.box for x in im.objects() if x.concept in enclosing]
         out = {}
         for e in im.objects():
-            if not ev.dominant(e):
-                continue
+            if not ev.dominant(e) or not ev.confirmed(e, the=True):
+                continue  # "the {kind}": one of it, called so by the captions
             if e.concept not in enclosing and any(_inside(e.box, s) >= 0.9 for s in shells):
                 continue  # a passenger seen through a train or bus window: hard to point at
             cx = e.box.x + e.box.w / 2
@@ -135,7 +147,10 @@ class RelativePosition(Builder):
         yield from interleave_facts(self._mine_pairs(), self._mine_frame())
 
     def _mine_frame(self) -> Iterator[Fact]:
-        """The same kind of entity in both images: on which side of the picture is it in each?"""
+        """On which side of the picture is an entity in each image? The same kind in both images first;
+        then (``frame_cross_kinds``) two different kinds of one class (lexicon ``position_classes``), one
+        per image ("the dog in the first image, the cat in the second"), for pairs of images inside the
+        caption band (photos that share something)."""
         pool, text = self.ctx.pool, self.ctx.graph.text
         sides: dict[str, dict] = {}
         by_kind: dict[str, list[str]] = defaultdict(list)
@@ -151,21 +166,38 @@ class RelativePosition(Builder):
             if self.rng.random() < 0.5:
                 a, b = b, a
             if self.allowed_pair(a, b):
-                pairs.append((kind, a, b))
+                pairs.append((kind, kind, a, b))
+        cross = []
+        if self.rule.param("frame_cross_kinds", False):
+            framed = {"any": [sha for sha in pool.order if sides[sha]]}
+            classes: dict[str, set[str]] = defaultdict(set)  # kind concept -> its classes
+            for cls, kinds_of in lexicon()["position_classes"].items():
+                for k in kinds_of:
+                    classes[f"/c/en/{k.replace(' ', '_')}"].add(cls)
+            for _, a, b in pairs_round_robin(framed, self.rng, max_offset=int(self.rule.param("frame_cross_offsets", 8))):
+                if self.rng.random() < 0.5:
+                    a, b = b, a
+                kinds = [(x, y) for x in sorted(sides[a]) if x not in sides[b]
+                         for y in sorted(sides[b]) if y not in sides[a] and classes.get(x, {x}) & classes.get(y, {y})]
+                if kinds and self.allowed_pair(a, b) and self.in_caption_band(a, b)[0]:
+                    cross.append((*self.rng.choice(kinds), a, b))
         # images with few partners first (the reuse caps), and the form chosen so that Yes/No items
         # come out balanced (same side = Yes, different sides = No; the others become Choice items)
         degree: dict[str, int] = defaultdict(int)
-        for _, a, b in pairs:
+        for _, _, a, b in pairs:
             degree[a] += 1
             degree[b] += 1
-        pairs.sort(key=lambda p: degree[p[1]] + degree[p[2]])
+        pairs.sort(key=lambda p: degree[p[2]] + degree[p[3]])
+        cross.sort(key=lambda p: degree[p[2]] + degree[p[3]])
         tf_count = {"Yes": 0, "No": 0}
-        for kind, a, b in pairs:
-            (r1, ga), (r2, gb) = sides[a][kind], sides[b][kind]
-            slots = {"a": text(kind)}
+        for ka, kb, a, b in pairs + cross:
+            (r1, ga), (r2, gb) = sides[a][ka], sides[b][kb]
+            same = ka == kb
+            slots = {"a": text(ka)} if same else {"a": text(ka), "b": text(kb)}
+            form = "frame" if same else "frame2"
             ev = self.pair_evidence(a, b, frame_side1=r1, frame_side2=r2, frame_margin=self.rule.param("frame_margin"))
             ev.entities1, ev.entities2 = [ga], [gb]
-            key = f"frame:{kind}"
+            key = f"frame:{ka}" if same else f"frame:{ka}|{kb}"
             tf_answer = "Yes" if r1 == r2 else "No"
             other = "No" if tf_answer == "Yes" else "Yes"
             as_choice = "Choice QA" in self.qa_types and (  # one item per pair
@@ -175,10 +207,10 @@ class RelativePosition(Builder):
             if as_choice:
                 combos = [(x, y) for x in ("left", "right") for y in ("left", "right")]
                 distractors = [opt(*c) for c in combos if c != (r1, r2)]
-                fact = Fact(image1=a, image2=b, qa_type="Choice QA", form="frame_choice", answer=opt(r1, r2),
+                fact = Fact(image1=a, image2=b, qa_type="Choice QA", form=f"{form}_choice", answer=opt(r1, r2),
                             distractors=distractors, slots=slots, evidence=ev, key=key,
                             support=({opt(r1, y) for y in ("left", "right")}, {opt(x, r2) for x in ("left", "right")}))
-                if r1 != r2:
+                if r1 != r2 and same:
                     twin_ev = ev.model_copy(update={"notes": dict(ev.notes)})
                     twin_ev.entities1, twin_ev.entities2 = ev.entities2, ev.entities1
                     twin_ev.notes.update(frame_side1=r2, frame_side2=r1)
@@ -187,7 +219,7 @@ class RelativePosition(Builder):
                                      support=({opt(r2, y) for y in ("left", "right")}, {opt(x, r1) for x in ("left", "right")}))
                 yield fact
             else:
-                yield Fact(image1=a, image2=b, qa_type="True or false QA", form="frame_tf",
+                yield Fact(image1=a, image2=b, qa_type="True or false QA", form=f"{form}_tf",
                            answer="Yes" if r1 == r2 else "No", slots=slots,
                            evidence=ev.model_copy(update={"notes": dict(ev.notes)}), key=f"tf:{key}")
 
