@@ -7,6 +7,9 @@
 - ``text_only_answerable``: a text-only solver (question + options + the graph, no images)
   picks the answer: the answer appears in the question, or it is the only option the graph links
   to the concepts the question names.
+  A second text-only reader, for rules with ``cooccurrence_margin``, knows what usually goes with what
+  (the pool's own co-occurrence of kinds stands in for that common sense): it picks the option most often
+  found with every kind the question names, when it leads the next option by the margin.
 - ``single_image_answerable``: the evidence of one image alone singles out the answer.
 """
 
@@ -86,6 +89,25 @@ def text_only_answer(c: Candidate, ctx: BuildContext, rels: Iterable[str]) -> st
     return "Yes" if links[target] == len(mentions) - 1 else "No"
 
 
+def cooccurrence_answer(c: Candidate, ctx: BuildContext, margin: float) -> str | None:
+    """What a reader who knows which things usually occur together answers (None = it cannot tell):
+    the option found most often with every kind the question names (``PoolView.found_with``, the
+    smallest share over the named kinds), when it leads the next option by ``margin``."""
+    if not c.options:
+        return None
+    named = sorted(mentioned_concepts(c.question, ctx))
+    if not named:
+        return None
+    scores = {}
+    for k, v in c.options.items():
+        oc = _concept(v)
+        scores[k] = 0.0 if oc is None else min(ctx.pool.found_with(oc, m) for m in named)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if len(ranked) < 2 or ranked[0][1] - ranked[1][1] < margin:
+        return None
+    return ranked[0][0]
+
+
 def support_from_graph(c: Candidate, ctx: BuildContext, rule: SubtaskRule) -> tuple[set[str], set[str]] | None:
     """Option texts each image alone supports: some entity grounded in it reaches the option via the rule's relations."""
     if not c.options or not rule.relations:
@@ -141,6 +163,9 @@ def check(c: Candidate, fact: Fact | None, ctx: BuildContext, rule: SubtaskRule,
             return "duplicate_item"
     guess = text_only_answer(c, ctx, rule.text_only_relations)
     if guess is not None and guess == c.answer:
+        return "text_only_answerable"
+    margin = rule.param("cooccurrence_margin")
+    if margin is not None and cooccurrence_answer(c, ctx, float(margin)) == c.answer:
         return "text_only_answerable"
     if c.options:
         support = fact.support if fact is not None and fact.support is not None else support_from_graph(c, ctx, rule)

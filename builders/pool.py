@@ -86,6 +86,7 @@ class PoolView:
         self.clip_vectors = clip_vectors or None
         self._clip_text = clip_text  # texts -> L2-normalised CLIP text vectors (or None), same space as images
         self._text_cache: dict[str, np.ndarray] = {}
+        self._holding: dict[str, frozenset[str]] | None = None
         self.clip_note = clip_note or ("CLIP embeddings present" if clip_vectors else "no CLIP embeddings")
         if caption_vectors:
             self.caption_vectors, self.caption_method = caption_vectors, caption_method or "sbert"
@@ -97,6 +98,23 @@ class PoolView:
 
     def __getitem__(self, sha: str) -> PoolImage:
         return self.images[sha]
+
+    def images_holding(self, concept: str) -> frozenset[str]:
+        """The images whose boxes or captions put ``concept`` in them (co-occurrence statistics)."""
+        if self._holding is None:
+            holding: dict[str, set[str]] = {}
+            for sha, im in self.images.items():
+                for c in im.concepts(("object", "caption")):
+                    holding.setdefault(c, set()).add(sha)
+            self._holding = {c: frozenset(s) for c, s in holding.items()}
+        return self._holding.get(concept, frozenset())
+
+    def found_with(self, concept: str, kind: str, prior: float = 3.0) -> float:
+        """Share of the images holding ``kind`` that also hold ``concept``, smoothed towards ``concept``'s
+        share of the whole pool with ``prior`` pseudo-images (a kind seen in one image says little)."""
+        held, with_kind = self.images_holding(concept), self.images_holding(kind)
+        base = len(held) / len(self.images) if self.images else 0.0
+        return (len(held & with_kind) + prior * base) / (len(with_kind) + prior)
 
     def same_group(self, a: str, b: str) -> bool:
         if a == b:

@@ -194,6 +194,45 @@ def test_near_same_entity_against_every_box(coco_train):
             assert not both, f"distractor {d!r} is near both named entities: {c.question}"
 
 
+def test_near_same_entity_answer_is_not_the_text_only_favourite(coco_train):
+    """A reader who knows what usually goes with what (here: co-occurrence of kinds over every raw COCO box
+    of the half, computed independently of the builder) cannot pick the answer: it never leads every
+    distractor by a wide margin (a person next to a sink and a tennis racket)."""
+    _, _, results, raw = coco_train
+    holding = defaultdict(set)
+    for sha, im in raw.items():
+        for k, _, _ in im["boxes"]:
+            holding[k].add(sha)
+    n = len(raw)
+
+    def found_with(option: str, kind: str) -> float:  # share of images with `kind` that also hold `option`
+        return (len(holding[option] & holding[kind]) + 3 * len(holding[option]) / n) / (len(holding[kind]) + 3)
+
+    items = _kept(results, "NearSameEntity")
+    assert items
+    for c in items:
+        named = (c.evidence.entities1[0].text, c.evidence.entities2[0].text)
+        score = {k: min(found_with(v, m) for m in named) for k, v in c.options.items()}
+        lead = score[c.answer] - max(s for k, s in score.items() if k != c.answer)
+        assert lead < 0.25, (c.question, c.options, c.answer, score)
+
+
+def test_text_only_reader_of_usual_company(coco_train):
+    """filters.cooccurrence_answer on the real pool: a person is what is usually found with both an oven and
+    a bicycle, so against odd objects it is picked whatever letter it has; against company as usual as
+    itself, or for kinds the pool rarely shows together, it cannot tell."""
+    from mmrakit.builders.filters import cooccurrence_answer
+
+    _, ctx, results, _ = coco_train
+    base = _kept(results, "NearSameEntity")[0]
+    q = "What kind of object is near both the oven in image 1 and the bicycle in image 2?"
+    odd = {"A": "spoon", "B": "parking meter", "C": "person", "D": "sink"}
+    assert cooccurrence_answer(base.model_copy(update={"question": q, "options": odd}), ctx, 0.15) == "C"
+    assert cooccurrence_answer(base.model_copy(update={"question": q, "options": {**odd, "A": "person"}}),
+                               ctx, 0.15) is None  # two equally usual options: no lead
+    assert cooccurrence_answer(base.model_copy(update={"question": q, "options": odd}), ctx, 0.9) is None
+
+
 def test_near_same_entity_distractors_absent_from_one_image(coco_train):
     """Every distractor is absent from at least one of the two images: no box of its kind (any size,
     crowd boxes too) and no name of it in the captions the build saw; in the held-out captions too for
