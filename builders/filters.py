@@ -89,11 +89,12 @@ def text_only_answer(c: Candidate, ctx: BuildContext, rels: Iterable[str]) -> st
     return "Yes" if links[target] == len(mentions) - 1 else "No"
 
 
-def cooccurrence_answer(c: Candidate, ctx: BuildContext, margin: float) -> str | None:
+def cooccurrence_answer(c: Candidate, ctx: BuildContext, margin: float, min_images: int = 30) -> str | None:
     """What a reader who knows which things usually occur together answers (None = it cannot tell):
     the option found most often with every kind the question names (``PoolView.found_with``, the
-    smallest share over the named kinds), when it leads the next option by ``margin``."""
-    if not c.options:
+    smallest share over the named kinds), when it leads the next option by ``margin``. A pool of fewer
+    than ``min_images`` images says nothing about what usually goes together: the reader abstains."""
+    if not c.options or len(ctx.pool) < min_images:
         return None
     named = sorted(mentioned_concepts(c.question, ctx))
     if not named:
@@ -165,7 +166,8 @@ def check(c: Candidate, fact: Fact | None, ctx: BuildContext, rule: SubtaskRule,
     if guess is not None and guess == c.answer:
         return "text_only_answerable"
     margin = rule.param("cooccurrence_margin")
-    if margin is not None and cooccurrence_answer(c, ctx, float(margin)) == c.answer:
+    if margin is not None and cooccurrence_answer(c, ctx, float(margin),
+                                                  int(rule.param("cooccurrence_min_images", 30))) == c.answer:
         return "text_only_answerable"
     if c.options:
         support = fact.support if fact is not None and fact.support is not None else support_from_graph(c, ctx, rule)

@@ -231,6 +231,8 @@ def test_text_only_reader_of_usual_company(coco_train):
     assert cooccurrence_answer(base.model_copy(update={"question": q, "options": {**odd, "A": "person"}}),
                                ctx, 0.15) is None  # two equally usual options: no lead
     assert cooccurrence_answer(base.model_copy(update={"question": q, "options": odd}), ctx, 0.9) is None
+    assert cooccurrence_answer(base.model_copy(update={"question": q, "options": odd}), ctx, 0.15,
+                               min_images=len(ctx.pool) + 1) is None  # too few images to know usual company
 
 
 def test_near_same_entity_distractors_absent_from_one_image(coco_train):

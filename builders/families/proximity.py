@@ -145,9 +145,10 @@ class NearSameEntity(Builder):
             self.rng.shuffle(ties)
             distractors = checked(interleave(ties, sorted(near_a - {z}), sorted(near_b - {z}), others,
                                              sorted(nb_a | nb_b)), wrong)
-            # most plausible first: what is usually found with BOTH named kinds (a reader cannot rule it out)
-            def plausible(d: str) -> float:
-                return min(pool.found_with(d, ea), pool.found_with(d, eb))
+            # most plausible first: graph neighbours of both (above), then what is usually found with BOTH
+            # named kinds in the pool (neither kind of text-only reader can rule it out)
+            def plausible(d: str) -> tuple[bool, float]:
+                return d in ties, min(pool.found_with(d, ea), pool.found_with(d, eb))
 
             distractors.sort(key=plausible, reverse=True)
             # options drawn in turn from: near a only (image 1), near b only (image 2), the rest, so that
