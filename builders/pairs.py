@@ -54,6 +54,14 @@ class CaptionNeighbours:
         return [(self.shas[i], float(s)) for s, i in zip(sims[0], idx[0]) if i >= 0 and self.shas[i] != sha]
 
 
+def caption_neighbours(ctx) -> CaptionNeighbours:
+    """The build's one caption index (built on first use, shared by every miner and family)."""
+    nb = getattr(ctx, "_caption_neighbours", None)
+    if nb is None:
+        nb = ctx._caption_neighbours = CaptionNeighbours(ctx.pool)
+    return nb
+
+
 def salient_kinds(pool, sha: str, min_area: float = 0.01) -> set[str]:
     """Object kinds boxed at a visible size (at least ``min_area`` of the picture)."""
     return {e.text for e in pool[sha].objects() if e.box is not None and e.box.area >= min_area}
@@ -109,8 +117,7 @@ class PairMiner:
         self.relation = relation
         self.k = k
         self.max_partner_uses = max_partner_uses
-        self.neighbours = getattr(ctx, "_caption_neighbours", None) or CaptionNeighbours(ctx.pool)
-        ctx._caption_neighbours = self.neighbours
+        self.neighbours = caption_neighbours(ctx)
         self.used: Counter = Counter()
         self.drift = 0.0
         self.used_pairs: set[frozenset] = set()

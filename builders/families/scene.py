@@ -115,12 +115,9 @@ class ChoiceFromShared(PerceivedBuilder):
         return {key(v): a for v, a in self.seen.stated(sha, self.attribute).items()}
 
     def neighbours(self, sha: str):
-        from ..pairs import CaptionNeighbours
+        from ..pairs import caption_neighbours
 
-        nb = getattr(self.ctx, "_caption_neighbours", None)
-        if nb is None:
-            nb = self.ctx._caption_neighbours = CaptionNeighbours(self.ctx.pool)
-        return nb.near(sha, 20)
+        return caption_neighbours(self.ctx).near(sha, 20)
 
 
 @register
