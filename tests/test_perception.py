@@ -4,6 +4,7 @@ its attributes: evidence before "Yes", hard negatives from one pair miner, capti
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -291,10 +292,30 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
     # few captions of the train half state a viewpoint: ObservationAngle may yield nothing, and says why
     assert by_task["ObservationAngle"]["kept"] > 0 or any(
         "confident 'shot'" in k for k in by_task["ObservationAngle"]["missing_evidence"]), by_task["ObservationAngle"]
-    # SimilarEvent mines shared activities here, but no photo of a pair states a second activity of its
-    # own, so either photo alone decides each item: all are filtered, none is kept with a vague option
+    # SimilarEvent mines shared activities here; its Choice items are filtered where either photo alone
+    # decides them (no photo of a pair states a second activity of its own), its Yes/No items name the
+    # activity and pair each "Yes" with a mined "No"
     se = by_task["SimilarEvent"]
-    assert se["kept"] > 0 or (se["mined"] > 0 and se["filtered"].get("single_image_answerable") == se["mined"]), se
+    assert se["mined"] > 0, se
+    se_tf = [c for c in kept if c.task == "SimilarEvent" and c.qa_type == "True or false QA"]
+    assert all(c.options is None and c.answer in ("Yes", "No") for c in se_tf)
+    from lemminflect import getAllInflections
+
+    from mmrakit.builders.families.scene import activity_text
+    from mmrakit.builders.pipeline import open_context
+
+    pool = open_context(ws).pool
+    for c in se_tf:
+        value = c.evidence.notes["value"]
+        assert activity_text(value) in c.question  # the question names the activity it asks about
+        if c.answer == "No":
+            # the partner's captions never use the asked verb in any form (an independent reading of
+            # the raw caption text, not the builder's lemmatiser)
+            verb = value.split("|")[0].split(" ")[0]
+            forms = {verb} | {f for fs in getAllInflections(verb).values() for f in fs}
+            partner_caps = " ".join(pool[c.image2].captions).lower()
+            words = set(re.findall(r"[a-z]+", partner_caps))
+            assert not forms & words, (value, partner_caps)
     for c in kept:
         n = c.evidence.notes
         if c.qa_type == "True or false QA" and not c.order_probe:
@@ -313,7 +334,7 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
                     got = {a.value for a in store[sha].attributes if a.name == attr and a.confidence >= 0.5}
                 assert value_here in got, (c.task, value, got)
     # every "No" shares its pair_id with a "Yes" of the same subtask and anchor image
-    for task in ("Layout", "Environment", "ObservationAngle"):
+    for task in ("Layout", "Environment", "ObservationAngle", "SimilarEvent"):
         tf = [c for c in kept if c.task == task and c.qa_type == "True or false QA"]
         yes_ids = {c.evidence.notes["pair_id"]: c for c in tf if c.answer == "Yes"}
         for c in tf:
@@ -611,11 +632,44 @@ def test_similar_event_options_are_one_image_activities_never_vague_verbs() -> N
            im(4, ["A woman reading a book.", "A woman reads in a park.", "A woman on a bench."])]
     ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(ims), caption_band=(-1.0, 1.0), max_image_reuse=4)
     res = build_candidates(ctx, ["SimilarEvent"], {"SimilarEvent": 4})["SimilarEvent"]
-    assert res.kept, res.summary()
-    for c in res.kept:
+    choice = [c for c in res.kept if c.qa_type == "Choice QA"]
+    assert choice, res.summary()
+    for c in choice:
         opts = set(c.options.values())
         assert c.options[c.answer] == "skiing"
         assert {"talking", "eating"} <= opts, opts  # one activity of each image alone
         assert not opts & {"standing", "holding", "holding a piece", "holding a paper"}, opts
 
 
+
+
+def test_similar_event_yes_no_names_the_activity_and_its_no_partner_does_another() -> None:
+    """Yes: two photos whose captions state one activity. No: the anchor with a caption neighbour doing a
+    clearly different listed activity, at the caption similarity of the "Yes" pair; a neighbour whose
+    captions use the asked verb once ("about to go skiing") is never the "No"."""
+    from mmrakit.builders.families.scene import activity_text
+    from tests.support.synthetic import synthetic_graph
+
+    def im(i: int, caps: list[str]) -> PoolImage:
+        return PoolImage(sha=f"{i:064x}", captions=caps, entities=[EntityGrounding(
+            concept="/c/en/person", text="person", source="object", box=Box(x=0.3, y=0.2, w=0.4, h=0.6))])
+
+    def near_barn(verb: str) -> list[str]:
+        return [f"A man {verb} near a red barn.", f"A man is {verb} by the red barn.", "A man next to a red barn."]
+    ims = [im(0, near_barn("skiing")), im(1, ["A man skiing near a red barn.", "A woman is skiing.", "A skier next to a red barn."]),
+           im(2, near_barn("snowboarding")), im(4, near_barn("standing")), im(5, near_barn("walking")),
+           # closest to the anchor, walking too, but one caption says skiing: no verified "not skiing"
+           im(3, ["A man walking near a red barn.", "A man walks by the red barn.", "A man about to go skiing."])]
+    ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(ims), caption_band=(-1.0, 1.0), max_image_reuse=4)
+    res = build_candidates(ctx, ["SimilarEvent"], {"SimilarEvent": 4})["SimilarEvent"]
+    tf = [c for c in res.kept if c.qa_type == "True or false QA"]
+    assert all(c.options is None and activity_text(c.evidence.notes["value"]) in c.question for c in tf)
+    tf = [c for c in tf if c.evidence.notes["value"] == "ski|"]  # (the two walkers make a "walking" pair)
+    yes = [c for c in tf if c.answer == "Yes"]
+    no = [c for c in tf if c.answer == "No"]
+    assert yes and no, res.summary()
+    assert {frozenset((c.image1, c.image2)) for c in yes} == {frozenset((f"{0:064x}", f"{1:064x}"))}
+    assert {c.image2 for c in no} == {f"{5:064x}"}, [c.image2[-1] for c in no]
+    for c in no:
+        y = next(y for y in yes if y.evidence.notes["pair_id"] == c.evidence.notes["pair_id"])
+        assert c.image1 == y.image1

@@ -246,5 +246,48 @@ class SimilarEvent(ChoiceFromShared):
     def values(self, sha: str):
         return {self.key(v): a for v, a in self.seen.confident(sha, "activity").items()}
 
+    def same_event(self, d: str, x: str) -> bool:
+        """The two activities may be one (same verb, same object, or one group of [activities] same_event):
+        a "No" partner stating ``d`` (even in one caption) is no verified "not ``x``"."""
+        dv, _, do = d.partition("|")
+        xv, _, xo = x.partition("|")
+        if dv == xv or dv.split(" ")[0] == xv.split(" ")[0] or bool(do and do == xo):
+            return True
+        return any({dv, xv} <= set(g) or {dv.split(" ")[0], xv.split(" ")[0]} <= set(g)
+                   for g in vocab()["activities"]["same_event"])
+
+    def not_doing(self, x: str, c: str) -> bool:
+        """Image ``c`` verifiably does not show activity ``x``: someone in it does another, clearly
+        different activity that two captions state (a listed activity, not a posture or a vague verb),
+        and no caption of it states ``x`` in any wording (its verb in any form, an event of its
+        same-event group, a sport word of ``x``)."""
+        if not has_agent(self.seen, c):
+            return False
+        vc = [v for v in self.values(c) if self.usable(c, v)]
+        if not vc or any(self.conflicts(v, x) or self.same_event(v, x) for v in vc):
+            return False
+        if any(self.same_event(self.key(v), x) for v in self.seen.stated(c, "activity")):
+            return False
+        if not self.absent(x, c):
+            return False
+        from .subevent import caption_lemmas
+
+        words = set(vocab()["activity_from_words"].get(x, {}).get("words", []))
+        return not (words & caption_lemmas(self.ctx.pool[c].captions))
+
     def mine(self) -> Iterator[Fact]:
-        yield from self.choice(self.groups(self.usable))
+        by_value = self.groups(self.usable)
+        choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
+
+        def differs(x: str, a: str, c: str) -> bool:
+            return self.not_doing(x, c)
+
+        def slots(a: str, b: str, x: str) -> dict:
+            # the question names the activity it asks about, so a reviewer can check it in each image
+            return {"_form": "tf", "activity": activity_text(x)}
+
+        tf = self.yes_no(by_value, differs=differs, slots=slots) if "True or false QA" in self.qa_types else iter(())
+        # Yes/No first: a shared activity is nearly always the one activity of each image, so most Choice
+        # items fail the one-image check and would only spend the images' reuse budget
+        yield from tf
+        yield from choice
