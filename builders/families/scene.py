@@ -275,9 +275,16 @@ class SimilarEvent(ChoiceFromShared):
         words = set(vocab()["activity_from_words"].get(x, {}).get("words", []))
         return not (words & caption_lemmas(self.ctx.pool[c].captions))
 
+    def posture(self, sha: str, v: str) -> bool:
+        """A posture ("sitting", "lying down") that two captions state of a person or animal: a Yes/No
+        question names it, so a reviewer checks it in each image (MMRA's own example: "people sitting");
+        never a Choice answer, where it would hold loosely of many photos. "Standing" is never one."""
+        return v in ("sit|", "lie|") and has_agent(self.seen, sha)
+
     def mine(self) -> Iterator[Fact]:
-        by_value = self.groups(self.usable)
-        choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
+        by_value = self.groups(lambda sha, v: self.usable(sha, v) or self.posture(sha, v))
+        choice_groups = {k: [s for s in v if self.usable(s, k)] for k, v in by_value.items()}
+        choice = self.choice({k: v for k, v in choice_groups.items() if v}) if "Choice QA" in self.qa_types else iter(())
 
         def differs(x: str, a: str, c: str) -> bool:
             return self.not_doing(x, c)
@@ -286,7 +293,16 @@ class SimilarEvent(ChoiceFromShared):
             # the question names the activity it asks about, so a reviewer can check it in each image
             return {"_form": "tf", "activity": activity_text(x)}
 
-        tf = self.yes_no(by_value, differs=differs, slots=slots) if "True or false QA" in self.qa_types else iter(())
+        def agents(sha: str) -> set[str]:
+            return {k for k in ("people", "animals") if self.seen.confident(sha, k)}
+
+        def close(a: str, c: str) -> bool:
+            # a fair "No" keeps the doer: people against people, animals against animals (never a bird
+            # eating against a snowboarder)
+            return bool(agents(a) & agents(c))
+
+        tf = (self.yes_no(by_value, differs=differs, close=close, slots=slots)
+              if "True or false QA" in self.qa_types else iter(()))
         # Yes/No first: a shared activity is nearly always the one activity of each image, so most Choice
         # items fail the one-image check and would only spend the images' reuse budget
         yield from tf
