@@ -597,6 +597,10 @@ def test_one_activity_in_different_wordings_counts_together() -> None:
                          "A man.", "A court."], [PERSON, Obj("tennis racket", Box(x=0.5, y=0.3, w=0.1, h=0.1))])
     assert "play|tennis" in vals(tennis, "activity")
     assert "play|tennis" not in vals(attributes(["A tennis player on a court."] * 3, [PERSON]), "activity")
+    # "laying" is how captions say "lying": one caption each way is two captions stating one posture
+    cat = [Obj("cat", Box(x=0.2, y=0.3, w=0.5, h=0.4))]
+    lying = vals(attributes(["A cat laying on a bed.", "A cat lying on a bed.", "A bed.", "A room.", "A cat."], cat), "activity")
+    assert lying.get("lie|", 0) >= 0.6 and "lay|" not in lying
 
 
 def test_visible_states_from_lemmatised_events() -> None:
