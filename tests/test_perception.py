@@ -677,3 +677,29 @@ def test_similar_event_yes_no_names_the_activity_and_its_no_partner_does_another
     for c in no:
         y = next(y for y in yes if y.evidence.notes["pair_id"] == c.evidence.notes["pair_id"])
         assert c.image1 == y.image1
+
+
+def test_similar_event_posture_no_partner_has_no_seat_and_no_crowd() -> None:
+    """"Is someone sitting in both images?": a "No" partner walks (walking rules sitting out) and shows
+    nothing one sits on unmentioned; a walker beside a boxed bench is no verified "nobody sits"."""
+    from tests.support.synthetic import synthetic_graph
+
+    def im(i: int, caps: list[str], extra: tuple[str, ...] = ()) -> PoolImage:
+        ents = [EntityGrounding(concept="/c/en/person", text="person", source="object", box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
+        ents += [EntityGrounding(concept=f"/c/en/{k}", text=k, source="object", box=Box(x=0.0, y=0.7, w=0.3, h=0.2))
+                 for k in extra]
+        return PoolImage(sha=f"{i:064x}", captions=caps, entities=ents)
+
+    def near_barn(verb: str) -> list[str]:
+        return [f"A man {verb} near a red barn.", f"A man is {verb} by the red barn.", "A man next to a red barn."]
+    ims = [im(0, near_barn("sitting")), im(1, ["A man sitting near a barn.", "A woman is sitting.", "A person next to a red barn."]),
+           im(2, near_barn("walking"), ("bench",)), im(3, near_barn("walking"))]
+
+    def sit_items(pool: list[PoolImage]) -> list:
+        ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
+        res = build_candidates(ctx, ["SimilarEvent"], {"SimilarEvent": 4})["SimilarEvent"]
+        return [c for c in res.kept if c.qa_type == "True or false QA" and c.evidence.notes["value"] == "sit|"]
+    no = [c for c in sit_items(ims) if c.answer == "No"]
+    assert {c.image2 for c in no} == {f"{3:064x}"} and all("sitting" in c.question for c in no)
+    # with only the walker beside a bench, there is no verified "No", so no sitting pair at all
+    assert sit_items(ims[:3]) == []

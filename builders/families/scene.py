@@ -260,7 +260,8 @@ class SimilarEvent(ChoiceFromShared):
         """Image ``c`` verifiably does not show activity ``x``: someone in it does another, clearly
         different activity that two captions state (a listed activity, not a posture or a vague verb),
         and no caption of it states ``x`` in any wording (its verb in any form, an event of its
-        same-event group, a sport word of ``x``)."""
+        same-event group, a sport word of ``x``). For a posture, nothing in ``c`` invites it unmentioned: no
+        boxed seat or bed (`[activities] posture_furniture`) and no crowd of people."""
         if not has_agent(self.seen, c):
             return False
         vc = [v for v in self.values(c) if self.usable(c, v)]
@@ -270,6 +271,12 @@ class SimilarEvent(ChoiceFromShared):
             return False
         if not self.absent(x, c):
             return False
+        verb = x.partition("|")[0]
+        furniture = vocab()["activities"]["posture_furniture"].get(verb)
+        if furniture is not None:
+            boxed = {e.text for e in self.ctx.pool[c].objects()}
+            if boxed & set(furniture) or "group" in self.seen.confident(c, "people"):
+                return False
         from .subevent import caption_lemmas
 
         words = set(vocab()["activity_from_words"].get(x, {}).get("words", []))
