@@ -274,7 +274,9 @@ class SimilarEvent(ChoiceFromShared):
         verb = x.partition("|")[0]
         furniture = vocab()["activities"]["posture_furniture"].get(verb)
         if furniture is not None:
-            boxed = {e.text for e in self.ctx.pool[c].objects()}
+            # a seat too small to make out (`min_visible_area`) shows nobody sitting on it either
+            least = float(vocab()["subjects"]["min_visible_area"])
+            boxed = {e.text for e in self.ctx.pool[c].objects() if e.box is not None and e.box.area >= least}
             if boxed & set(furniture) or "group" in self.seen.confident(c, "people"):
                 return False
         from .subevent import caption_lemmas
