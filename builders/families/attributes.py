@@ -172,8 +172,8 @@ class UsageSimilarity(InventoryBuilder):
             ds = [d for d in ds if d in could or near(d) or fits(d, sha)]
             return sorted(ds, key=lambda d: (d not in typical, d not in could, not near(d)))  # stable: shuffled within
 
-        # a use neither image serves must suit the answer AND both scenes: "for paying for parking" shares
-        # the street with "for sitting on", but beside an armchair in a living room it is an odd option
+        # a use neither image serves must suit the answer AND both scenes: "for paying for parking" shares the
+        # street with "for telling the time", but beside a kitchen clock it is an odd option
         return order(only_a, a), order(only_b, b), [d for d in neither if near(d) and fits(d, a) and fits(d, b)]
 
 
