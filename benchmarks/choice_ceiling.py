@@ -10,7 +10,7 @@ Per subtask (mined by the real builder on the workspace's pool, seed 0):
   single-image filter drops the rest: with every distractor impossible in one image, that image alone
   singles the answer out);
 - ``cap ceiling``: the most usable facts a build can keep under the per-subtask image-reuse cap (exact
-  b-matching, scipy MILP; the overall cap and the Yes/No rules do not apply to Choice items);
+  selection, :func:`select`; the overall cap is left out);
 - ``rule ceiling``: the same, with two distractors per item (one from each side) and the option-repetition
   rule (``OptionLedger``): an option string that is no kept item's answer appears in at most
   ``max_option_repeats`` items (values no usable fact answers can never be unlocked).
@@ -30,45 +30,65 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import lil_matrix
 
-from mmrakit.builders.base import registry
+from mmrakit.builders.base import Fact, registry
 from mmrakit.builders.pipeline import open_context
 from mmrakit.records import CandidateStore
 from mmrakit.workspace import Workspace
 
 
-def _solve(n: int, rows: list[list[float]], upper: list[float]) -> int:
-    if n == 0:
-        return 0
-    res = milp(-np.ones(n), constraints=LinearConstraint(np.array(rows, dtype=float), 0, np.array(upper, dtype=float)),
-               integrality=np.ones(n), bounds=Bounds(0, 1))
-    return int(round(-res.fun))
+def _choices(facts: list[Fact]) -> list[tuple[int, str, str]]:
+    return [(i, d1, d2) for i, f in enumerate(facts) for d1 in f.distractor_groups[0] for d2 in f.distractor_groups[1]
+            if d1 != d2]
+
+
+def select(facts: list[Fact], room: Callable[[str], int], repeats: int) -> list[tuple[int, str, str]]:
+    """The most (index into ``facts``, distractor of side 1, distractor of side 2) choices a build could
+    keep: at most one per fact, an image in at most ``room(image)`` of them, and an option string that no
+    chosen fact answers a distractor of at most ``repeats`` of them (exact: scipy's HiGHS MILP). Facts need
+    one-sided distractors on both sides (``distractor_groups[0]`` and ``[1]``)."""
+    choices = _choices(facts)
+    if not choices:
+        return []
+    images = sorted({s for f in facts for s in (f.image1, f.image2)})
+    options = sorted({d for c in choices for d in c[1:]})
+    n, big = len(choices), len(facts) + 1
+    rows = len(facts) + len(images) + len(options)
+    a = lil_matrix((rows, n))
+    upper = np.zeros(rows)
+    img_row = {s: len(facts) + k for k, s in enumerate(images)}
+    opt_row = {o: len(facts) + len(images) + k for k, o in enumerate(options)}
+    for j, (i, d1, d2) in enumerate(choices):
+        a[i, j] = 1
+        for s in {facts[i].image1, facts[i].image2}:
+            a[img_row[s], j] = 1
+        for d in (d1, d2):
+            a[opt_row[d], j] += 1
+        if facts[i].answer in opt_row:  # answering a string frees it (big-M)
+            a[opt_row[facts[i].answer], j] -= big
+    upper[:len(facts)] = 1
+    for s, r in img_row.items():
+        upper[r] = max(0, room(s))
+    for r in opt_row.values():
+        upper[r] = repeats
+    weight = np.ones(n)
+    res = milp(-weight, constraints=LinearConstraint(a.tocsr(), -np.inf, upper), integrality=np.ones(n),
+               bounds=Bounds(0, 1))
+    if res.x is None:
+        return []
+    return sorted((choices[j] for j in range(n) if res.x[j] > 0.5), key=lambda c: c[0])
 
 
 def ceilings(facts: list, cap: int, repeats: int) -> tuple[int, int]:
-    """(cap ceiling, rule ceiling) of usable facts, see the module docstring."""
-    images = sorted({s for f in facts for s in (f.image1, f.image2)})
-    # reuse cap only: one variable per fact
-    rows = [[1.0 if s in (f.image1, f.image2) else 0.0 for f in facts] for s in images]
-    cap_only = _solve(len(facts), rows, [cap] * len(images))
-    # + option-repetition rule: one variable per (fact, distractor from side 1, distractor from side 2)
-    answers = {f.answer for f in facts}
-    choices = [(i, d1, d2) for i, f in enumerate(facts) for d1 in f.distractor_groups[0] for d2 in f.distractor_groups[1]
-               if d1 != d2]
-    rows, upper = [], []
-    for i in range(len(facts)):
-        rows.append([1.0 if c[0] == i else 0.0 for c in choices])
-        upper.append(1)
-    for s in images:
-        rows.append([1.0 if s in (facts[c[0]].image1, facts[c[0]].image2) else 0.0 for c in choices])
-        upper.append(cap)
-    for o in sorted({d for c in choices for d in c[1:]} - answers):
-        rows.append([float((c[1] == o) + (c[2] == o)) for c in choices])
-        upper.append(repeats)
-    return cap_only, _solve(len(choices), rows, upper)
+    """(cap ceiling, rule ceiling) of usable facts, see the module docstring (:func:`select` without and
+    with the option-repetition rule)."""
+    room = lambda sha: cap  # noqa: E731
+    return len(select(facts, room, 10**9)), len(select(facts, room, repeats))
 
 
 def option_prior(cands: list) -> dict:

@@ -1,5 +1,5 @@
-"""The Choice-item ceilings and option-prior readers of benchmarks/choice_ceiling.py, on hand-made facts
-whose answers can be counted by hand."""
+"""The exact Choice-item ceilings and the option-prior readers of benchmarks/choice_ceiling.py, on
+hand-made facts whose answers can be counted by hand."""
 
 from __future__ import annotations
 
@@ -27,11 +27,13 @@ def test_option_repetition_rule_bounds_never_answer_distractors() -> None:
     # two never-answer strings per side: two items per pair of strings
     facts = [_fact(f"a{i}", f"b{i}", "metal", ["leather", "brick"], ["rubber", "concrete"]) for i in range(5)]
     assert ceilings(facts, cap=2, repeats=2) == (5, 4)
-    # a distractor that some fact answers is free; "brick" (no fact's answer) stays bounded
+    # a distractor that a chosen fact answers is free; "brick" (no fact's answer) stays bounded
     facts = [_fact(f"a{i}", f"b{i}", "metal", ["wood"], ["glass"]) for i in range(4)]
     facts += [_fact("c", "d", "wood", ["glass"], ["brick"]), _fact("e", "f", "glass", ["wood"], ["brick"])]
     assert ceilings(facts, cap=2, repeats=2) == (6, 6)
-    assert ceilings(facts, cap=2, repeats=1) == (6, 5)
+    # a string is free only once a CHOSEN item answers it: with one use each, the wood fact (glass, brick)
+    # and the glass fact (wood, brick) cannot both be chosen, and any metal item would be glass's second use
+    assert ceilings(facts, cap=2, repeats=1) == (6, 1)
 
 
 def _item(options: dict[str, str], answer: str) -> SimpleNamespace:
@@ -51,3 +53,4 @@ def test_option_prior_readers() -> None:
     assert abs(p["most_frequent"] - (1 + 1 / 2 + 1 / 3) / 3) < 1e-9
     assert abs(p["chance"] - 1 / 3) < 1e-9
     assert option_prior([]) == {"items": 0}
+
