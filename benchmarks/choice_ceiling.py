@@ -12,8 +12,8 @@ Per subtask (mined by the real builder on the workspace's pool, seed 0):
 - ``cap ceiling``: the most usable facts a build can keep under the per-subtask image-reuse cap (exact
   selection, :func:`select`; the overall cap is left out);
 - ``rule ceiling``: the same, with two distractors per item (one from each side) and the option-repetition
-  rule (``OptionLedger``): an option string that is no kept item's answer appears in at most
-  ``max_option_repeats`` items (values no usable fact answers can never be unlocked).
+  rule (``OptionLedger``): an option string that is no chosen item's answer appears in at most
+  ``max_option_repeats`` items.
 
 Then, for the candidates of the subtask stored in the workspace (the last build), two text-only readers
 that see only the option strings of the whole build (no images, no question):
