@@ -681,12 +681,15 @@ def test_similar_event_yes_no_names_the_activity_and_its_no_partner_does_another
 
 def test_similar_event_posture_no_partner_has_no_seat_and_no_crowd() -> None:
     """"Is someone sitting in both images?": a "No" partner walks (walking rules sitting out) and shows
-    nothing one sits on unmentioned; a walker beside a boxed bench is no verified "nobody sits"."""
+    nothing one sits on unmentioned and no crowd; a walker beside a boxed bench, or among a crowd, is no
+    verified "nobody sits"."""
     from tests.support.synthetic import synthetic_graph
 
     def im(i: int, caps: list[str], extra: tuple[str, ...] = ()) -> PoolImage:
         ents = [EntityGrounding(concept="/c/en/person", text="person", source="object", box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
-        ents += [EntityGrounding(concept=f"/c/en/{k}", text=k, source="object", box=Box(x=0.0, y=0.7, w=0.3, h=0.2))
+        # extra people are small (spectators), other things large enough to see
+        ents += [EntityGrounding(concept=f"/c/en/{k}", text=k, source="object",
+                                 box=Box(x=0.0, y=0.7, w=0.05, h=0.05) if k == "person" else Box(x=0.0, y=0.7, w=0.3, h=0.2))
                  for k in extra]
         return PoolImage(sha=f"{i:064x}", captions=caps, entities=ents)
 
@@ -703,3 +706,6 @@ def test_similar_event_posture_no_partner_has_no_seat_and_no_crowd() -> None:
     assert {c.image2 for c in no} == {f"{3:064x}"} and all("sitting" in c.question for c in no)
     # with only the walker beside a bench, there is no verified "No", so no sitting pair at all
     assert sit_items(ims[:3]) == []
+    # nor beside a crowd (small people in the stands sit, whatever the player does), boxed or named
+    assert sit_items(ims[:2] + [im(4, near_barn("walking"), ("person", "person", "person"))]) == []
+    assert sit_items(ims[:2] + [im(5, near_barn("walking")[:2] + ["Fans watch a man near a red barn."])]) == []

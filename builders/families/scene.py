@@ -16,6 +16,7 @@ positive's family (kitchen vs bathroom, street vs train station; never a bathroo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from mmrakit.images.perception import vocab
@@ -277,7 +278,12 @@ class SimilarEvent(ChoiceFromShared):
             # a seat too small to make out (`min_visible_area`) shows nobody sitting on it either
             least = float(vocab()["subjects"]["min_visible_area"])
             boxed = {e.text for e in self.ctx.pool[c].objects() if e.box is not None and e.box.area >= least}
-            if boxed & set(furniture) or "group" in self.seen.confident(c, "people"):
+            crowd = vocab()["activities"]["posture_crowd"]
+            people = set(vocab()["subjects"]["people"])
+            n_people = sum(e.text in people for e in self.ctx.pool[c].objects())
+            words = set(re.findall(r"[a-z]+", " ".join(self.ctx.pool[c].captions).lower()))
+            if boxed & set(furniture) or "group" in self.seen.confident(c, "people") \
+                    or n_people >= int(crowd["min_people"]) or words & set(crowd["words"]):
                 return False
         from .subevent import caption_lemmas
 
