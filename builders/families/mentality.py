@@ -1,8 +1,9 @@
 """MentalitySimilarity: do the people or animals of the two images show a similar visible state?
 
 States are annotator attributes (``emotion``): a caption word of a state the vocabulary lists
-(smiling, sleeping, playing, reading, crying, ...) stated by at least two captions, in an image with
-a boxed person or animal large enough to show it. Yes: both images share a state. No: the pair
+(smiling, sleeping, grazing, playing, reading, crying, a player serving or swinging: "determined", ...)
+stated by at least two captions, in an image with a boxed person or animal (never a crowd box) large
+enough to show it (a face state needs a larger box than a posture: images/data/perception.toml). Yes: both images share a state. No: the pair
 miner's hard negative for image 1 - a caption neighbour with people or animals whose confident state
 the vocabulary marks as incompatible. Choice: the shared state; distractors are states of only one
 image, then other listed states, never one compatible with the answer.
@@ -13,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import zip_longest
 
-from mmrakit.images.perception import compatible_states, vocab
+from mmrakit.images.perception import Obj, compatible_states, emotion_states, holds_a_group, vocab
 
 from ..base import register
+from ..instances import ImageEvidence
 from ..base import Fact
 from .scene import ChoiceFromShared
 
 STATE_TEXT = {"joyful": "happy", "playful": "playful", "calm": "calm and relaxed", "focused": "focused",
-              "sad": "sad", "angry": "angry", "scared": "scared", "excited": "excited"}
+              "sad": "sad", "angry": "angry", "scared": "scared", "excited": "excited",
+              "determined": "focused and determined"}
 
 
 @register
@@ -28,6 +31,7 @@ class MentalitySimilarity(ChoiceFromShared):
     task = "MentalitySimilarity"
     family = "mentality"
     attribute = "emotion"
+    reuse_aware = True  # few images show a state: spend them only on pairs the reuse caps let through
 
     def text(self, value: str) -> str:
         return STATE_TEXT.get(value, value)
@@ -42,15 +46,22 @@ class MentalitySimilarity(ChoiceFromShared):
         return listed + [v for v in values if v not in listed]
 
     def _subjects(self, sha: str) -> list:
+        """The largest boxed person or animal - never a crowd box (marked by the dataset, or holding two
+        or more boxes of its kind: the stands behind a tennis player): the one whose state the captions
+        state, as the annotator measured it."""
         subj = vocab()["subjects"]
         kinds = set(subj["people"]) | set(subj["animals"])
-        objs = [e for e in self.ctx.pool[sha].objects() if e.text in kinds]
+        im = self.ctx.pool[sha]
+        ev = ImageEvidence(im, self.ctx.graph)  # salient_box: no crowd-flagged box, none too small to see
+        mine = [e for e in im.objects() if e.text in kinds and e.box is not None]
+        boxes = [Obj(e.text, e.box) for e in mine]
+        objs = [e for e, o in zip(mine, boxes) if ev.salient_box(e) and not holds_a_group(o, boxes)]
         return sorted(objs, key=lambda e: -e.box.area)[:1]
 
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
         by_value = self.groups(lambda sha, v: bool(self._subjects(sha)))
-        states = [s for s in vocab()["emotions"] if s != "compatible"]
+        states = emotion_states()
         choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
 
         def differs(x: str, a: str, c: str) -> bool:
