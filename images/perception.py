@@ -237,11 +237,11 @@ def _emotion(caps: list[str], subjects: list[Obj], events: list[list[tuple[str, 
             k, used = per_state.get(state, (0, set()))
             per_state[state] = (k + 1, used | set(hit))
     out = []
-    subjects = [o for o in subjects if not holds_a_group(o, every or subjects)]
-    biggest = max((o.box.area for o in subjects), default=0.0)  # only groups: no one to read a state from
     seen_by = vocab()["emotion_visibility"]
     for state, (n, used_set) in per_state.items():
         used = sorted(used_set)
+        who = state_subject(state, subjects, every)
+        biggest = who.box.area if who is not None else 0.0  # only groups: no one to read a state from
         if biggest < float(sv["state_min_area"]):
             conf = 0.3  # too small to make out a face or a posture: recorded, never an answer
         elif state in seen_by["face_states"] and biggest < float(seen_by["face_min_area"]):
@@ -253,6 +253,17 @@ def _emotion(caps: list[str], subjects: list[Obj], events: list[list[tuple[str, 
         out.append(_attr("emotion", state, conf, f"{n}/{len(caps)} captions say {', '.join(used)}; "
                                                  f"subject box {biggest:.0%} of the picture"))
     return out
+
+
+def state_subject(state: str, subjects: list[Obj], every: list[Obj] | None = None) -> Obj | None:
+    """Whose state it is: the largest person/animal box that is not a group; for a face state
+    (a smile, tears) the largest box of ``[emotion_visibility] face_subjects`` (people) when the
+    picture has one - a man smiling beside an elephant is the man, not the elephant."""
+    v = vocab()["emotion_visibility"]
+    alone = [o for o in subjects if not holds_a_group(o, every or subjects)]
+    if state in v["face_states"]:
+        alone = [o for o in alone if o.category in v["face_subjects"]] or alone
+    return max(alone, key=lambda o: (o.box.area, o.category), default=None)
 
 
 def holds_a_group(o: Obj, objects: list[Obj]) -> bool:

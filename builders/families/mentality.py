@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import zip_longest
 
-from mmrakit.images.perception import Obj, compatible_states, emotion_states, holds_a_group, vocab
+from mmrakit.images.perception import Obj, compatible_states, emotion_states, state_subject, vocab
 
 from ..base import register
 from ..instances import ImageEvidence
@@ -45,31 +45,36 @@ class MentalitySimilarity(ChoiceFromShared):
         listed = list(vocab()["emotion_distractors"].get(answer, []))
         return listed + [v for v in values if v not in listed]
 
-    def _subjects(self, sha: str) -> list:
-        """The largest boxed person or animal - never a crowd box (marked by the dataset, or holding two
-        or more boxes of its kind: the stands behind a tennis player): the one whose state the captions
-        state, as the annotator measured it."""
+    def _subjects(self, sha: str, state: str) -> list:
+        """The person or animal whose ``state`` it is, as the annotator measured it (images/perception.py
+        ``state_subject``): never a crowd box (marked by the dataset, or holding two or more boxes of its
+        kind: the stands behind a tennis player), never one too small to see; a person for a face state."""
         subj = vocab()["subjects"]
         kinds = set(subj["people"]) | set(subj["animals"])
         im = self.ctx.pool[sha]
         ev = ImageEvidence(im, self.ctx.graph)  # salient_box: no crowd-flagged box, none too small to see
         mine = [e for e in im.objects() if e.text in kinds and e.box is not None]
         boxes = [Obj(e.text, e.box) for e in mine]
-        objs = [e for e, o in zip(mine, boxes) if ev.salient_box(e) and not holds_a_group(o, boxes)]
-        return sorted(objs, key=lambda e: -e.box.area)[:1]
+        ok = [o for e, o in zip(mine, boxes) if ev.salient_box(e)]
+        who = state_subject(state, ok, boxes)
+        return [mine[boxes.index(who)]] if who is not None else []
+
+    def unlike(self, x: str, a: str, c: str) -> bool:
+        """A fair "No" partner c for anchor a of a shared state x: c's confident states are all unlike x,
+        and nothing c states (even once) is like x or any other state of a - a person reading in bed
+        (calm and focused) is no "No" against a focused player."""
+        states = emotion_states()
+        vc = self.values(c)
+        return bool(vc) and all(self._subjects(c, v) for v in vc) \
+            and all(v in states and not compatible_states(v, x) for v in vc) \
+            and not any(compatible_states(v, w) for v in self.seen.stated(c, "emotion")
+                        for w in {x} | set(self.values(a)))
 
     def mine(self) -> Iterator[Fact]:
-        seen = self.seen
-        by_value = self.groups(lambda sha, v: bool(self._subjects(sha)))
-        states = emotion_states()
+        by_value = self.groups(lambda sha, v: bool(self._subjects(sha, v)))
         choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
 
-        def differs(x: str, a: str, c: str) -> bool:
-            vc = self.values(c)
-            return bool(vc) and bool(self._subjects(c)) and all(v in states and not compatible_states(v, x) for v in vc) \
-                and not any(compatible_states(v, x) for v in seen.stated(c, "emotion"))
-
-        tf = (self.yes_no(by_value, differs=differs, entities=lambda sha, x: self._subjects(sha))
+        tf = (self.yes_no(by_value, differs=self.unlike, entities=lambda sha, x: self._subjects(sha, x))
               if "True or false QA" in self.qa_types else iter(()))
         # alternate the two forms; zip() would drop a Choice item whenever no True/False item follows it
         for pair in zip_longest(choice, tf):
