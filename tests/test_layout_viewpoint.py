@@ -122,6 +122,22 @@ def test_shot_yes_needs_a_caption_boxes_only_contrast() -> None:
     assert far_ok["wide"] >= yes_min
 
 
+def test_shot_yes_from_captions_needs_the_boxes_to_agree() -> None:
+    """A dataset 'Yes' needs the caption AND the boxes: "a close up of a pizza" whose pizza is a fifth of
+    the picture is no close-up both photos clearly show (the strict judge rejected such pairs)."""
+    yes_min = float(rules()["ObservationAngle"].param("yes_min_dataset_confidence"))
+    caps = ["A close up of a pizza on a plate.", "A pizza on a table.", "A plate with pizza.", "Pizza and wine.",
+            "A meal."]
+    small = [Obj("pizza", Box(x=0.3, y=0.3, w=0.4, h=0.5))]  # 20% of the picture
+    large = [Obj("pizza", Box(x=0.05, y=0.05, w=0.9, h=0.8))]  # 72%
+    assert 0.5 <= got(attributes(caps, small), "shot")["close_up"] < yes_min
+    assert got(attributes(caps, large), "shot")["close_up"] >= yes_min
+    one = ["Food seen from above.", "A plate.", "Lunch.", "A meal.", "Food."]
+    assert got(attributes(one, []), "viewpoint")["high_angle"] < yes_min  # one caption: not asserted
+    two = ["Food seen from above.", "A top view of a plate.", "Lunch.", "A meal.", "Food."]
+    assert got(attributes(two, []), "viewpoint")["high_angle"] >= yes_min
+
+
 def test_a_source_with_one_caption_needs_that_caption() -> None:
     """A VLM or a one-caption dataset: the one caption must name the subject (two of five for COCO)."""
     assert got(attributes(["A dog sits on the grass in a park."], DOG_CENTRE), "layout") == {"one_subject_centre": 0.9}

@@ -10,7 +10,8 @@ question *names* the composition or viewpoint it asks about, so a reviewer can c
   different, exclusive class (boxes alone suffice for that contrast), in the same indoor/outdoor
   setting and of the same scene kind (a shared scene family or main subject category).
 - ObservationAngle: shot distance (close-up / wide) and camera angle (from above), each stated by a
-  caption (boxes support or veto it, never decide alone). Yes: both images share it; No: a close-up
+  caption; a dataset "Yes" also needs the boxes to agree (boxes never decide alone, but a caption they
+  do not back is no viewpoint both photos clearly show). Yes: both images share it; No: a close-up
   against a wide shot of a caption neighbour. A high angle has no verified opposite (eye level is
   never stated), so it makes no pair.
 """
@@ -159,6 +160,15 @@ class ObservationAngle(PerceivedBuilder):
 
         # a "Yes" needs a caption stating the viewpoint (confidence >= yes_min_confidence); boxes alone
         # only show that a hard negative's partner is not the asked shot
+        # (the dataset source: a caption AND the boxes agreeing, `yes_min_dataset_confidence`; a caption
+        # whose boxes do not back it ("a close up of a pizza" with the pizza a fifth of the picture) is
+        # no viewpoint both photos clearly show)
         yes_min = float(self.rule.param("yes_min_confidence", 0.7))
-        groups = self.groups(lambda sha, v: self.values(sha)[v].confidence >= yes_min)
+        yes_min_dataset = float(self.rule.param("yes_min_dataset_confidence", yes_min))
+
+        def asserted(sha: str, v: str) -> bool:
+            a = self.values(sha)[v]
+            return a.confidence >= (yes_min_dataset if a.source == "dataset" else yes_min)
+
+        groups = self.groups(asserted)
         yield from self.yes_no(groups, differs=differs, slots=slots, entities=entities, key="view")
