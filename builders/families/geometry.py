@@ -29,6 +29,7 @@ from ._perceived import PerceivedBuilder
 # question form in templates.toml): data in images/data/perception.toml
 LAYOUT_OPPOSITES: dict[str, set[str]] = {k: set(v) for k, v in vocab()["layout_exclusive"].items()}
 LAYOUT_ASSERTED: tuple[str, ...] = tuple(vocab()["layout"]["asserted"])
+MAIN = "one_main_subject"  # a class of the builder, not of the annotator: one dominant subject, placement aside
 
 
 def _same_setting(seen, a: str, b: str) -> bool:
@@ -97,12 +98,31 @@ class Layout(PerceivedBuilder):
         seen = self.seen
         yes_min = float(self.rule.param("yes_min_confidence", 0.7))
 
+        one_subject = set(vocab()["layout"]["one_subject_classes"])
+
+        def clear(sha: str, v: str) -> bool:
+            return self.values(sha)[v].confidence >= yes_min
+
+        def stated(c: str) -> set[str]:  # every class stated for c, however weakly, "one main subject" included
+            out = set(seen.stated(c, "layout"))
+            return out | ({MAIN} if out & one_subject else set())
+
         def differs(x: str, a: str, c: str) -> bool:
             vc = self.values(c)
-            return bool(vc) and x not in seen.stated(c, "layout") and all(v in LAYOUT_OPPOSITES[x] for v in vc)
+            if (x in one_subject or x == MAIN) and not all(clear(c, v) for v in vc):
+                # against "one main subject" only a composition that boxes and captions agree on is a clear
+                # contrast: an uneven group (a large zebra, a small one behind it) or many small boxes no
+                # caption calls many (the parts of one plate of food) may read as one main subject
+                return False
+            return bool(vc) and x not in stated(c) and all(v in LAYOUT_OPPOSITES[x] for v in vc)
 
-        # a "Yes" asserts a clear composition that boxes and captions agree on; the rest is contrast only
-        strong = self.groups(lambda sha, v: v in LAYOUT_ASSERTED and self.values(sha)[v].confidence >= yes_min)
+        # a "Yes" asserts a clear composition that boxes and captions agree on; the rest is contrast only.
+        # One dominant subject (any placement, off-centre included) is also asserted as just that.
+        strong = self.groups(lambda sha, v: (v in LAYOUT_ASSERTED or v in one_subject) and clear(sha, v))
+        main = {sha for v in one_subject for sha in strong.get(v, [])}
+        strong.pop("one_subject_offcentre", None)  # no placement question: only "one main subject"
+        if main:
+            strong[MAIN] = [sha for sha in self.ctx.pool.order if sha in main]
 
         bg = set(vocab()["shot_boxes"]["background"])
 
@@ -110,7 +130,7 @@ class Layout(PerceivedBuilder):
             objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
             if x == "several_subjects":
                 return [e for e in objs if objs and e.text == objs[0].text][:3]
-            return objs[:2] if x == "two_side_by_side" else objs[:1] if x.startswith("one_subject") else []
+            return objs[:2] if x == "two_side_by_side" else objs[:1] if x.startswith("one_") else []
 
         def slots(a: str, b: str, x: str) -> dict:
             return {"_form": x}
