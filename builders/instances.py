@@ -55,6 +55,8 @@ class Vocab:
     salience: dict[str, float]
     naming: dict[str, tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]]]  # kind -> (confirm, other)
     plural_nouns: frozenset[str]
+    class_words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "utensils" -> fork, knife, spoon
+    often_unboxed: dict[str, frozenset[str]] = field(default_factory=dict)  # knife -> kinds of the scenes it hides in
 
     def option(self, dim: str, value: str) -> str:
         if dim == "use":
@@ -105,6 +107,18 @@ def vocab() -> Vocab:
             raise ConfigError(f"{EVIDENCE_FILE}: [naming.{name}] unknown keys {bad}", hint="confirm, other")
         confirm = n.get("confirm", kinds[name].words)
         naming[name] = (frozenset(tuple(w.split()) for w in confirm), frozenset(tuple(w.split()) for w in n.get("other", [])))
+    class_words: dict[str, tuple[str, ...]] = {}
+    for word, members in raw.get("class_words", {}).items():
+        bad = [k for k in members if k not in kinds]
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [class_words] {word} = unknown kinds {bad}", hint="add them under [kinds] first")
+        class_words[word] = tuple(members)
+    often_unboxed: dict[str, frozenset[str]] = {}
+    for kind, scene in raw.get("often_unboxed", {}).items():
+        bad = [k for k in (kind, *scene) if k not in kinds]
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [often_unboxed] {kind} names unknown kinds {bad}", hint="add them under [kinds] first")
+        often_unboxed[kind] = frozenset(scene)
     use_by_concept: dict[str, set[str]] = {}
     for uid, u in uses.items():
         for c in u["concepts"]:
@@ -114,7 +128,8 @@ def vocab() -> Vocab:
                  modifiers=frozenset(raw["modifiers"]["words"]), uses=uses,
                  use_by_concept={k: frozenset(v) for k, v in use_by_concept.items()},
                  salience={k: float(v) for k, v in raw["salience"].items()}, naming=naming,
-                 plural_nouns=frozenset(raw.get("plural_nouns", {}).get("words", ())))
+                 plural_nouns=frozenset(raw.get("plural_nouns", {}).get("words", ())), class_words=class_words,
+                 often_unboxed=often_unboxed)
 
 
 @dataclass
@@ -491,6 +506,14 @@ class ImageEvidence:
         kinds |= {k for ms in self.mentions for m in ms for k in m.kinds}
         kinds |= {s for k in list(kinds) if k in self.v.kinds for s in self.v.kinds[k].implies}
         return kinds
+
+    def possible_kinds(self) -> set[str]:
+        """:meth:`all_kinds` plus the members of every class a caption names ("a plate of food and
+        utensils": a knife may lie there unboxed), for ruling an object option out: an option that
+        may be in the picture is never a verified-absent distractor. Small things the dataset often leaves
+        unboxed (``often_unboxed``: a knife beside a plate) count as possible wherever their scene is."""
+        kinds = self.all_kinds() | {k for toks in self.tokens for w in toks for k in self.v.class_words.get(w, ())}
+        return kinds | {k for k, scene in self.v.often_unboxed.items() if scene & kinds}
 
     def possible_materials(self) -> set[str]:
         v = self.v

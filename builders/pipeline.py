@@ -124,6 +124,11 @@ def build_candidates(
         rule = rules()[task]
         quotas = _quotas(info[task].qa_types, res.target)
         kept_n: Counter = Counter()
+        # one answer may be the answer of at most this share of the target (never under 2 items): a string that
+        # answers a fifth of a subtask ("for putting things on") is a prior a text-only reader learns
+        share = rule.param("max_answer_share")
+        answer_cap = max(2, round(float(share) * res.target)) if share is not None else None
+        answers: Counter = Counter()
         overflow: dict[str, list[tuple[Fact, Candidate]]] = defaultdict(list)
         reuse: Counter = Counter()
         # closed option sets (every combination of sides is some item's answer) need no ledger
@@ -150,6 +155,8 @@ def build_candidates(
             res.kept.append(final)
             kept_ids.add(final.id)
             kept_n[_bucket(fact)] += 1
+            if fact.qa_type == "Choice QA":
+                answers[fact.answer] += 1
             reuse[fact.image1] += 1
             reuse[fact.image2] += 1
             reuse_total[fact.image1] += 1
@@ -183,6 +190,9 @@ def build_candidates(
 
         ctx.image_room = image_room
 
+        def answer_ok(f: Fact) -> bool:
+            return answer_cap is None or f.qa_type != "Choice QA" or answers[f.answer] < answer_cap
+
         for fact in builder.mine():
             if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
                 break
@@ -191,6 +201,10 @@ def build_candidates(
                 continue
             if not reuse_ok(fact):
                 res.skipped["image_reuse_cap"] += 1
+                continue
+            if not answer_ok(fact):
+                res.skipped["answer_cap"] += 1
+                builder.missing(f"answer already the answer of {answer_cap} items (max_answer_share)")
                 continue
             texts = None
             if fact.qa_type == "Choice QA":
@@ -229,7 +243,7 @@ def build_candidates(
                 break
             fact, draft = overflow[bucket].pop(0)
             distractors = [t for t in (draft.options or {}).values() if t != fact.answer]
-            if reuse_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
+            if reuse_ok(fact) and answer_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
                 keep(fact, draft)
         _balance_yes_no(res, builder)
         ctx.image_room = None

@@ -296,6 +296,36 @@ def test_relative_position_frame_sides_against_the_raw_boxes(coco_train):
                 assert cx > 0.5 and left_share <= 0.4, (c.question, ent.text, cx, left_share)
 
 
+def test_relative_position_entities_are_readable_against_the_raw_boxes(coco_train):
+    """No item names an entity whose raw box (the largest of its kind) is a strip along a frame edge (a table's
+    rim at the bottom), and no item relating two entities names one that fills more than half of the picture
+    (a table that is the whole photo; a side of the picture is still read for a big train on the left)."""
+    _, _, results, raw = coco_train
+    items = _kept(results, "RelativePosition")
+    assert items
+    for c in items:
+        for sha, ents in ((c.image1, c.evidence.entities1), (c.image2, c.evidence.entities2)):
+            W, H = raw[sha]["size"]
+            for ent in ents:
+                x, y, w, h = _largest(raw[sha], ent.text)
+                if "frame_side1" not in c.evidence.notes:
+                    assert w * h <= 0.5 * W * H, (c.question, ent.text, "fills the frame")
+                at_edge = y <= 0.02 * H or y + h >= 0.98 * H
+                assert not (at_edge and h < 0.12 * H and w / W >= 3 * h / H), (c.question, ent.text, "edge strip")
+
+
+def test_no_usage_answer_dominates(coco_train):
+    """One use answers at most max_answer_share of the target (a text-only prior otherwise: 'for putting things
+    on' answered a fifth of the items)."""
+    _, _, results, _ = coco_train
+    from mmrakit.builders.rules import rules
+
+    share = float(rules()["UsageSimilarity"].param("max_answer_share"))
+    items = _kept(results, "UsageSimilarity")
+    top, n = Counter(c.options[c.answer] for c in items).most_common(1)[0]
+    assert n <= max(2, round(share * results["UsageSimilarity"].target)), (top, n)
+
+
 def test_usage_distractors_are_not_one_odd_option_everywhere(coco_train):
     """No use is a distractor in more than half of the UsageSimilarity items (an odd option repeated)."""
     _, _, results, _ = coco_train

@@ -6,8 +6,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from mmrakit.builders.base import Fact
-from mmrakit.builders.families._common import scarce_first
-from mmrakit.builders.families.position import _inside
+from mmrakit.builders.families._common import most_within_caps, scarce_first
+from mmrakit.builders.families.position import _inside, corner_cut, unreadable_box
+from mmrakit.models import Box
 
 
 def _fact(a: str, b: str, key: str, usable: bool = True) -> Fact:
@@ -57,3 +58,38 @@ def test_inside_share():
     assert abs(_inside(box(0.85, 0.3, 0.1, 0.2), train) - 1.0) < 1e-9  # a passenger behind the windows
     assert _inside(box(0.0, 0.3, 0.2, 0.2), train) == 0.0  # someone on the platform
     assert abs(_inside(box(0.1, 0.3, 0.2, 0.2), train) - 0.5) < 1e-9
+
+
+def test_most_within_caps_keeps_the_largest_set_the_caps_allow():
+    # two hubs pair with each other first; each also pairs with two images that have no one else. First come,
+    # cap 2: hub-hub takes a slot of each hub, leaving 3 facts in all; the best order keeps all 4 spokes.
+    facts = [_fact("h1", "h2", "t"), _fact("h1", "a", "t"), _fact("h1", "b", "t"), _fact("h2", "c", "t"),
+             _fact("h2", "d", "t")]
+    assert len(_greedy(facts, cap=2)) == 3
+    out = most_within_caps(facts, lambda sha: 2)
+    assert sorted(map(id, out)) == sorted(map(id, facts))  # nothing added or dropped
+    assert len(_greedy(out, cap=2)) == 4
+    # an image with no room left (other subtasks used it) takes no fact first: the fact with "a" is not among the 3 chosen
+    out = most_within_caps(facts, lambda sha: 0 if sha == "a" else 2)
+    assert all(f is not facts[1] for f in out[:3]) and sorted(map(id, out)) == sorted(map(id, facts))
+
+
+def test_boxes_no_side_is_read_against():
+    # the rim of a table along the bottom edge; a table filling the frame; a hand reaching in from a corner
+    assert unreadable_box(Box(x=0.46, y=0.88, w=0.41, h=0.105), edge_strip=0.12, max_area=0.5)
+    assert unreadable_box(Box(x=0.0, y=0.1, w=0.9, h=0.8), edge_strip=0.12, max_area=0.5)
+    assert not unreadable_box(Box(x=0.3, y=0.5, w=0.4, h=0.3), edge_strip=0.12, max_area=0.5)
+    assert not unreadable_box(Box(x=0.3, y=0.2, w=0.41, h=0.105), edge_strip=0.12, max_area=0.5)  # not at an edge
+    assert corner_cut(Box(x=0.0, y=0.66, w=0.68, h=0.34), 0.02)
+    assert not corner_cut(Box(x=0.4, y=0.7, w=0.4, h=0.3), 0.02)  # bottom only: a dog at a person's feet
+    assert not corner_cut(Box(x=0.0, y=0.66, w=0.68, h=0.34), -1.0)  # the rule switched off
+
+
+def test_most_within_caps_keeps_yes_and_no_balanced():
+    # three disjoint "Yes" pairs and one "No" pair: all fit the caps, but only 2 Yes + 1 No keep the balance
+    facts = [Fact(image1=f"y{i}", image2=f"z{i}", qa_type="True or false QA", form="tf", answer="Yes", key=f"y{i}")
+             for i in range(3)]
+    facts.append(Fact(image1="n1", image2="n2", qa_type="True or false QA", form="tf", answer="No", key="n"))
+    out = most_within_caps(facts, lambda sha: 2, balance=lambda f: 1 if f.answer == "Yes" else -1)
+    assert [f.answer for f in out[:3]].count("No") == 1 and out[-1].answer == "Yes"
+    assert sorted(map(id, out)) == sorted(map(id, facts))

@@ -32,7 +32,9 @@ TINY = {
                   ("person", [0.6, 0.05, 0.3, 0.45])]),
     "kitchen2": (["A man laughing in the kitchen next to scissors and a bowl on a table"],
                  [("scissors", [0.05, 0.3, 0.13, 0.13]), ("bowl", [0.3, 0.42, 0.15, 0.15]), ("dining table", [0.2, 0.55, 0.6, 0.4]),
-                  ("spoon", [0.41, 0.5, 0.06, 0.02]),
+                  # a phone by the bowl (a spoon here would not do: one may lie unboxed by kitchen1's cup, so it
+                  # is never a verified-absent NearSameEntity distractor, see evidence.toml [often_unboxed])
+                  ("cell phone", [0.41, 0.5, 0.06, 0.04]),
                   ("person", [0.55, 0.05, 0.3, 0.45]), ("tv", [0.02, 0.02, 0.2, 0.15])]),
     "tennis1": (["A man playing tennis on a tennis court"],
                 [("person", [0.4, 0.2, 0.2, 0.6]), ("tennis racket", [0.6, 0.4, 0.1, 0.1]), ("sports ball", [0.8, 0.1, 0.03, 0.03]),

@@ -92,3 +92,21 @@ def test_a_material_no_option_names_blocks_the_default() -> None:
     assert "(unlisted)" not in ev.possible_materials()  # never a distractor value
     ev = _ev(["Umbrellas on a sandy beach.", "Blue umbrellas and chairs."], parasols)
     assert {ev.material(e).value for e in ev.several()} == {"fabric"}
+
+
+def test_a_thing_that_may_lie_unboxed_is_never_verified_absent() -> None:
+    # a table set with a cup: no knife box, no caption word for one, yet a knife may lie there unboxed
+    table = _ev(["A cup of coffee on a wooden table.", "A table with a mug."],
+                [_obj("dining table", y=0.5, w=0.9, h=0.5), _obj("cup", x=0.4, y=0.3, w=0.1, h=0.2)])
+    assert "knife" not in table.all_kinds()  # the evidence names none ...
+    assert {"knife", "fork", "spoon"} <= table.possible_kinds()  # ... but none is ruled out
+    # a caption's class word names its members as possible: "utensils", "luggage"
+    cls = _ev(["A plate of food with utensils.", "Bags on the floor next to luggage."], [_obj("bowl")])
+    assert {"fork", "knife", "spoon", "suitcase", "handbag", "backpack"} <= cls.possible_kinds()
+    # a street with a car has no table scene: a knife there stays verified absent
+    street = _ev(["A car parked on a street.", "A blue car."], [_obj("car")])
+    assert not {"knife", "fork", "spoon"} & street.possible_kinds()
+    # every class word and scene names kinds the vocabulary knows (vocab() raises otherwise)
+    v = vocab()
+    assert all(k in v.kinds for ks in v.class_words.values() for k in ks)
+    assert all(k in v.kinds for k in v.often_unboxed)

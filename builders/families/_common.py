@@ -84,3 +84,35 @@ def scarce_first(facts: list, usable: Callable[[object], bool] = lambda f: True,
     queues = [sorted(g, key=lambda f: degree[f.image1] + degree[f.image2]) for g in groups.values()]
     out = [f for batch in zip_longest(*queues) for f in batch if f is not None]
     return out + rest
+
+
+def most_within_caps(facts: list, room: Callable[[str], int], balance: Callable[[object], int] | None = None) -> list:
+    """The same facts, reordered so that a largest set of them that fits the images' reuse caps comes
+    first (each image in at most ``room(sha)`` of them; a maximum b-matching, solved exactly as a small
+    integer programme), in their given order, then all the others in theirs. Greedy order lets two hub
+    images spend their slots on pairs whose partners had no other partner; this keeps those partners
+    in. ``balance`` (+1 / -1 / 0 per fact, e.g. Yes / No / Choice) keeps the chosen +1 and -1 facts within one
+    of each other, as the build's Yes/No balance will. Nothing is added or dropped."""
+    if len(facts) < 2:
+        return list(facts)
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    images = sorted({sha for f in facts for sha in (f.image1, f.image2)})
+    index = {sha: i for i, sha in enumerate(images)}
+    a = np.zeros((len(images), len(facts)))
+    for j, f in enumerate(facts):
+        for sha in {f.image1, f.image2}:
+            a[index[sha], j] = 1
+    caps = np.array([max(0, room(sha)) for sha in images], dtype=float)
+    # most facts; among equal sets, earlier facts (a tiny tie-break that never outweighs one more fact)
+    cost = -np.ones(len(facts)) + np.arange(len(facts)) / (10.0 * len(facts) ** 2)
+    constraints = [LinearConstraint(a, -np.inf, caps)]
+    if balance is not None:
+        constraints.append(LinearConstraint(np.array([[float(balance(f)) for f in facts]]), -1, 1))
+    res = milp(cost, constraints=constraints, integrality=np.ones(len(facts)), bounds=Bounds(0, 1))
+    if res.x is None:
+        return list(facts)
+    chosen = [f for f, x in zip(facts, res.x) if x > 0.5]
+    taken = {id(f) for f in chosen}
+    return chosen + [f for f in facts if id(f) not in taken]

@@ -161,17 +161,20 @@ class UsageSimilarity(InventoryBuilder):
         def near(d: str) -> bool:
             return bool(home & set(v.uses[d].get("groups", ())))
 
+        def settings(sha: str) -> set[str]:  # the image's settings: the groups of what its objects are for
+            return {g for u in served(sha, False) for g in v.uses[u].get("groups", ())}
+
+        def fits(d: str, sha: str) -> bool:
+            return bool(settings(sha) & set(v.uses[d].get("groups", ())))
+
         def order(ds: list[str], sha: str) -> list[str]:
             typical, could = served(sha, False), served(sha, True)
-            settings = {g for u in typical for g in v.uses[u].get("groups", ())}  # the image's settings
-
-            def fits(d: str) -> bool:
-                return bool(settings & set(v.uses[d].get("groups", ())))
-
-            ds = [d for d in ds if d in could or near(d) or fits(d)]
+            ds = [d for d in ds if d in could or near(d) or fits(d, sha)]
             return sorted(ds, key=lambda d: (d not in typical, d not in could, not near(d)))  # stable: shuffled within
 
-        return order(only_a, a), order(only_b, b), [d for d in neither if near(d)]
+        # a use neither image serves must suit the answer AND both scenes: "for paying for parking" shares the
+        # street with "for telling the time", but beside a kitchen clock it is an odd option
+        return order(only_a, a), order(only_b, b), [d for d in neither if near(d) and fits(d, a) and fits(d, b)]
 
 
 @register

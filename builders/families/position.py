@@ -28,7 +28,7 @@ def interleave_facts(*streams: Iterator) -> Iterator:
             else:
                 yield item
 from ..rules import lexicon, templates
-from ._common import pairs_round_robin
+from ._common import most_within_caps, pairs_round_robin
 
 def overlap(a, b) -> float:
     """Intersection area over the smaller box's area."""
@@ -53,6 +53,25 @@ def apart(a, b, side: str) -> bool:
         return not (b.x <= ca <= b.x + b.w) and not (a.x <= cb <= a.x + a.w)
     ca, cb = a.y + a.h / 2, b.y + b.h / 2
     return not (b.y <= ca <= b.y + b.h) and not (a.y <= cb <= a.y + a.h)
+
+
+def unreadable_box(b, edge_strip: float, max_area: float) -> bool:
+    """A box no side can be read against: a thin strip along a frame edge (the rim of a table at the
+    bottom of the picture: what is "left of" it?), or one that fills most of the frame (a table that
+    is the whole picture has everything on it, not beside it). ``edge_strip``: depth from the edge it
+    touches, as a share of the frame, below which a box at least three times as long is a strip."""
+    if b.w * b.h > max_area:
+        return True
+    eps = 0.02  # "flush with an edge": within 2% of the frame (COCO boxes stop a few pixels short)
+    horiz = (b.y <= eps or b.y + b.h >= 1 - eps) and b.h < edge_strip and b.w >= 3 * b.h
+    vert = (b.x <= eps or b.x + b.w >= 1 - eps) and b.w < edge_strip and b.h >= 3 * b.w
+    return horiz or vert
+
+
+def corner_cut(b, eps: float) -> bool:
+    """The box runs out of the frame at the bottom AND at a side: something reaching in from a bottom
+    corner, nearer the camera than the rest (a hand holding a can), whose "below" is "in front"."""
+    return eps >= 0 and b.y + b.h >= 1 - eps and (b.x <= eps or b.x + b.w >= 1 - eps)
 
 
 def relation_of(a_box, b_box, margin: float, stack_overlap: float = 0.5) -> str | None:
@@ -96,11 +115,15 @@ class RelativePosition(Builder):
         for e in im.objects():
             if e.box.w * e.box.h >= min_area:
                 visible.setdefault(e.concept, []).append(e)
-        anchors = [e for e in im.objects() if ev.dominant(e) and ev.confirmed(e, the=True)]
+        strip = float(self.rule.param("edge_strip", 0.0))
+        max_area = float(self.rule.param("max_box_area", 1.0))
+        readable = lambda e: not unreadable_box(e.box, strip, max_area)  # noqa: E731
+        cut = float(self.rule.param("stack_bottom_cut", -1.0))  # off: no box is that far past the frame
+        anchors = [e for e in im.objects() if ev.dominant(e) and ev.confirmed(e, the=True) and readable(e)]
         out = {}
         for a in anchors:
             for kind, bs in visible.items():
-                if kind == a.concept or len(bs) > max_b or not any(ev.salient(b) and ev.confirmed(b, the=len(bs) == 1) for b in bs):
+                if kind == a.concept or len(bs) > max_b or not all(readable(b) for b in bs) or not any(ev.salient(b) and ev.confirmed(b, the=len(bs) == 1) for b in bs):
                     continue
                 sides = {relation_of(b.box, a.box, margin, stack) if overlap(a.box, b.box) <= max_overlap else None
                          for b in bs}
@@ -108,6 +131,8 @@ class RelativePosition(Builder):
                     continue
                 if len(sides) != 1 or None in sides:
                     continue
+                if sides & {"above", "below"} and any(corner_cut(x.box, cut) for x in (a, *bs)):
+                    continue  # reaching in from a bottom corner (a hand holding a can): in front, not below
                 side_of_b = sides.pop()  # where every B is relative to A
                 b = max(bs, key=lambda x: x.box.w * x.box.h)
                 key = tuple(sorted((a.concept, kind)))
@@ -130,10 +155,13 @@ class RelativePosition(Builder):
         o = float(self.rule.param("frame_overlap", 0.1))
         enclosing = {f"/c/en/{k.replace(' ', '_')}" for k in self.rule.param("seen_through", [])}
         shells = [x.box for x in im.objects() if x.concept in enclosing]
+        strip = float(self.rule.param("edge_strip", 0.0))
         out = {}
         for e in im.objects():
             if not ev.dominant(e) or not ev.confirmed(e, the=True):
                 continue  # "the {kind}": one of it, called so by the captions
+            if unreadable_box(e.box, strip, 1.0):
+                continue  # a strip along the edge of the picture: hard to point at
             if e.concept not in enclosing and any(_inside(e.box, s) >= 0.9 for s in shells):
                 continue  # a passenger seen through a train or bus window: hard to point at
             cx = e.box.x + e.box.w / 2
@@ -144,7 +172,11 @@ class RelativePosition(Builder):
         return out
 
     def mine(self) -> Iterator[Fact]:
-        yield from interleave_facts(self._mine_pairs(), self._mine_frame())
+        facts = list(interleave_facts(self._mine_pairs(), self._mine_frame()))
+        room = self.ctx.image_room or (lambda sha: self.ctx.max_image_reuse)
+        # the most facts the reuse caps allow first: hub images would spend their slots greedily
+        yes_no = lambda f: {"Yes": 1, "No": -1}.get(f.answer, 0) if f.qa_type != "Choice QA" else 0  # noqa: E731
+        yield from most_within_caps(facts, room, balance=yes_no)
 
     def _mine_frame(self) -> Iterator[Fact]:
         """On which side of the picture is an entity in each image? The same kind in both images first;

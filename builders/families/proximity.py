@@ -14,9 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..base import Builder, Fact, register
+from ..graph import uri
 from ..instances import ImageEvidence, _text
 from ..pool import box_gap
-from ._common import checked, interleave, lexically_close, pairs_round_robin, scarce_first
+from ._common import checked, interleave, lexically_close, most_within_caps, pairs_round_robin, scarce_first
 from .shared_target import edge_evidence
 
 
@@ -86,8 +87,26 @@ class NearSameEntity(Builder):
 
     def mine(self) -> Iterator[Fact]:
         # images with few partners first (the reuse caps); usable = each image offers a tempting distractor
-        usable = lambda f: bool(f.distractor_groups[0] and f.distractor_groups[1])  # noqa: E731
-        yield from scarce_first(list(self._mine()), usable)
+        # and no option set can hide Z from a reader who knows what usually goes with what (a person beside
+        # a dog and a car: no distractor is found with both nearly as often), so the filter will drop it
+        usable = lambda f: bool(f.distractor_groups[0] and f.distractor_groups[1]) and not self._given_away(f)  # noqa: E731
+        facts = scarce_first(list(self._mine()), usable)
+        ok = [f for f in facts if usable(f)]
+        room = self.ctx.image_room or (lambda sha: self.ctx.max_image_reuse)
+        # the most usable facts the reuse caps allow first (hub images would spend their slots greedily)
+        yield from most_within_caps(ok, room) + [f for f in facts if not usable(f)]
+
+    def _given_away(self, f: Fact) -> bool:
+        """The co-occurrence reader (filters.cooccurrence_answer) picks Z whatever distractors are drawn:
+        Z leads even the most plausible candidate by the rule's margin."""
+        margin = self.rule.param("cooccurrence_margin")
+        pool = self.ctx.pool
+        if margin is None or len(pool) < int(self.rule.param("cooccurrence_min_images", 30)):
+            return False
+        named = [uri(f.slots["a"]), uri(f.slots["b"])]
+        score = lambda t: min(pool.found_with(uri(t), m) for m in named)  # noqa: E731
+        best = max((score(d) for d in f.distractors), default=0.0)
+        return score(f.answer) - best >= float(margin)
 
     def _mine(self) -> Iterator[Fact]:
         pool, graph = self.ctx.pool, self.ctx.graph
@@ -110,7 +129,7 @@ class NearSameEntity(Builder):
             if not self.allowed_pair(a, b):
                 continue
             ma, mb = maps[a], maps[b]
-            choices = [(ea, eb) for ea in sorted(ma) if z in ma[ea] for eb in sorted(mb) if z in mb[eb] and eb != ea]
+            choices = [(ea, eb) for ea in sorted(ma) if z in ma[ea] for eb in sorted(mb) if z in mb[eb] and (eb != ea or not self.rule.distinct_entities)]
             if not choices:
                 self.missing("same neighbour only next to the same kind of entity")
                 continue
@@ -127,7 +146,8 @@ class NearSameEntity(Builder):
 
             # ... and absent from at least one of the two images: no box of any size, no caption noun
             # (a reviewer cannot measure "near" for a thing present in both)
-            kinds_a, kinds_b = self._evidence(a).all_kinds(), self._evidence(b).all_kinds()
+            # (a class word counts: "utensils" may hide an unboxed knife)
+            kinds_a, kinds_b = self._evidence(a).possible_kinds(), self._evidence(b).possible_kinds()
             never = set(self.rule.param("never_distractors", []))
 
             def wrong(d: str) -> bool:
