@@ -198,7 +198,9 @@ def _subjects(caps: list[str], objects: list[Obj], events: list[list[tuple[str, 
     for cat, k in Counter(o.category for o in animals).items():
         out.append(_attr("animals", cat, 0.9, f"{k} {cat} boxes"))
     if people or animals:
-        out += _emotion(caps, people + animals, events if events is not None else _caption_events(caps))
+        kinds = set(v["people"]) | set(v["animals"])
+        out += _emotion(caps, people + animals, events if events is not None else _caption_events(caps),
+                        every=[o for o in objects if o.category in kinds])
     return out
 
 
@@ -207,11 +209,13 @@ def _states_in(caption: str, events: list[tuple[str, str, str]]) -> dict[str, li
     v = vocab()
     ev_map, not_playful = v["emotion_events"], set(v["emotion_events"]["not_playful_objects"])
     out: dict[str, list[str]] = {}
-    for state, words in v["emotions"].items():
-        if state == "compatible":
-            continue
-        hit = _says(caption, words)
-        hit += [f"{ev} {obj}".strip() for ev, obj, _ in events if ev in ev_map.get(state, ())
+    bare = caption.lower()
+    for phrase in v["emotions"]["not_states"]:  # "a happy birthday cake" states no mood
+        bare = _pattern(phrase).sub(" ", bare)
+    for state in emotion_states():
+        words = v["emotions"][state]
+        hit = _says(bare, words)
+        hit += [f"{ev} {obj if obj not in ev.split() else ''}".strip() for ev, obj, _ in events if ev in ev_map.get(state, ())
                 and not (state == "playful" and obj in not_playful)]
         with_obj = ev_map["with_object"].get(state, {})
         hit += [f"{ev} {pobj}" for ev, _, pobj in events if pobj and pobj in with_obj.get(ev, ())]
@@ -220,10 +224,12 @@ def _states_in(caption: str, events: list[tuple[str, str, str]]) -> dict[str, li
     return out
 
 
-def _emotion(caps: list[str], subjects: list[Obj], events: list[list[tuple[str, str, str]]]) -> list[Attribute]:
+def _emotion(caps: list[str], subjects: list[Obj], events: list[list[tuple[str, str, str]]],
+             every: list[Obj] | None = None) -> list[Attribute]:
     """Visible states: caption words of a state, or events of a person/animal that show one
     (lemmatised: "sleeps", "laying down", "reading"); confident when two captions state it and the
-    largest person/animal box is large enough to make it out."""
+    largest person/animal box is large enough to make it out (a box around a group of ``every``
+    person/animal box is nobody's face or posture)."""
     sv = vocab()["subjects"]
     per_state: dict[str, tuple[int, set[str]]] = {}
     for cap, evs in zip(caps, events):
@@ -231,11 +237,15 @@ def _emotion(caps: list[str], subjects: list[Obj], events: list[list[tuple[str, 
             k, used = per_state.get(state, (0, set()))
             per_state[state] = (k + 1, used | set(hit))
     out = []
-    biggest = max(o.box.area for o in subjects)
+    seen_by = vocab()["emotion_visibility"]
     for state, (n, used_set) in per_state.items():
         used = sorted(used_set)
+        who = state_subject(state, subjects, every)
+        biggest = who.box.area if who is not None else 0.0  # only groups: no one to read a state from
         if biggest < float(sv["state_min_area"]):
             conf = 0.3  # too small to make out a face or a posture: recorded, never an answer
+        elif state in seen_by["face_states"] and biggest < float(seen_by["face_min_area"]):
+            conf = 0.3  # a smile or tears on a face of a few pixels: recorded, never an answer
         elif _enough(n, len(caps)):
             conf = _conf(n, len(caps), 0.1 if biggest >= 0.05 else 0.0)
         else:  # one caption: usable only when the subject is large enough to show it
@@ -243,6 +253,41 @@ def _emotion(caps: list[str], subjects: list[Obj], events: list[list[tuple[str, 
         out.append(_attr("emotion", state, conf, f"{n}/{len(caps)} captions say {', '.join(used)}; "
                                                  f"subject box {biggest:.0%} of the picture"))
     return out
+
+
+def state_subject(state: str, subjects: list[Obj], every: list[Obj] | None = None) -> Obj | None:
+    """Whose state it is: the largest person/animal box that is not a group; for a face state
+    (a smile, tears) the largest box of ``[emotion_visibility] face_subjects`` (people) when the
+    picture has one - a man smiling beside an elephant is the man, not the elephant."""
+    v = vocab()["emotion_visibility"]
+    alone = [o for o in subjects if not holds_a_group(o, every or subjects)]
+    if state in v["face_states"]:
+        alone = [o for o in alone if o.category in v["face_subjects"]] or alone
+    return max(alone, key=lambda o: (o.box.area, o.category), default=None)
+
+
+def holds_a_group(o: Obj, objects: list[Obj]) -> bool:
+    """A box holding most of two or more boxes of its own kind is a group (the stands behind a player),
+    not one subject whose face or posture shows a state (sources without COCO's crowd flag; the people
+    at the group's edge stick out of it a little: ``[emotion_visibility] group_inside``)."""
+    share = float(vocab()["emotion_visibility"]["group_inside"])
+    b = o.box
+
+    def inside(p: Box) -> float:
+        w = min(b.x + b.w, p.x + p.w) - max(b.x, p.x)
+        h = min(b.y + b.h, p.y + p.h) - max(b.y, p.y)
+        return max(0.0, w) * max(0.0, h) / p.area if p.area > 0 else 0.0
+
+    return sum(1 for p in objects if p is not o and p.category == o.category and p.box.area < b.area
+               and inside(p.box) >= share) >= 2
+
+
+EMOTION_KEYS = ("compatible", "not_states")  # [emotions] keys that are not states
+
+
+def emotion_states() -> list[str]:
+    """The visible states the vocabulary lists ([emotions], less its rules)."""
+    return [s for s in vocab()["emotions"] if s not in EMOTION_KEYS]
 
 
 def compatible_states(a: str, b: str) -> bool:

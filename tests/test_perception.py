@@ -20,7 +20,7 @@ from mmrakit.builders.rules import rules
 from mmrakit.cli.main import app
 from mmrakit.images.annotate import AttributeStore, run_annotate
 from mmrakit.images.importer import import_images
-from mmrakit.images.perception import Obj, attributes, vocab
+from mmrakit.images.perception import Obj, attributes, holds_a_group, vocab
 from mmrakit.models import Attribute, Box, EntityGrounding, ImageAttributes
 from mmrakit.records import CandidateStore
 from mmrakit.relations import bundled_subset
@@ -606,6 +606,82 @@ def test_visible_states_from_lemmatised_events() -> None:
     assert not vals(attributes(sport, [PERSON]), "emotion")
     dog = ["A dog playing with a ball.", "A puppy playing in the grass.", "A dog.", "Grass.", "A ball."]
     assert "playful" in vals(attributes(dog, [Obj("dog", Box(x=0.2, y=0.2, w=0.4, h=0.4))]), "emotion")
+
+
+def test_visible_states_need_a_subject_doing_them_and_a_face_to_read() -> None:
+    """A player mid-serve/mid-swing or a grazing animal shows a state; the same words about food, a
+    birthday or a swing state none; a smile needs a face large enough to see."""
+    player = Obj("person", Box(x=0.3, y=0.2, w=0.25, h=0.5))
+    serve = ["A tennis player serving a ball.", "A man serving the tennis ball on a clay court.",
+             "A man swings his racket at the ball.", "A tennis court.", "A crowd watches."]
+    states = vals(attributes(serve, [player]), "emotion")
+    assert "determined" in states and "calm" not in states
+    food = ["A woman serving food to a man.", "A waiter serving food at a party.", "Kids swinging on a swing.",
+            "A girl swinging on a swing set.", "A park."]
+    assert "determined" not in vals(attributes(food, [player]), "emotion")
+    sheep = ["A sheep grazing in a field.", "A white sheep grazes on grass.", "A sheep.", "A field.", "Grass."]
+    assert "calm" in vals(attributes(sheep, [Obj("sheep", Box(x=0.2, y=0.3, w=0.4, h=0.4))]), "emotion")
+    # "happy birthday" is a cake's text, not anybody's mood
+    cake = ["People around a happy birthday cake.", "A happy birthday cake on a table.", "A family at a table.",
+            "A cake.", "People sitting."]
+    assert "joyful" not in vals(attributes(cake, [player]), "emotion", min_conf=0.0)
+    smiles = ["A smiling man on a bench.", "A man smiles at the camera.", "A man laughing.", "A bench.", "A park."]
+    assert "joyful" in vals(attributes(smiles, [player]), "emotion")
+    far = Obj("person", Box(x=0.3, y=0.2, w=0.12, h=0.4))  # 4.8% of the picture: a posture shows, a smile does not
+    assert "joyful" not in vals(attributes(smiles, [far]), "emotion")
+    assert "determined" in vals(attributes(serve, [far]), "emotion")
+    # a smile is a person's: read from the person's box, not from the elephant beside him
+    elephant = Obj("elephant", Box(x=0.0, y=0.0, w=0.8, h=0.8))
+    assert "joyful" not in vals(attributes(smiles, [elephant, far]), "emotion")
+    assert "joyful" in vals(attributes(smiles, [elephant, player]), "emotion")
+    # a box around a group (the stands: two whole person boxes inside it, no crowd flag) is nobody's
+    # face or posture: a player of 2% of the picture stays too small to read, however large the stands
+    stands = Obj("person", Box(x=0.0, y=0.0, w=1.0, h=0.4))
+    fans = [Obj("person", Box(x=0.1 + 0.2 * k, y=0.1, w=0.05, h=0.1)) for k in range(2)]
+    assert not holds_a_group(stands, [stands, fans[0]])  # one person inside is no group
+    small = Obj("person", Box(x=0.4, y=0.5, w=0.1, h=0.2))
+    assert "determined" not in vals(attributes(serve, [stands, *fans, small]), "emotion")
+    assert "determined" in vals(attributes(serve, [stands, *fans, player]), "emotion")
+
+
+def test_mentality_no_pair_never_shares_any_state_of_the_anchor() -> None:
+    """A person reading in bed (calm and focused) is never the "No" against a focused player: only a
+    partner unlike every state of the anchor makes a "No" (a resting man against the same player does)."""
+    from tests.support.synthetic import synthetic_graph
+
+    from mmrakit.builders.families.mentality import MentalitySimilarity
+
+    def im(i: int, caps: list[str]) -> PoolImage:
+        return PoolImage(sha=f"{i:064x}", captions=caps, entities=[EntityGrounding(
+            concept="/c/en/person", text="person", source="object", box=Box(x=0.2, y=0.2, w=0.5, h=0.6))])
+    reading = ["A man lying in bed reading a book.", "A man reads a book in bed.", "A man laying on a bed.", "A bed.", "A man."]
+    resting = ["A man lying on a couch.", "A man naps on a couch.", "A man resting on a sofa.", "A couch.", "A man."]
+    serving = ["A man serving a tennis ball.", "A tennis player serving the ball.", "A man on a court.", "A court.", "A man."]
+    smiling = ["A man smiling on a couch.", "A man laughs on a sofa.", "A smiling man.", "A couch.", "A man."]
+    reader, rester, server, smiler = ims = [im(0, reading), im(1, resting), im(2, serving), im(3, smiling)]
+    b = MentalitySimilarity(BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(ims)))
+    assert set(b.values(reader.sha)) == {"calm", "focused"} and set(b.values(server.sha)) == {"determined"}
+    assert not b.unlike("calm", reader.sha, server.sha)  # focused and determined may hold together
+    assert b.unlike("calm", rester.sha, server.sha)
+    assert b.unlike("calm", reader.sha, smiler.sha)
+    assert not b.unlike("calm", reader.sha, rester.sha)
+
+
+def test_mentality_subject_is_never_a_crowd_box() -> None:
+    """The boxed subject of a state is the player, not a box around the stands behind (two person
+    boxes inside it: a group, though no crowd flag says so)."""
+    from tests.support.synthetic import synthetic_graph
+
+    from mmrakit.builders.families.mentality import MentalitySimilarity
+
+    stands, player = Box(x=0.0, y=0.1, w=1.0, h=0.4), Box(x=0.4, y=0.3, w=0.2, h=0.5)
+    fans = [Box(x=0.1 + 0.2 * k, y=0.09, w=0.05, h=0.1) for k in range(2)]  # heads stick out of the stands box
+    im = PoolImage(sha="a" * 64, captions=["A tennis player serving a ball."] * 3, width=640, height=480,
+                   entities=[EntityGrounding(concept="/c/en/person", text="person", source="object", box=b)
+                             for b in (stands, player, *fans)])
+    ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView([im]))
+    b = MentalitySimilarity(ctx)
+    assert [e.box for e in b._subjects(im.sha, "determined")] == [player]
 
 
 def test_similar_event_options_are_one_image_activities_never_vague_verbs() -> None:
