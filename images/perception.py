@@ -464,8 +464,12 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         # A group that composes the picture (at least `group_min` of them, the largest not small, the
         # second at least `group_ratio` of it) is asserted; two, tiny ones or one much larger than the
         # rest are a contrast only.
+        # ... and nothing of another kind that the captions talk about is as large as the group's second
+        # member (people around a parking meter the captions are about: the meter may be the subject)
+        rival = any(o.category != top.category and o.box.area >= alike[1].box.area and _named(caps, o.category) >= need
+                    for o in salient)
         even = (len(alike) >= int(lv["group_min"]) and top.box.area >= float(lv["group_min_area"])
-                and alike[1].box.area >= float(lv["group_ratio"]) * top.box.area)
+                and alike[1].box.area >= float(lv["group_ratio"]) * top.box.area and not rival)
         # two overlapping ones (a mother and her cub) read as one subject group: not even a contrast
         apart = len(alike) >= 3 or abs(alike[0].box.center[0] - alike[1].box.center[0]) >= float(lv["pair_apart"])
         return [_attr("layout", "several_subjects", 0.8 if even else 0.6 if apart else 0.4,
@@ -484,8 +488,9 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         # boxes and captions disagree on the main subject (a car cut by the frame, the captions about the
         # parking meter beside it): no composition, not even a contrast
         conf = 0.9 if named >= need and named >= rival and not several else 0.6 if not several and named >= rival else 0.3
-        if where == "offcentre":  # a contrast only (to a group or scattered things), never asserted
-            conf = min(conf, 0.6)
+        # an off-centre subject is never asserted as a placement (no "centre" / "left" / "right" question);
+        # with boxes and captions agreeing (0.9) it is asserted only as one main subject, placement aside
+        # (the Layout builder's `one_main_subject`)
         return [_attr("layout", f"one_subject_{where}", conf,
                       f"{top.category} box {top.box.area:.0%} of the picture, centre ({cx:.2f}, {cy:.2f}); named in "
                       f"{named} captions" + (f"; {several} captions say there are several" if several else ""))]

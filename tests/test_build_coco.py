@@ -26,6 +26,10 @@ from mmrakit.workspace import Workspace
 REPO = Path(__file__).resolve().parents[1]
 PACK = REPO / "demo" / "relations" / "mmrakit-coco-pack.tsv"
 PER_SUBTASK = 6
+# Subtasks whose evidence coco-mini lacks (the build report must say which): only two of its 159 photos have a
+# caption-stated close-up that the boxes agree with (the main subject fills the frame), and no farther shot
+# of a near caption is there to be their hard "No"; a caption alone made "Yes" pairs a strict judge rejected
+EVIDENCE_BOUND = {"ObservationAngle"}
 
 pytestmark = pytest.mark.shared
 
@@ -49,6 +53,9 @@ def test_every_subtask_yields_valid_candidates(coco):
     store = CandidateStore(ws)
     for task in info:
         rows = [r for r in store.rows(task=task) if not r["candidate"].order_probe]
+        if task in EVIDENCE_BOUND and not rows:
+            assert by_task[task]["missing_evidence"], by_task[task]  # the report names what was missing
+            continue
         assert rows, f"{task}: no kept candidates ({by_task[task]})"
         assert by_task[task]["kept"] == len(rows) <= PER_SUBTASK
         for r in rows:
@@ -124,7 +131,7 @@ def test_cli_stats_list_show_sheets(coco, tmp_path):
     stats = {s["task"]: s for s in json.loads(res.output)}
     assert set(stats) == set(mmra_subtasks())
     for s in stats.values():
-        assert s["kept"] >= 1 and s["mined"] >= s["kept"]
+        assert (s["kept"] >= 1 or s["task"] in EVIDENCE_BOUND) and s["mined"] >= s["kept"]
         assert s["image_reuse"]["max"] <= ws.settings.builders.max_image_reuse
         for name, bal in s["answer_balance"].items():
             counts = list(bal["counts"].values())
@@ -143,7 +150,7 @@ def test_cli_stats_list_show_sheets(coco, tmp_path):
     assert shown["candidate"]["id"] == cid and shown["candidate"]["evidence"]["notes"]["rule"]
     res = runner.invoke(app, ["candidates", "sheets", "-w", str(ws.root), "--out", str(tmp_path), "--json", "--limit", "3"])
     sheets = json.loads(res.output)["sheets"]
-    assert set(sheets) == set(mmra_subtasks())
+    assert set(sheets) | EVIDENCE_BOUND == set(mmra_subtasks())  # a sheet per subtask with kept items
     with Image.open(sheets["Layout"]) as im:
         assert im.format == "PNG" and im.width > 500 and im.height > 240
 

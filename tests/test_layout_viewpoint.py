@@ -43,9 +43,13 @@ def test_centred_subject_needs_the_captions_to_name_one_of_it() -> None:
 def test_side_and_centre_bands_and_two_subjects_must_span_the_frame() -> None:
     left = got(attributes(ONE_DOG, [Obj("dog", Box(x=0.0, y=0.2, w=0.4, h=0.6))]), "layout")
     assert left == {"one_subject_left": 0.9}
-    # centre x = 0.38: neither clearly centred nor in a side third: one subject, a contrast only
+    # centre x = 0.38: neither clearly centred nor in a side third: one subject (boxes and captions agree),
+    # never a placement question, only "one large main subject" (the builder's one_main_subject)
     assert got(attributes(ONE_DOG, [Obj("dog", Box(x=0.13, y=0.25, w=0.5, h=0.5))]), "layout") == {
-        "one_subject_offcentre": 0.6}
+        "one_subject_offcentre": 0.9}
+    assert "one_subject_offcentre" not in LAYOUT_ASSERTED and "one_main_subject" in LAYOUT_ASSERTED
+    assert not set(LAYOUT_OPPOSITES["one_main_subject"]) & {"one_subject_centre", "one_subject_left",
+                                                            "one_subject_right", "one_subject_offcentre"}
     pair = [Obj("dog", Box(x=0.05, y=0.3, w=0.3, h=0.5)), Obj("cat", Box(x=0.65, y=0.3, w=0.3, h=0.5))]
     caps = ["A dog and a cat.", "A cat next to a dog.", "Pets on a rug.", "A dog, a cat.", "Two pets."]
     assert got(attributes(caps, pair), "layout") == {"two_side_by_side": 0.8}
@@ -59,6 +63,16 @@ def test_group_scattered_and_small_subjects() -> None:
     caps = ["Three zebras grazing.", "A group of zebras on the plain.", "Zebras standing in the grass.",
             "Several zebras eat.", "Zebras in Africa."]
     assert got(attributes(caps, herd), "layout") == {"several_subjects": 0.8}
+    # people standing around a parking meter the captions are about, the meter as large as the second
+    # person: the group does not compose the picture (a contrast at most)
+    crowd = [Obj("person", Box(x=0.6, y=0.3, w=0.25, h=0.7)), Obj("person", Box(x=0.0, y=0.3, w=0.25, h=0.6)),
+             Obj("person", Box(x=0.2, y=0.35, w=0.1, h=0.5)), Obj("parking meter", Box(x=0.32, y=0.2, w=0.22, h=0.7))]
+    meter = ["People standing around a parking meter.", "Several people near a parking meter.", "A parking meter.",
+             "A woman by a parking machine.", "People on a sidewalk."]
+    assert got(attributes(meter, crowd), "layout")["several_subjects"] < 0.7
+    people = ["People standing on a sidewalk.", "Several people chat.", "A group of friends.", "People outside.",
+              "A street."]  # the same boxes, the captions about the people: a group that composes the picture
+    assert got(attributes(people, crowd), "layout")["several_subjects"] == 0.8
     # two people, or a herd of tiny animals in a landscape: not a group that composes the picture
     two = [Obj("person", Box(x=0.1, y=0.3, w=0.15, h=0.5)), Obj("person", Box(x=0.6, y=0.3, w=0.15, h=0.5))]
     assert got(attributes(["Two men in a forest.", "Two people playing.", "Men outside.", "Men.", "A game."], two),
@@ -120,6 +134,22 @@ def test_shot_yes_needs_a_caption_boxes_only_contrast() -> None:
     far_ok = got(attributes(["A skier in the distance on a snowy slope.", "A person skiing on the slope.",
                              "A skier.", "Snow.", "A man skis down a slope."], tiny), "shot")
     assert far_ok["wide"] >= yes_min
+
+
+def test_shot_yes_from_captions_needs_the_boxes_to_agree() -> None:
+    """A dataset 'Yes' needs the caption AND the boxes: "a close up of a pizza" whose pizza is a fifth of
+    the picture is no close-up both photos clearly show (the strict judge rejected such pairs)."""
+    yes_min = float(rules()["ObservationAngle"].param("yes_min_dataset_confidence"))
+    caps = ["A close up of a pizza on a plate.", "A pizza on a table.", "A plate with pizza.", "Pizza and wine.",
+            "A meal."]
+    small = [Obj("pizza", Box(x=0.3, y=0.3, w=0.4, h=0.5))]  # 20% of the picture
+    large = [Obj("pizza", Box(x=0.05, y=0.05, w=0.9, h=0.8))]  # 72%
+    assert 0.5 <= got(attributes(caps, small), "shot")["close_up"] < yes_min
+    assert got(attributes(caps, large), "shot")["close_up"] >= yes_min
+    one = ["Food seen from above.", "A plate.", "Lunch.", "A meal.", "Food."]
+    assert got(attributes(one, []), "viewpoint")["high_angle"] < yes_min  # one caption: not asserted
+    two = ["Food seen from above.", "A top view of a plate.", "Lunch.", "A meal.", "Food."]
+    assert got(attributes(two, []), "viewpoint")["high_angle"] >= yes_min
 
 
 def test_a_source_with_one_caption_needs_that_caption() -> None:

@@ -17,10 +17,11 @@ from mmrakit.builders.pairs import PairMiner, pair_id
 from mmrakit.builders.perception import PerceptionView
 from mmrakit.builders.pipeline import build_candidates
 from mmrakit.builders.pool import PoolImage, PoolView
+from mmrakit.builders.rules import rules
 from mmrakit.cli.main import app
 from mmrakit.images.annotate import AttributeStore, run_annotate
 from mmrakit.images.importer import import_images
-from mmrakit.images.perception import Obj, attributes, holds_a_group
+from mmrakit.images.perception import Obj, attributes, holds_a_group, vocab
 from mmrakit.models import Attribute, Box, EntityGrounding, ImageAttributes
 from mmrakit.records import CandidateStore
 from mmrakit.relations import bundled_subset
@@ -326,6 +327,13 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
                 if attr == "shot" and c.task == "ObservationAngle":
                     value_here = value.split("@")[0]
                     got = {a.value for a in store[sha].attributes if a.name in ("shot", "viewpoint") and a.confidence >= 0.5}
+                elif attr == "layout" and value == "one_main_subject":
+                    # the builder's class: one dominant subject in any placement, boxes and captions agreeing
+                    value_here = value
+                    yes_min = float(rules()["Layout"].param("yes_min_confidence"))
+                    one = set(vocab()["layout"]["one_subject_classes"])
+                    got = {value} if {a.value for a in store[sha].attributes if a.name == attr
+                                      and a.confidence >= yes_min} & one else set()
                 elif attr == "activity":
                     value_here = value.split("|")[0]
                     got = {a.value.split("|")[0] for a in store[sha].attributes if a.name == attr and a.confidence >= 0.5}
@@ -456,10 +464,16 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
                  for t in forms.get(f, ())]
         assert any(re.fullmatch(t, c.question) for t in named), (c.task, value, c.question)
         yes_min = float(rules()[c.task].param("yes_min_confidence"))
+        if c.task == "ObservationAngle":  # the dataset source: a caption AND the boxes agreeing
+            yes_min = float(rules()[c.task].param("yes_min_dataset_confidence", yes_min))
         names = ("layout",) if c.task == "Layout" else ("shot", "viewpoint")
+        one = set(vocab()["layout"]["one_subject_classes"])
         if c.answer == "Yes":
             for sha in (c.image1, c.image2):
-                a = values(sha, names, yes_min).get(value)
+                found = values(sha, names, yes_min)
+                # "one large main subject": one dominant subject in any placement
+                a = next((found[v] for v in sorted(found) if v in one), None) if value == "one_main_subject" \
+                    else found.get(value)
                 assert a is not None, (c.task, value, values(sha, names, 0.0))
                 if c.task == "ObservationAngle":
                     assert "captions say" in a.detail  # a caption states the viewpoint; boxes never alone

@@ -10,7 +10,8 @@ question *names* the composition or viewpoint it asks about, so a reviewer can c
   different, exclusive class (boxes alone suffice for that contrast), in the same indoor/outdoor
   setting and of the same scene kind (a shared scene family or main subject category).
 - ObservationAngle: shot distance (close-up / wide) and camera angle (from above), each stated by a
-  caption (boxes support or veto it, never decide alone). Yes: both images share it; No: a close-up
+  caption; a dataset "Yes" also needs the boxes to agree (boxes never decide alone, but a caption they
+  do not back is no viewpoint both photos clearly show). Yes: both images share it; No: a close-up
   against a wide shot of a caption neighbour. A high angle has no verified opposite (eye level is
   never stated), so it makes no pair.
 """
@@ -28,6 +29,7 @@ from ._perceived import PerceivedBuilder
 # question form in templates.toml): data in images/data/perception.toml
 LAYOUT_OPPOSITES: dict[str, set[str]] = {k: set(v) for k, v in vocab()["layout_exclusive"].items()}
 LAYOUT_ASSERTED: tuple[str, ...] = tuple(vocab()["layout"]["asserted"])
+MAIN = "one_main_subject"  # a class of the builder, not of the annotator: one dominant subject, placement aside
 
 
 def _same_setting(seen, a: str, b: str) -> bool:
@@ -96,12 +98,31 @@ class Layout(PerceivedBuilder):
         seen = self.seen
         yes_min = float(self.rule.param("yes_min_confidence", 0.7))
 
+        one_subject = set(vocab()["layout"]["one_subject_classes"])
+
+        def clear(sha: str, v: str) -> bool:
+            return self.values(sha)[v].confidence >= yes_min
+
+        def stated(c: str) -> set[str]:  # every class stated for c, however weakly, "one main subject" included
+            out = set(seen.stated(c, "layout"))
+            return out | ({MAIN} if out & one_subject else set())
+
         def differs(x: str, a: str, c: str) -> bool:
             vc = self.values(c)
-            return bool(vc) and x not in seen.stated(c, "layout") and all(v in LAYOUT_OPPOSITES[x] for v in vc)
+            if (x in one_subject or x == MAIN) and not all(clear(c, v) for v in vc):
+                # against "one main subject" only a composition that boxes and captions agree on is a clear
+                # contrast: an uneven group (a large zebra, a small one behind it) or many small boxes no
+                # caption calls many (the parts of one plate of food) may read as one main subject
+                return False
+            return bool(vc) and x not in stated(c) and all(v in LAYOUT_OPPOSITES[x] for v in vc)
 
-        # a "Yes" asserts a clear composition that boxes and captions agree on; the rest is contrast only
-        strong = self.groups(lambda sha, v: v in LAYOUT_ASSERTED and self.values(sha)[v].confidence >= yes_min)
+        # a "Yes" asserts a clear composition that boxes and captions agree on; the rest is contrast only.
+        # One dominant subject (any placement, off-centre included) is also asserted as just that.
+        strong = self.groups(lambda sha, v: (v in LAYOUT_ASSERTED or v in one_subject) and clear(sha, v))
+        main = {sha for v in one_subject for sha in strong.get(v, [])}
+        strong.pop("one_subject_offcentre", None)  # no placement question: only "one main subject"
+        if main:
+            strong[MAIN] = [sha for sha in self.ctx.pool.order if sha in main]
 
         bg = set(vocab()["shot_boxes"]["background"])
 
@@ -109,7 +130,7 @@ class Layout(PerceivedBuilder):
             objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
             if x == "several_subjects":
                 return [e for e in objs if objs and e.text == objs[0].text][:3]
-            return objs[:2] if x == "two_side_by_side" else objs[:1] if x.startswith("one_subject") else []
+            return objs[:2] if x == "two_side_by_side" else objs[:1] if x.startswith("one_") else []
 
         def slots(a: str, b: str, x: str) -> dict:
             return {"_form": x}
@@ -159,6 +180,15 @@ class ObservationAngle(PerceivedBuilder):
 
         # a "Yes" needs a caption stating the viewpoint (confidence >= yes_min_confidence); boxes alone
         # only show that a hard negative's partner is not the asked shot
+        # (the dataset source: a caption AND the boxes agreeing, `yes_min_dataset_confidence`; a caption
+        # whose boxes do not back it ("a close up of a pizza" with the pizza a fifth of the picture) is
+        # no viewpoint both photos clearly show)
         yes_min = float(self.rule.param("yes_min_confidence", 0.7))
-        groups = self.groups(lambda sha, v: self.values(sha)[v].confidence >= yes_min)
+        yes_min_dataset = float(self.rule.param("yes_min_dataset_confidence", yes_min))
+
+        def asserted(sha: str, v: str) -> bool:
+            a = self.values(sha)[v]
+            return a.confidence >= (yes_min_dataset if a.source == "dataset" else yes_min)
+
+        groups = self.groups(asserted)
         yield from self.yes_no(groups, differs=differs, slots=slots, entities=entities, key="view")
