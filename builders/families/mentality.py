@@ -1,7 +1,7 @@
 """MentalitySimilarity: do the people or animals of the two images show a similar visible state?
 
 States are annotator attributes (``emotion``): a caption word of a state the vocabulary lists
-(smiling, sleeping, grazing, playing, reading, crying, a player serving or swinging: "determined", ...)
+(smiling, sleeping, grazing, playing, reading, crying, ...; a player's effort is no caption-read mood)
 stated by at least two captions, in an image with a boxed person or animal (never a crowd box) large
 enough to show it (a face state needs a larger box than a posture: images/data/perception.toml). Yes: both images share a state. No: the pair
 miner's hard negative for image 1 - a caption neighbour with people or animals whose confident state

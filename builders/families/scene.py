@@ -173,6 +173,18 @@ class Environment(ChoiceFromShared):
         yield from choice
 
 
+def one_event_group(d: str, x: str) -> bool:
+    """Two activities ("verb|object") a reviewer calls one event: one group of `[activities] same_event`
+    holds both, by verb, by the verb's head or by "verb object" (a pitcher is playing baseball)."""
+
+    def names(v: str) -> set[str]:
+        verb, _, obj = v.partition("|")
+        return {verb, verb.split(" ")[0]} | ({f"{verb} {obj}"} if obj else set())
+
+    nd, nx = names(d), names(x)
+    return any(nd & set(g) and nx & set(g) for g in vocab()["activities"]["same_event"])
+
+
 @register
 class SimilarEvent(ChoiceFromShared):
     task = "SimilarEvent"
@@ -194,8 +206,7 @@ class SimilarEvent(ChoiceFromShared):
         postures = vocab()["activities"]["posture_excluded_by"]
         if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do and dv not in postures):
             return True
-        return any({dv, xv} <= set(g) or {dv.split(" ")[0], xv.split(" ")[0]} <= set(g)
-                   for g in vocab()["activities"]["same_event"])
+        return one_event_group(d, x)
 
     def absent(self, value: str, sha: str) -> bool:
         """An option is wrong for an image only when no caption of it uses the option's verb in any form
@@ -254,8 +265,7 @@ class SimilarEvent(ChoiceFromShared):
         xv, _, xo = x.partition("|")
         if dv == xv or dv.split(" ")[0] == xv.split(" ")[0] or bool(do and do == xo):
             return True
-        return any({dv, xv} <= set(g) or {dv.split(" ")[0], xv.split(" ")[0]} <= set(g)
-                   for g in vocab()["activities"]["same_event"])
+        return one_event_group(d, x)
 
     def not_doing(self, x: str, c: str) -> bool:
         """Image ``c`` verifiably does not show activity ``x``: someone in it does another, clearly
@@ -293,8 +303,12 @@ class SimilarEvent(ChoiceFromShared):
     def posture(self, sha: str, v: str) -> bool:
         """A posture ("sitting", "lying down") that two captions state of a person or animal: a Yes/No
         question names it, so a reviewer checks it in each image (MMRA's own example: "people sitting");
-        never a Choice answer, where it would hold loosely of many photos. "Standing" is never one."""
-        return v in ("sit|", "lie|") and has_agent(self.seen, sha)
+        never a Choice answer, where it would hold loosely of many photos. "Standing" is never one. The
+        posture must be what the image shows someone doing: with another activity stated (a toddler sitting
+        on a toilet brushing his teeth), the sitting is how it is done, not the event."""
+        postures = ("sit|", "lie|")
+        return (v in postures and has_agent(self.seen, sha)
+                and not any(self.usable(sha, o) for o in self.values(sha) if o not in postures))
 
     def mine(self) -> Iterator[Fact]:
         by_value = self.groups(lambda sha, v: self.usable(sha, v) or self.posture(sha, v))
