@@ -110,8 +110,11 @@ def most_within_caps(facts: list, room: Callable[[str], int], balance: Callable[
     constraints = [LinearConstraint(a, -np.inf, caps)]
     if balance is not None:
         constraints.append(LinearConstraint(np.array([[float(balance(f)) for f in facts]]), -1, 1))
-    res = milp(cost, constraints=constraints, integrality=np.ones(len(facts)), bounds=Bounds(0, 1))
-    if res.x is None:
+    # a bounded solve: when it does not prove the optimum in time (a pool too large), the given order
+    # stands, so the build never depends on the machine's speed
+    res = milp(cost, constraints=constraints, integrality=np.ones(len(facts)), bounds=Bounds(0, 1),
+               options={"time_limit": 20.0, "mip_rel_gap": 0.0})
+    if res.status != 0 or res.x is None:
         return list(facts)
     chosen = [f for f, x in zip(facts, res.x) if x > 0.5]
     taken = {id(f) for f in chosen}
