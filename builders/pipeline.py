@@ -30,6 +30,34 @@ from .filters import FilterState, check
 from .rules import rules
 
 BUILDER_VERSION = "1"
+
+
+def code_digest() -> str:
+    """A digest of what decides the candidates besides the workspace's inputs: the builders' code and data
+    (rules, templates, vocabularies), the perception vocabulary the image-level families read at build time
+    and the caption linguistics. A workspace built by another version of them is out of date (an upgrade
+    rebuilds; an unchanged second run skips)."""
+    import hashlib
+    from importlib import resources
+
+    only = {"mmrakit.builders": None, "mmrakit.images": {"perception.py", "perception.toml"},
+            "mmrakit.relations": {"text.py", "caption_lexicon.toml"}}
+    h = hashlib.sha256()
+    for package, names in only.items():
+        files = [f for f in _walk(resources.files(package)) if f.name.endswith((".py", ".toml"))
+                 and (names is None or f.name in names)]
+        for f in sorted(files, key=lambda f: str(f)):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _walk(node):
+    for child in node.iterdir():
+        if child.is_dir():
+            if child.name != "__pycache__":
+                yield from _walk(child)
+        else:
+            yield child
 #: the pair miner's roles (builders/pairs.py) that make counterfactual partners: a positive (a, b) and its hard
 #: negative (a, c) — one image swapped, the answer flipped, each verified by the same rules and filters
 PARTNER_ROLES = ("positive", "hard_negative")
@@ -418,7 +446,7 @@ def build(
                "annotate": ws.settings.annotate.model_dump(mode="json")}]
     if ws.settings.panels.enabled:  # the panels decide membership: their settings are inputs of the build
         inputs.append({"panels": ws.settings.panels.model_dump(mode="json")})
-    with ws.stage_run("build", inputs=inputs, settings=s, code_version=BUILDER_VERSION, force=force) as run:
+    with ws.stage_run("build", inputs=inputs, settings=s, code_version=f"{BUILDER_VERSION}:{code_digest()}", force=force) as run:
         if run.up_to_date:
             prev = ws.path("candidates", "build-report.json")
             report = json.loads(prev.read_text()) if prev.exists() else {"subtasks": []}

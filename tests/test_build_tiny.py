@@ -307,3 +307,18 @@ def test_a_broken_embedding_store_fails_the_build_loudly(tmp_path):
         build(ws, subtasks="UsageSimilarity", per_subtask=2)
     with pytest.raises(ValueError):
         open_context(ws, 0)
+
+
+def test_a_build_by_other_builder_code_or_data_is_out_of_date(tiny_ws, monkeypatch):
+    """The builders' code, rules and vocabularies decide the candidates as much as the pool does: a workspace
+    built before an upgrade is rebuilt, an unchanged second run is not (the digest stands in for editing the
+    installed package's files)."""
+    from mmrakit.builders import pipeline
+
+    first = pipeline.code_digest()
+    assert first == pipeline.code_digest() and len(first) == 12
+    build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=5)
+    assert build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=5).get("up_to_date") is True
+    monkeypatch.setattr(pipeline, "code_digest", lambda: "another-version")
+    assert not build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=5).get("up_to_date")
+    assert build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=5).get("up_to_date") is True
