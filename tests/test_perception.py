@@ -800,6 +800,12 @@ def test_similar_event_posture_no_partner_has_no_seat_and_no_crowd() -> None:
     # nor beside a crowd (small people in the stands sit, whatever the player does), boxed or named
     assert sit_items(ims[:2] + [im(4, near_barn("walking"), ("person", "person", "person"))]) == []
     assert sit_items(ims[:2] + [im(5, near_barn("walking")[:2] + ["Fans watch a man near a red barn."])]) == []
+    # the posture must be what the image shows someone doing: a man sitting by the barn eating a sandwich is
+    # eating, so his picture is in no sitting item (the same picture without the sandwich is)
+    eater = im(6, ["A man sitting near a red barn eating a sandwich.", "A man is sitting by the red barn eating a sandwich.",
+                   "A man next to a red barn."])
+    assert any(f"{0:064x}" in (c.image1, c.image2) for c in sit_items([ims[0], ims[1], ims[3]]))
+    assert not any(f"{6:064x}" in (c.image1, c.image2) for c in sit_items([eater, ims[1], ims[3]]))
 
 
 def test_a_step_of_a_game_is_the_game_never_an_option_beside_it() -> None:
