@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mmrakit.images.perception import main_subject, Obj, vocab
+from mmrakit.images.perception import SOURCE as DATASET_SOURCE, main_subject, Obj, vocab
 
 from ..base import Fact, register
 from ._perceived import PerceivedBuilder
@@ -188,7 +188,7 @@ class ObservationAngle(PerceivedBuilder):
 
         def asserted(sha: str, v: str) -> bool:
             a = self.values(sha)[v]
-            return a.confidence >= (yes_min_dataset if a.source == "dataset" else yes_min)
+            return a.confidence >= (yes_min_dataset if a.source == DATASET_SOURCE else yes_min)
 
         groups = self.groups(asserted)
         yield from self.yes_no(groups, differs=differs, slots=slots, entities=entities, key="view")
