@@ -22,6 +22,7 @@ from functools import lru_cache
 from importlib import resources
 
 from mmrakit.errors import ConfigError
+from mmrakit.images.perception import holds_a_group
 from mmrakit.models import EntityGrounding
 
 _TOKEN = re.compile(r"[a-z]+")
@@ -314,18 +315,13 @@ class ImageEvidence:
 
     def _is_crowd(self, e: EntityGrounding) -> bool:
         """Marked as a crowd by the dataset, or (sources without the flag) a box holding two or more
-        whole other boxes of its own kind: a group, not one thing."""
+        whole other boxes of its own kind: a group, not one thing (the annotator's rule,
+        :func:`mmrakit.images.perception.holds_a_group`, with nothing sticking out)."""
         if any(_same_box(e.box, cb) for cb in getattr(self.im, "crowd_boxes", ())):
             return True
-        b = e.box
-        inside = 0
-        for o in self.im.objects():
-            if o is e or o.concept != e.concept or _same_box(o.box, b):
-                continue
-            ob = o.box
-            if b.x <= ob.x and b.y <= ob.y and ob.x + ob.w <= b.x + b.w and ob.y + ob.h <= b.y + b.h:
-                inside += 1
-        return inside >= 2
+        kin = [o.box for o in self.im.objects()
+               if o is not e and o.concept == e.concept and o.box is not None and not _same_box(o.box, e.box)]
+        return holds_a_group(e.box, kin, inside=1.0)
 
     # --- entities with stated attributes -----------------------------------------------------------
 

@@ -260,26 +260,29 @@ def state_subject(state: str, subjects: list[Obj], every: list[Obj] | None = Non
     (a smile, tears) the largest box of ``[emotion_visibility] face_subjects`` (people) when the
     picture has one - a man smiling beside an elephant is the man, not the elephant."""
     v = vocab()["emotion_visibility"]
-    alone = [o for o in subjects if not holds_a_group(o, every or subjects)]
+    others = every or subjects
+    alone = [o for o in subjects
+             if not holds_a_group(o.box, [p.box for p in others if p is not o and p.category == o.category])]
     if state in v["face_states"]:
         alone = [o for o in alone if o.category in v["face_subjects"]] or alone
     return max(alone, key=lambda o: (o.box.area, o.category), default=None)
 
 
-def holds_a_group(o: Obj, objects: list[Obj]) -> bool:
-    """A box holding most of two or more boxes of its own kind is a group (the stands behind a player),
-    not one subject whose face or posture shows a state (sources without COCO's crowd flag; the people
-    at the group's edge stick out of it a little: ``[emotion_visibility] group_inside``)."""
-    share = float(vocab()["emotion_visibility"]["group_inside"])
-    b = o.box
+def holds_a_group(box: Box, kin: list[Box], inside: float | None = None) -> bool:
+    """A box holding two or more smaller boxes of its own kind (``kin``: the other boxes of its
+    category) is a group (the stands behind a player), not one thing or one subject whose face or
+    posture shows a state (sources without COCO's crowd flag). A box counts as held when at least
+    ``inside`` of its area lies in ``box``; by default ``[emotion_visibility] group_inside`` (the people
+    at the group's edge stick out of it a little), 1.0 for wholly inside."""
+    share = float(vocab()["emotion_visibility"]["group_inside"]) if inside is None else inside
 
-    def inside(p: Box) -> float:
-        w = min(b.x + b.w, p.x + p.w) - max(b.x, p.x)
-        h = min(b.y + b.h, p.y + p.h) - max(b.y, p.y)
+    def held(p: Box) -> float:
+        w = min(box.x + box.w, p.x + p.w) - max(box.x, p.x)
+        h = min(box.y + box.h, p.y + p.h) - max(box.y, p.y)
         return max(0.0, w) * max(0.0, h) / p.area if p.area > 0 else 0.0
 
-    return sum(1 for p in objects if p is not o and p.category == o.category and p.box.area < b.area
-               and inside(p.box) >= share) >= 2
+    # the tolerance keeps a wholly-inside box wholly inside under float rounding (inside = 1.0)
+    return sum(1 for p in kin if p.area < box.area and held(p) >= share - 1e-9) >= 2
 
 
 EMOTION_KEYS = ("compatible", "not_states")  # [emotions] keys that are not states

@@ -663,7 +663,8 @@ def test_visible_states_need_a_subject_doing_them_and_a_face_to_read() -> None:
     # face or posture: a player of 2% of the picture stays too small to read, however large the stands
     stands = Obj("person", Box(x=0.0, y=0.0, w=1.0, h=0.4))
     fans = [Obj("person", Box(x=0.1 + 0.2 * k, y=0.1, w=0.05, h=0.1)) for k in range(2)]
-    assert not holds_a_group(stands, [stands, fans[0]])  # one person inside is no group
+    assert not holds_a_group(stands.box, [fans[0].box])  # one person inside is no group
+    assert holds_a_group(stands.box, [f.box for f in fans])
     small = Obj("person", Box(x=0.4, y=0.5, w=0.1, h=0.2))
     assert "joyful" not in vals(attributes(smiles, [stands, *fans, small]), "emotion")
     assert "joyful" in vals(attributes(smiles, [stands, *fans, player]), "emotion")
