@@ -331,7 +331,7 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
                     # the builder's class: one dominant subject in any placement, boxes and captions agreeing
                     value_here = value
                     yes_min = float(rules()["Layout"].param("yes_min_confidence"))
-                    one = set(vocab()["layout"]["one_subject_classes"])
+                    one = set(rules()["Layout"].param("one_subject_classes"))
                     got = {value} if {a.value for a in store[sha].attributes if a.name == attr
                                       and a.confidence >= yes_min} & one else set()
                 elif attr == "activity":
@@ -467,7 +467,7 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
         if c.task == "ObservationAngle":  # the dataset source: a caption AND the boxes agreeing
             yes_min = float(rules()[c.task].param("yes_min_dataset_confidence", yes_min))
         names = ("layout",) if c.task == "Layout" else ("shot", "viewpoint")
-        one = set(vocab()["layout"]["one_subject_classes"])
+        one = set(rules()["Layout"].param("one_subject_classes"))
         if c.answer == "Yes":
             for sha in (c.image1, c.image2):
                 found = values(sha, names, yes_min)
@@ -480,7 +480,7 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
         elif c.task == "Layout":
             partner = values(c.image2, names)
             assert partner and all(v in LAYOUT_OPPOSITES[value] for v in partner), (value, partner)
-            kinds = {cat: k for k, cats in vocab()["subject_kinds"].items() for cat in cats}
+            kinds = {cat: k for k, cats in rules()["Layout"].param("subject_kinds").items() for cat in cats}
             s1, s2 = ([kinds.get(t, t) for t in salient(sha)] for sha in (c.image1, c.image2))
             main1, main2 = salient(c.image1)[0], salient(c.image2)[0]
             kin = bool(families(c.image1) & families(c.image2)) or (main1 not in people and s1[0] in s2) or (

@@ -23,12 +23,13 @@ from collections.abc import Iterator
 from mmrakit.images.perception import SOURCE as DATASET_SOURCE, main_subject, Obj, vocab
 
 from ..base import Fact, register
+from ..rules import rules
 from ._perceived import PerceivedBuilder
 
 # the composition classes that exclude each other, and those a "Yes" may assert (each with its own
-# question form in templates.toml): data in images/data/perception.toml
-LAYOUT_OPPOSITES: dict[str, set[str]] = {k: set(v) for k, v in vocab()["layout_exclusive"].items()}
-LAYOUT_ASSERTED: tuple[str, ...] = tuple(vocab()["layout"]["asserted"])
+# question form in templates.toml): the builder's data, builders/data/rules.toml [Layout]
+LAYOUT_OPPOSITES: dict[str, set[str]] = {k: set(v) for k, v in rules()["Layout"].param("exclusive").items()}
+LAYOUT_ASSERTED: tuple[str, ...] = tuple(rules()["Layout"].param("asserted"))
 MAIN = "one_main_subject"  # a class of the builder, not of the annotator: one dominant subject, placement aside
 
 
@@ -78,12 +79,12 @@ class Layout(PerceivedBuilder):
         if not sa or not sc or (ia is not None and ic is not None and ia != ic):
             return False
         people = set(vocab()["subjects"]["people"])
-        least = float(vocab()["layout"]["kin_min_area"])  # a few parked cars far off do not make a scene kin
+        least = float(self.rule.param("kin_min_area"))  # a few parked cars far off do not make a scene kin
         if sa[0].text == sc[0].text and sa[0].text not in people and min(sa[0].box.area, sc[0].box.area) >= least:
             return True  # the same main subject (a dog and a dog)
         if ia is None or ia != ic:  # by kind only in one known setting: a zoo panda and a kitchen dog are not kin
             return False
-        kinds = {cat: k for k, cats in vocab()["subject_kinds"].items() for cat in cats}
+        kinds = {cat: k for k, cats in self.rule.param("subject_kinds").items() for cat in cats}
 
         def shown(objs: list) -> set[str]:
             return {kinds.get(e.text, e.text) for e in objs if e.box.area >= least}
@@ -98,7 +99,7 @@ class Layout(PerceivedBuilder):
         seen = self.seen
         yes_min = float(self.rule.param("yes_min_confidence", 0.7))
 
-        one_subject = set(vocab()["layout"]["one_subject_classes"])
+        one_subject = set(self.rule.param("one_subject_classes"))
 
         def clear(sha: str, v: str) -> bool:
             return self.values(sha)[v].confidence >= yes_min
