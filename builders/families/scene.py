@@ -251,8 +251,11 @@ class SimilarEvent(ChoiceFromShared):
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
         acts = vocab()["activities"]
-        if verb in acts["posture_excluded_by"]:
-            return f"{'lie' if verb == 'lay' else verb}|"  # a posture is compared without its object ("sitting at dinner")
+        # a posture in any wording ([activity_canonical]: "lay" is "lie|") is compared without its object
+        # ("sitting at dinner")
+        posture = vocab()["activity_canonical"].get(verb, f"{verb}|")
+        if posture.partition("|")[0] in acts["posture_excluded_by"]:
+            return posture
         return v if head in vague_verbs() or head in acts["object_sensitive_verbs"] else f"{verb}|"
 
     def values(self, sha: str):
