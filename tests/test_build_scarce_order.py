@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from mmrakit.builders.base import Fact
 from mmrakit.builders.families._common import most_within_caps, scarce_first
 from mmrakit.builders.families.position import _inside, corner_cut, unreadable_box
+from mmrakit.builders.rules import rules
 from mmrakit.models import Box
 
 
@@ -75,13 +76,30 @@ def test_most_within_caps_keeps_the_largest_set_the_caps_allow():
 
 
 def test_boxes_no_side_is_read_against():
-    # the rim of a table along the bottom edge; a table filling the frame; a hand reaching in from a corner
-    assert unreadable_box(Box(x=0.46, y=0.88, w=0.41, h=0.105), edge_strip=0.12, max_area=0.5)
-    assert unreadable_box(Box(x=0.0, y=0.1, w=0.9, h=0.8), edge_strip=0.12, max_area=0.5)
-    assert not unreadable_box(Box(x=0.3, y=0.5, w=0.4, h=0.3), edge_strip=0.12, max_area=0.5)
-    assert not unreadable_box(Box(x=0.3, y=0.2, w=0.41, h=0.105), edge_strip=0.12, max_area=0.5)  # not at an edge
-    assert corner_cut(Box(x=0.0, y=0.66, w=0.68, h=0.34), 0.02)
-    assert not corner_cut(Box(x=0.4, y=0.7, w=0.4, h=0.3), 0.02)  # bottom only: a dog at a person's feet
+    # the settings from the rule table, so the boxes stay on their side of each threshold when it moves
+    r = rules()["RelativePosition"]
+    strip, max_area = float(r.param("edge_strip")), float(r.param("max_box_area"))
+    flush, long = float(r.param("edge_flush")), float(r.param("strip_elongation"))
+    kw = dict(edge_strip=strip, max_area=max_area, flush=flush, elongation=long)
+    h = 0.9 * strip
+    w = 1.2 * long * h
+    assert w < 1.0 and w * h < max_area
+    # the rim of a table along the bottom edge, stopping a few pixels short of it; the same along a side
+    assert unreadable_box(Box(x=0.3, y=1 - h - flush / 2, w=w, h=h), **kw)
+    assert unreadable_box(Box(x=flush / 2, y=0.3, w=h, h=w), **kw)
+    assert not unreadable_box(Box(x=0.3, y=0.4, w=w, h=h), **kw)  # not at an edge
+    assert not unreadable_box(Box(x=0.3, y=1 - h - 2 * flush, w=w, h=h), **kw)  # not flush with it
+    assert not unreadable_box(Box(x=0.3, y=1 - h, w=0.8 * long * h, h=h), **kw)  # not long enough for a strip
+    deep = 1.1 * strip
+    assert not unreadable_box(Box(x=0.0, y=1 - deep, w=min(1.0, 1.2 * long * deep), h=deep), **kw)  # deeper than a strip
+    # a table filling the frame; a box just under the area limit, clear of the edges, is readable
+    assert unreadable_box(Box(x=0.0, y=0.0, w=1.0, h=min(1.0, max_area + 0.05)), **kw)
+    side = (0.9 * max_area) ** 0.5
+    assert not unreadable_box(Box(x=(1 - side) / 2, y=(1 - side) / 2, w=side, h=side), **kw)
+    # a hand reaching in from a bottom corner
+    cut = float(r.param("stack_bottom_cut"))
+    assert corner_cut(Box(x=0.0, y=0.66, w=0.68, h=0.34), cut)
+    assert not corner_cut(Box(x=0.4, y=0.7, w=0.4, h=0.3), cut)  # bottom only: a dog at a person's feet
     assert not corner_cut(Box(x=0.0, y=0.66, w=0.68, h=0.34), -1.0)  # the rule switched off
 
 

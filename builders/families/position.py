@@ -55,16 +55,16 @@ def apart(a, b, side: str) -> bool:
     return not (b.y <= ca <= b.y + b.h) and not (a.y <= cb <= a.y + a.h)
 
 
-def unreadable_box(b, edge_strip: float, max_area: float) -> bool:
+def unreadable_box(b, edge_strip: float, max_area: float, *, flush: float, elongation: float) -> bool:
     """A box no side can be read against: a thin strip along a frame edge (the rim of a table at the
     bottom of the picture: what is "left of" it?), or one that fills most of the frame (a table that
     is the whole picture has everything on it, not beside it). ``edge_strip``: depth from the edge it
-    touches, as a share of the frame, below which a box at least three times as long is a strip."""
+    touches (within ``flush`` of it), as a share of the frame, below which a box at least ``elongation``
+    times as long is a strip (rules.toml [RelativePosition] edge_strip, edge_flush, strip_elongation)."""
     if b.w * b.h > max_area:
         return True
-    eps = 0.02  # "flush with an edge": within 2% of the frame (COCO boxes stop a few pixels short)
-    horiz = (b.y <= eps or b.y + b.h >= 1 - eps) and b.h < edge_strip and b.w >= 3 * b.h
-    vert = (b.x <= eps or b.x + b.w >= 1 - eps) and b.w < edge_strip and b.h >= 3 * b.w
+    horiz = (b.y <= flush or b.y + b.h >= 1 - flush) and b.h < edge_strip and b.w >= elongation * b.h
+    vert = (b.x <= flush or b.x + b.w >= 1 - flush) and b.w < edge_strip and b.h >= elongation * b.w
     return horiz or vert
 
 
@@ -100,6 +100,12 @@ class RelativePosition(Builder):
         words = lexicon()["position"]
         return templates()[self.task].option["text"].format(r1=words[r1], r2=words[r2])
 
+    def unreadable(self, box, max_area: float) -> bool:
+        """:func:`unreadable_box` with this subtask's rule settings."""
+        r = self.rule
+        return unreadable_box(box, float(r.param("edge_strip", 0.0)), max_area,
+                              flush=float(r.param("edge_flush")), elongation=float(r.param("strip_elongation")))
+
     def relations_in(self, sha: str) -> dict[tuple[str, str], tuple]:
         """(A, B) -> (side, A grounding, B grounding). A is the image's one salient instance of its kind
         (caption-named, not a crowd); B's salient instances ALL lie on that same side of A, so "the B"
@@ -115,9 +121,8 @@ class RelativePosition(Builder):
         for e in im.objects():
             if e.box.w * e.box.h >= min_area:
                 visible.setdefault(e.concept, []).append(e)
-        strip = float(self.rule.param("edge_strip", 0.0))
         max_area = float(self.rule.param("max_box_area", 1.0))
-        readable = lambda e: not unreadable_box(e.box, strip, max_area)  # noqa: E731
+        readable = lambda e: not self.unreadable(e.box, max_area)  # noqa: E731
         cut = float(self.rule.param("stack_bottom_cut", -1.0))  # off: no box is that far past the frame
         anchors = [e for e in im.objects() if ev.dominant(e) and ev.confirmed(e, the=True) and readable(e)]
         out = {}
@@ -155,12 +160,11 @@ class RelativePosition(Builder):
         o = float(self.rule.param("frame_overlap", 0.1))
         enclosing = {f"/c/en/{k.replace(' ', '_')}" for k in self.rule.param("seen_through", [])}
         shells = [x.box for x in im.objects() if x.concept in enclosing]
-        strip = float(self.rule.param("edge_strip", 0.0))
         out = {}
         for e in im.objects():
             if not ev.dominant(e) or not ev.confirmed(e, the=True):
                 continue  # "the {kind}": one of it, called so by the captions
-            if unreadable_box(e.box, strip, 1.0):
+            if self.unreadable(e.box, 1.0):
                 continue  # a strip along the edge of the picture: hard to point at
             if e.concept not in enclosing and any(_inside(e.box, s) >= 0.9 for s in shells):
                 continue  # a passenger seen through a train or bus window: hard to point at
