@@ -10,7 +10,8 @@ from itertools import zip_longest
 def pairs_round_robin(groups: dict[str, list[str]], rng: random.Random, max_offset: int = 50
                       ) -> Iterator[tuple[str, str, str]]:
     """(key, a, b) pairs of items sharing a key, spread over keys: round r pairs item i with item
-    i+r of each key's shuffled list, so no key or item dominates the first facts."""
+    i+r of each key's shuffled list, so no key or item dominates the first facts; each pair comes in
+    either order (a coin per pair), so neither image is image 1 more often."""
     keys = sorted(k for k, v in groups.items() if len(v) >= 2)
     rng.shuffle(keys)
     lists = {}
@@ -26,7 +27,8 @@ def pairs_round_robin(groups: dict[str, list[str]], rng: random.Random, max_offs
         for batch in zip_longest(*streams):
             for item in batch:
                 if item is not None:
-                    yield item
+                    k, a, b = item
+                    yield (k, b, a) if rng.random() < 0.5 else item
 
 
 def interleave(*lists: Iterable[str]) -> list[str]:

@@ -74,8 +74,6 @@ class PerceivedBuilder(Builder):
             return uses[i] + k <= cap and before[i] + uses[i] + k <= cap_total
 
         for x, a, b in pairs_round_robin(by_value, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if not room(a, 2) and room(b, 2):
                 a, b = b, a  # the anchor appears twice (Yes and No)
             if not room(a, 2) or not room(b, 1):

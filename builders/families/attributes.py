@@ -74,8 +74,6 @@ class InventoryBuilder(_EvidenceBuilder):
             for x in ans:
                 by_value[x].append(sha)
         for x, a, b in pairs_round_robin(by_value, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if not self.pair_ok(a, b):
                 continue
             pairs = [(p, q) for p in per_image[a][x] for q in per_image[b][x]]
@@ -237,8 +235,6 @@ class AppearanceSimilarity(_EvidenceBuilder):
                 by_colour[c].append(sha)
         yes_facts = []
         for c, a, b in pairs_round_robin(by_colour, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if not self.pair_ok(a, b):
                 continue
             ea = next(i for i in coloured[a] if i[1] == c)

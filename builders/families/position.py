@@ -199,8 +199,6 @@ class RelativePosition(Builder):
         opt = lambda r1, r2: option.format(r1=words[r1], r2=words[r2])  # noqa: E731
         pairs = []
         for kind, a, b in pairs_round_robin(by_kind, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if self.allowed_pair(a, b):
                 pairs.append((kind, kind, a, b))
         cross = []
@@ -211,8 +209,6 @@ class RelativePosition(Builder):
                 for k in kinds_of:
                     classes[f"/c/en/{k.replace(' ', '_')}"].add(cls)
             for _, a, b in pairs_round_robin(framed, self.rng, max_offset=int(self.rule.param("frame_cross_offsets", 8))):
-                if self.rng.random() < 0.5:
-                    a, b = b, a
                 kinds = [(x, y) for x in sorted(sides[a]) if x not in sides[b]
                          for y in sorted(sides[b]) if y not in sides[a] and classes.get(x, {x}) & classes.get(y, {y})]
                 if kinds and self.allowed_pair(a, b) and self.in_caption_band(a, b)[0]:
@@ -273,8 +269,6 @@ class RelativePosition(Builder):
                 by_pair["|".join(k)].append(sha)
         opposite = lexicon()["position"]["opposite"]
         for key, a, b in pairs_round_robin(by_pair, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if not self.allowed_pair(a, b):
                 continue
             pair = tuple(key.split("|"))

@@ -124,8 +124,6 @@ class NearSameEntity(Builder):
             for z in {z for nb in m.values() for z in nb}:
                 by_z[z].append(sha)
         for z, a, b in pairs_round_robin(by_z, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if not self.allowed_pair(a, b):
                 continue
             ma, mb = maps[a], maps[b]

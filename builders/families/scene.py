@@ -79,8 +79,6 @@ class ChoiceFromShared(PerceivedBuilder):
         seen = self.seen
         everything = sorted(by_value)
         for x, a, b in pairs_round_robin(by_value, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if not self.allowed_pair(a, b):
                 continue
             sa, sb = self.stated_values(a), self.stated_values(b)

@@ -81,8 +81,6 @@ class SharedTargetBuilder(Builder):
         wants_tf = "True or false QA" in self.qa_types
         yes_no = self._disjoint_pairs(per_image) if wants_tf else iter(())
         for x, a, b in pairs_round_robin(by_target, self.rng):
-            if self.rng.random() < 0.5:
-                a, b = b, a
             if not self.allowed_pair(a, b):
                 continue
             fact = self._shared_fact(x, a, b, per_image, subjects)
