@@ -27,6 +27,7 @@ import pytest
 
 from mmrakit.builders import build_candidates, open_context, resolve_subtasks
 from mmrakit.builders.instances import vocab
+from mmrakit.builders.rules import rules
 from mmrakit.images import ImagePool
 from mmrakit.images.embed import run_embed
 from mmrakit.images.importer import import_images
@@ -303,23 +304,24 @@ def test_relative_position_entities_are_readable_against_the_raw_boxes(coco_trai
     _, _, results, raw = coco_train
     items = _kept(results, "RelativePosition")
     assert items
+    r = rules()["RelativePosition"]
+    max_area, flush = float(r.param("max_box_area")), float(r.param("edge_flush"))
+    strip, long = float(r.param("edge_strip")), float(r.param("strip_elongation"))
     for c in items:
         for sha, ents in ((c.image1, c.evidence.entities1), (c.image2, c.evidence.entities2)):
             W, H = raw[sha]["size"]
             for ent in ents:
                 x, y, w, h = _largest(raw[sha], ent.text)
                 if "frame_side1" not in c.evidence.notes:
-                    assert w * h <= 0.5 * W * H, (c.question, ent.text, "fills the frame")
-                at_edge = y <= 0.02 * H or y + h >= 0.98 * H
-                assert not (at_edge and h < 0.12 * H and w / W >= 3 * h / H), (c.question, ent.text, "edge strip")
+                    assert w * h <= max_area * W * H, (c.question, ent.text, "fills the frame")
+                at_edge = y <= flush * H or y + h >= (1 - flush) * H
+                assert not (at_edge and h < strip * H and w / W >= long * h / H), (c.question, ent.text, "edge strip")
 
 
 def test_no_usage_answer_dominates(coco_train):
     """One use answers at most max_answer_share of the target (a text-only prior otherwise: 'for putting things
     on' answered a fifth of the items)."""
     _, _, results, _ = coco_train
-    from mmrakit.builders.rules import rules
-
     share = float(rules()["UsageSimilarity"].param("max_answer_share"))
     items = _kept(results, "UsageSimilarity")
     top, n = Counter(c.options[c.answer] for c in items).most_common(1)[0]
