@@ -3,11 +3,15 @@ the project's COCO pack: every MMRA subtask yields valid candidates without ../s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from mmrakit.builders import build
+from mmrakit.builders import build, open_context
+from mmrakit.builders.families.geometry import LAYOUT_ASSERTED
+from mmrakit.builders.rules import rules
+from mmrakit.images.perception import Obj, attributes
 from mmrakit.images.importer import import_images
 from mmrakit.records import CandidateStore
 from mmrakit.relations import bundled_subset
@@ -35,9 +39,36 @@ def test_every_subtask_yields_candidates_on_the_bundled_demo(tmp_path):
     # composition find no same-scene-kind partner whose caption similarity keeps the Yes/No drift within bounds)
     perceived = {"MentalitySimilarity", "SubEvent", "SimilarEvent", "ObservationAngle", "Layout"}
     assert all(n >= 1 for t, n in kept.items() if t not in perceived), kept
+    n_images = report["images"]
     for s in report["subtasks"]:
         if s["kept"] == 0:
-            assert s["missing_evidence"], s  # says which evidence was missing
+            # a subtask that yields nothing says why (which evidence was missing, in how many of the images)
+            missing = s["missing_evidence"]
+            assert missing and s["shortfall"] == s["target"], s
+            assert all(n <= n_images for r, n in missing.items() if r.startswith("image without")), s
+    # Layout and ObservationAngle: some photos carry a composition / a close-up that boxes and captions agree
+    # on, so their emptiness is the hard negative: the report names the value that found no "No" partner
+    by_task = {s["task"]: s for s in report["subtasks"]}
+    asked = {"Layout": set(LAYOUT_ASSERTED), "ObservationAngle": {"close_up", "wide", "high_angle"}}
+    for task, values in asked.items():
+        if by_task[task]["kept"] == 0:
+            named = {m.group(1) for r in by_task[task]["missing_evidence"]
+                     if (m := re.fullmatch(r"no hard negative for a '(\w+)' pair .*", r))}
+            assert named and named <= values, by_task[task]
+    # ... and the count of Layout photos without a usable composition is the pool's, read from the annotator's
+    # rule directly (source 1 over each photo's captions and boxes; a "Yes" needs yes_min_confidence)
+    ctx = open_context(ws, seed=0)
+    yes_min = float(rules()["Layout"].param("yes_min_confidence"))
+    usable = set(LAYOUT_ASSERTED) | set(rules()["Layout"].param("one_subject_classes"))
+    with_layout = 0
+    for sha in ctx.pool.order:
+        im = ctx.pool[sha]
+        attrs = attributes(im.captions, [Obj(e.text, e.box) for e in im.objects()])
+        with_layout += any(a.name == "layout" and a.value in usable and a.confidence >= yes_min for a in attrs)
+    assert with_layout >= 2
+    lacking = by_task["Layout"]["missing_evidence"].get("image without a confident 'layout' attribute "
+                                                       "(captions/boxes/annotator)", 0)
+    assert lacking == len(ctx.pool.order) - with_layout, (lacking, with_layout)
     store = CandidateStore(ws)
     for task in mmra_subtasks():
         for c in store.list(task=task):
