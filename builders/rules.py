@@ -79,3 +79,10 @@ def templates() -> dict[str, Templates]:
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Any]:
     return _read("lexicon.toml")
+
+
+@lru_cache(maxsize=1)
+def perceived() -> dict[str, Any]:
+    """The image-level builders' vocabularies (activities, activity domains, state distractors) in
+    ``data/perceived.toml``; what the annotator reads stays in images/data/perception.toml."""
+    return _read("perceived.toml")

@@ -19,6 +19,7 @@ from mmrakit.images.perception import Obj, compatible_states, emotion_states, st
 from ..base import register
 from ..instances import ImageEvidence
 from ..base import Fact
+from ..rules import perceived
 from .scene import ChoiceFromShared
 
 STATE_TEXT = {"joyful": "happy", "playful": "playful", "calm": "calm and relaxed", "focused": "focused",
@@ -42,7 +43,7 @@ class MentalitySimilarity(ChoiceFromShared):
     def option_pool(self, values: list[str], answer: str) -> list[str]:
         """Listed states a reviewer can tell apart from the answer at a glance (data:
         [emotion_distractors]), then the pool's other states."""
-        listed = list(vocab()["emotion_distractors"].get(answer, []))
+        listed = list(perceived()["emotion_distractors"].get(answer, []))
         return listed + [v for v in values if v not in listed]
 
     def _subjects(self, sha: str, state: str) -> list:

@@ -25,6 +25,7 @@ from ..base import Fact, register
 from ._common import pairs_round_robin
 from ._perceived import PerceivedBuilder
 from ..pairs import pair_id
+from ..rules import perceived
 
 
 def subjects_and_objects(im) -> set[str]:
@@ -44,7 +45,7 @@ def activity_text(value: str) -> str:
     from lemminflect import getInflection
 
     verb, _, obj = value.partition("|")
-    fixed = vocab()["activities"]["text"].get(verb)
+    fixed = perceived()["activities"]["text"].get(verb)
     if fixed and not obj:
         return fixed
     words = verb.split(" ")
@@ -54,7 +55,7 @@ def activity_text(value: str) -> str:
         rest = " ".join(words[1:])
         head = f"{head} {'an' if rest[0] in 'aeiou' else 'a'} {rest}"
     if obj and obj not in words:
-        if obj in vocab()["activities"]["mass_nouns"]:
+        if obj in perceived()["activities"]["mass_nouns"]:
             return f"{head} {obj}"
         article = "an" if obj[0] in "aeiou" else "a"
         return f"{head} {article} {obj}"
@@ -62,8 +63,8 @@ def activity_text(value: str) -> str:
 
 
 def vague_verbs() -> set[str]:
-    """Verbs that are never a shared event nor an option of one (data: [activities] vague_verbs)."""
-    return set(vocab()["activities"]["vague_verbs"])
+    """Verbs that are never a shared event nor an option of one (data: perceived.toml [activities] vague_verbs)."""
+    return set(perceived()["activities"]["vague_verbs"])
 
 
 class ChoiceFromShared(PerceivedBuilder):
@@ -180,7 +181,7 @@ def one_event_group(d: str, x: str) -> bool:
         return {verb, verb.split(" ")[0]} | ({f"{verb} {obj}"} if obj else set())
 
     nd, nx = names(d), names(x)
-    return any(nd & set(g) and nx & set(g) for g in vocab()["activities"]["same_event"])
+    return any(nd & set(g) and nx & set(g) for g in perceived()["activities"]["same_event"])
 
 
 @register
@@ -201,7 +202,7 @@ class SimilarEvent(ChoiceFromShared):
 
         if dv.split(" ")[0] not in lexicon().activity and " " not in dv:
             return True  # a verb of no listed activity ("illuminating" from "an illuminated board") is no option
-        postures = vocab()["activities"]["posture_excluded_by"]
+        postures = perceived()["activities"]["posture_excluded_by"]
         if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do and dv not in postures):
             return True
         return one_event_group(d, x)
@@ -216,7 +217,7 @@ class SimilarEvent(ChoiceFromShared):
         lemmas = caption_lemmas(self.ctx.pool[sha].captions)
         if set(verb.split(" ")[:1]) & lemmas:
             return False
-        postures = vocab()["activities"]["posture_excluded_by"]
+        postures = perceived()["activities"]["posture_excluded_by"]
         if verb in postures and not obj:
             # a posture is wrong for an image whose confident activity rules it out ("sitting" / skiing)
             doing = {v.partition("|")[0].split(" ")[0] for v in self.seen.confident(sha, "activity")}
@@ -225,7 +226,7 @@ class SimilarEvent(ChoiceFromShared):
             # only a handling verb with a boxed kind of object is concrete enough ("holding a frisbee";
             # never "standing a table", "holding a piece")
             kinds = {e.text for e in self.ctx.pool[sha].objects()}
-            return (verb in vocab()["activities"]["handling_verbs"] and obj in self.box_kinds()
+            return (verb in perceived()["activities"]["handling_verbs"] and obj in self.box_kinds()
                     and obj not in lemmas and obj not in kinds)
         return True
 
@@ -239,7 +240,7 @@ class SimilarEvent(ChoiceFromShared):
         head = verb.split(" ")[0]
         if head in vague_verbs():
             return False
-        needs_object = head in vocab()["activities"]["object_sensitive_verbs"]
+        needs_object = head in perceived()["activities"]["object_sensitive_verbs"]
         return has_agent(self.seen, sha) and (bool(obj) or not needs_object)
 
     @staticmethod
@@ -248,7 +249,7 @@ class SimilarEvent(ChoiceFromShared):
         depends on the object (serve, fly, play ...) with their object."""
         verb, _, obj = v.partition("|")
         head = verb.split(" ")[0]
-        acts = vocab()["activities"]
+        acts = perceived()["activities"]
         # a posture in any wording ([activity_canonical]: "lay" is "lie|") is compared without its object
         # ("sitting at dinner")
         posture = vocab()["activity_canonical"].get(verb, f"{verb}|")
@@ -284,12 +285,12 @@ class SimilarEvent(ChoiceFromShared):
         if not self.absent(x, c):
             return False
         verb = x.partition("|")[0]
-        furniture = vocab()["activities"]["posture_furniture"].get(verb)
+        furniture = perceived()["activities"]["posture_furniture"].get(verb)
         if furniture is not None:
             # a seat too small to make out (`min_visible_area`) shows nobody sitting on it either
             least = float(vocab()["subjects"]["min_visible_area"])
             boxed = {e.text for e in self.ctx.pool[c].objects() if e.box is not None and e.box.area >= least}
-            crowd = vocab()["activities"]["posture_crowd"]
+            crowd = perceived()["activities"]["posture_crowd"]
             people = set(vocab()["subjects"]["people"])
             n_people = sum(e.text in people for e in self.ctx.pool[c].objects())
             words = set(re.findall(r"[a-z]+", " ".join(self.ctx.pool[c].captions).lower()))

@@ -20,15 +20,14 @@ from collections.abc import Iterator
 from ..base import Fact, register
 from ..graph import uri
 from ..pairs import PairMiner
+from ..rules import perceived
 from ._perceived import PerceivedBuilder
 from .shared_target import edge_evidence
 
 
 def domain(value: str) -> str | None:
-    from mmrakit.images.perception import vocab
-
     verb, _, obj = value.partition("|")
-    domains = vocab()["activity_domains"]
+    domains = perceived()["activity_domains"]
     if obj:  # "serve ball" is a ball game, "serve" alone food
         for name, verbs in domains.items():
             if f"{verb} {obj}" in verbs:
@@ -41,11 +40,9 @@ def domain(value: str) -> str | None:
 
 def domain_words(value: str) -> set[str]:
     """The verb of an activity and every verb and noun of its domain (single words)."""
-    from mmrakit.images.perception import vocab
-
     verb = value.partition("|")[0]
     d = domain(value)
-    words = set(vocab()["activity_domains"].get(d, [])) | set(vocab()["activity_domain_nouns"].get(d, [])) if d else set()
+    words = set(perceived()["activity_domains"].get(d, [])) | set(perceived()["activity_domain_nouns"].get(d, [])) if d else set()
     return {w for w in words | {verb, verb.split(" ")[0]} if " " not in w}
 
 
@@ -65,11 +62,9 @@ def other_domain(a: str, b: str) -> bool:
 def concepts(value: str) -> list[str]:
     """Graph concepts an activity is looked up as: ``verb object``, then the bare verb unless the verb's
     sense depends on its object (cutting a card is no "cut" step of preparing food)."""
-    from mmrakit.images.perception import vocab
-
     verb, _, obj = value.partition("|")
     out = [uri(f"{verb} {obj}")] if obj else []
-    if obj and verb.split(" ")[0] in vocab()["activities"]["object_sensitive_verbs"]:
+    if obj and verb.split(" ")[0] in perceived()["activities"]["object_sensitive_verbs"]:
         return out
     return out + [uri(verb)]
 
