@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mmrakit.builders import BuildContext, build_candidates, resolve_subtasks
@@ -42,9 +42,11 @@ seeds = st.integers(min_value=0, max_value=10_000)
 def test_same_seed_same_candidates_other_seed_other_choices(graph_seed, pool_seed, seed):
     # 300 images: the synthetic world's one caption per image rarely supports a Layout composition, and
     # a build that keeps nothing cannot show that another seed makes other choices
+    # (some drawn worlds still keep nothing, graph_seed=0, pool_seed=1060: hypothesis draws another; it reports
+    # an unsatisfiable test when too few worlds keep anything)
     made = world(graph_seed, pool_seed, n_images=300)
     _, first = run(graph_seed, pool_seed, seed, made=made)
-    assert any(r.kept for r in first.values())
+    assume(any(r.kept for r in first.values()))
     _, again = run(graph_seed, pool_seed, seed, made=world(graph_seed, pool_seed, n_images=300))
     assert ids(first) == ids(again)
     _, other = run(graph_seed, pool_seed, seed + 1, made=made)
