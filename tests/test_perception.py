@@ -327,13 +327,14 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
                 if attr == "shot" and c.task == "ObservationAngle":
                     value_here = value.split("@")[0]
                     got = {a.value for a in store[sha].attributes if a.name in ("shot", "viewpoint") and a.confidence >= 0.5}
-                elif attr == "layout" and value == "one_main_subject":
-                    # the builder's class: one dominant subject in any placement, boxes and captions agreeing
+                elif attr == "layout":
+                    # "dimension:value" (rules.toml [Layout.dimensions]): the value's classes, boxes and captions agreeing
                     value_here = value
+                    dim, _, val = value.partition(":")
                     yes_min = float(rules()["Layout"].param("yes_min_confidence"))
-                    one = set(vocab()["layout"]["one_subject_classes"])
+                    classes = set(rules()["Layout"].param("dimensions")[dim][val])
                     got = {value} if {a.value for a in store[sha].attributes if a.name == attr
-                                      and a.confidence >= yes_min} & one else set()
+                                      and a.confidence >= yes_min} & classes else set()
                 elif attr == "activity":
                     value_here = value.split("|")[0]
                     got = {a.value.split("|")[0] for a in store[sha].attributes if a.name == attr and a.confidence >= 0.5}
@@ -421,13 +422,15 @@ def test_environment_no_pairs_are_fair_and_caption_similarity_gives_nothing_away
         assert abs(pair["Yes"] - pair["No"]) <= float(rules()[task].param("pair_max_gap", 0.08)) + 1e-6, (task, pair)
 
 
-def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -> None:
-    """On the real train half: each Layout/ObservationAngle question names the composition or
-    viewpoint; a "Yes" has it in both images from boxes AND captions (layout) or a caption (viewpoint);
-    a "No" partner has an exclusive value and shares the anchor's scene kind."""
+def test_layout_and_viewpoint_questions_need_both_images(coco_train) -> None:
+    """On the real train half: a Layout question is relational along one named dimension (its forms in
+    templates.toml, the same for a "Yes" and its "No"); EVERY photo of a Layout item, "No" partner
+    included, has an asserted value of that dimension from boxes AND captions, the "Yes" photos the same
+    one, the "No" partner a different one and no statement (however weak) of the anchor's (so no single
+    photo decides a "No"); the partner shares the anchor's scene kind. ObservationAngle questions name
+    the viewpoint, and a "Yes" has it in both images from a caption."""
     import re
 
-    from mmrakit.builders.families.geometry import LAYOUT_OPPOSITES
     from mmrakit.builders.rules import rules, templates
     from mmrakit.images.perception import vocab
 
@@ -445,9 +448,15 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
     people = set(vocab()["subjects"]["people"])
     background = set(vocab()["shot_boxes"]["background"])
     least = float(vocab()["layout"]["min_area"])
+    dims = rules()["Layout"].param("dimensions")
+    yes_min_layout = float(rules()["Layout"].param("yes_min_confidence"))
 
     def values(sha: str, names: tuple[str, ...], floor: float = 0.5) -> dict[str, Attribute]:
         return {a.value: a for a in store[sha].attributes if a.name in names and a.confidence >= floor}
+
+    def dim_values(sha: str, dim: str, floor: float) -> set[str]:
+        have = set(values(sha, ("layout",), floor))
+        return {v for v, cls in dims[dim].items() if have & set(cls)}
 
     def salient(sha: str) -> list[str]:
         rows = ws.db.execute("SELECT text, box FROM images_entities WHERE sha256 = ? AND box IS NOT NULL", (sha,))
@@ -457,35 +466,39 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
     def families(sha: str) -> set[str]:
         return {scenes[v]["family"] for v in values(sha, ("scene",)) if v in scenes}
 
+    by_pair: dict[str, list] = {}
+    for c in layout:
+        dim, _, val = c.evidence.notes["value"].partition(":")
+        assert c.question in templates()["Layout"].forms[dim], c.question  # relational, names the dimension
+        by_pair.setdefault(c.evidence.notes["pair_id"], []).append(c)
+        anchor = dim_values(c.image1, dim, yes_min_layout)
+        other = dim_values(c.image2, dim, yes_min_layout)
+        assert anchor == {val}, (c.evidence.notes, anchor)
+        if c.answer == "Yes":
+            assert other == {val}, (val, other)
+        else:
+            assert len(other) == 1 and val not in other, (val, other)  # asserted, and different
+            assert val not in dim_values(c.image2, dim, 0.0)  # never stated for the partner, even weakly
+            kinds = {cat: k for k, cats in vocab()["subject_kinds"].items() for cat in cats}
+            s1, s2 = ([kinds.get(t, t) for t in salient(sha)] for sha in (c.image1, c.image2))
+            main1, main2 = salient(c.image1)[0], salient(c.image2)[0]
+            kin = bool(families(c.image1) & families(c.image2)) or (main1 not in people and s1[0] in s2) or (
+                main2 not in people and s2[0] in s1) or (main1 in people and main2 in people)
+            assert kin, (val, s1, s2, families(c.image1), families(c.image2))
+    assert all(len(p) == 2 and {c.answer for c in p} == {"Yes", "No"} for p in by_pair.values())
     for c in cands:
+        if c.task != "ObservationAngle":
+            continue
         value = c.evidence.notes["value"]
         forms = templates()[c.task].forms
         named = [re.escape(t).replace(re.escape("{subject}"), "[a-z ]+") for f in (value, value + "_subject")
                  for t in forms.get(f, ())]
         assert any(re.fullmatch(t, c.question) for t in named), (c.task, value, c.question)
-        yes_min = float(rules()[c.task].param("yes_min_confidence"))
-        if c.task == "ObservationAngle":  # the dataset source: a caption AND the boxes agreeing
-            yes_min = float(rules()[c.task].param("yes_min_dataset_confidence", yes_min))
-        names = ("layout",) if c.task == "Layout" else ("shot", "viewpoint")
-        one = set(vocab()["layout"]["one_subject_classes"])
+        yes_min = float(rules()[c.task].param("yes_min_dataset_confidence"))
         if c.answer == "Yes":
             for sha in (c.image1, c.image2):
-                found = values(sha, names, yes_min)
-                # "one large main subject": one dominant subject in any placement
-                a = next((found[v] for v in sorted(found) if v in one), None) if value == "one_main_subject" \
-                    else found.get(value)
-                assert a is not None, (c.task, value, values(sha, names, 0.0))
-                if c.task == "ObservationAngle":
-                    assert "captions say" in a.detail  # a caption states the viewpoint; boxes never alone
-        elif c.task == "Layout":
-            partner = values(c.image2, names)
-            assert partner and all(v in LAYOUT_OPPOSITES[value] for v in partner), (value, partner)
-            kinds = {cat: k for k, cats in vocab()["subject_kinds"].items() for cat in cats}
-            s1, s2 = ([kinds.get(t, t) for t in salient(sha)] for sha in (c.image1, c.image2))
-            main1, main2 = salient(c.image1)[0], salient(c.image2)[0]
-            kin = bool(families(c.image1) & families(c.image2)) or (main1 not in people and s1[0] in s2) or (
-                main2 not in people and s2[0] in s1)  # (kin also needs the same setting: not re-derived here)
-            assert kin, (value, s1, s2, families(c.image1), families(c.image2))
+                a = values(sha, ("shot", "viewpoint"), yes_min).get(value)
+                assert a is not None and "captions say" in a.detail, (value, values(sha, ("shot", "viewpoint"), 0.0))
 
 
 def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:
