@@ -1,14 +1,15 @@
 """Image-level subtasks about how a picture is framed: Layout and ObservationAngle.
 
-Both read annotator attributes (:mod:`..perception`), never a box heuristic on its own, and every
-question *names* the composition or viewpoint it asks about, so a reviewer can check it in each image:
+Both read annotator attributes (:mod:`..perception`), never a box heuristic on its own:
 
-- Layout: the coarse composition (one dominant subject in the centre / on the left / on the right,
-  two subjects side by side, many separate objects spread over the frame). A "Yes" needs the class in
-  both images with boxes AND captions agreeing (or a VLM's answer; confidence >= ``yes_min_confidence``); the "No" partner
-  (hard negative from the pair miner) is a caption neighbour of image 1 whose composition is a
-  different, exclusive class (boxes alone suffice for that contrast), in the same indoor/outdoor
-  setting and of the same scene kind (a shared scene family or main subject category).
+- Layout: a relational question along one named dimension of the composition (rules.toml
+  ``[Layout.dimensions]``): *count* (one large main subject / two side by side / a group of several
+  subjects of one kind / many scattered objects) or *side* (where the one main subject is placed). Every
+  photo of an item, "No" partner included, has an asserted value of that dimension (boxes AND captions
+  agreeing, or a VLM's answer; confidence >= ``yes_min_confidence``). Yes: the same value in both; No
+  (hard negative from the pair miner): a caption neighbour of image 1 of the same scene kind whose
+  asserted value differs and which states image 1's value nowhere, so neither photo alone decides it
+  (a question naming one composition let the photo lacking it decide a "No" alone).
 - ObservationAngle: shot distance (close-up / wide) and camera angle (from above), each stated by a
   caption; a dataset "Yes" also needs the boxes to agree (boxes never decide alone, but a caption they
   do not back is no viewpoint both photos clearly show). Yes: both images share it; No: a close-up
