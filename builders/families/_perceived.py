@@ -10,7 +10,7 @@ missing evidence, by attribute, so the build report says what was missing.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from mmrakit.models import Attribute
 
@@ -55,8 +55,10 @@ class PerceivedBuilder(Builder):
     def yes_no(self, by_value: dict[str, list[str]], *, differs: Callable[[str, str, str], bool],
                close: Callable[[str, str], bool] | None = None, slots: Callable[[str, str, str], dict] | None = None,
                entities: Callable[[str, str], list] | None = None, key: str = "",
-               pair_ok: Callable[[str, str, str], bool] | None = None) -> Iterator[Fact]:
-        """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
+               pair_ok: Callable[[str, str, str], bool] | None = None,
+               pairs: Iterable[tuple[str, str, str]] | None = None) -> Iterator[Fact]:
+        """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id).
+        ``pairs``: the (value, a, b) positives to try, in order (default: round robin over the values)."""
         miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)),
                           max_partner_uses=int(self.rule.param("pair_partner_uses", 2)),
                           rank_weight=float(self.rule.param("pair_rank_weight", 0.05)),
@@ -73,7 +75,7 @@ class PerceivedBuilder(Builder):
         def room(i: str, k: int) -> bool:  # can image i appear in k more items?
             return uses[i] + k <= cap and before[i] + uses[i] + k <= cap_total
 
-        for x, a, b in pairs_round_robin(by_value, self.rng):
+        for x, a, b in (pairs_round_robin(by_value, self.rng) if pairs is None else pairs):
             if self.rng.random() < 0.5:
                 a, b = b, a
             if not room(a, 2) and room(b, 2):

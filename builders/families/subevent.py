@@ -105,6 +105,27 @@ class SubEvent(PerceivedBuilder):
         objs = [{e.text for e in self.ctx.pool[s].objects() if e.box.area >= 0.01 and e.text != "person"} for s in (a, b)]
         return bool(objs[0] & objs[1])
 
+    def games_shown(self, sha: str) -> set[str]:
+        """Listed games ([activities] games) an image shows: named by any caption, or the game of an
+        activity any caption states."""
+        import re
+
+        from mmrakit.images.perception import vocab
+
+        from .scene import game
+
+        text = " ".join(self.ctx.pool[sha].captions).lower()
+        named = {g for g in vocab()["activities"]["games"] if re.search(rf"\b{re.escape(g)}\b", text)}
+        return named | {g for v in self.seen.stated(sha, "activity") for g in [game(v)] if g}
+
+    def other_game(self, x: str, b: str) -> bool:
+        """Image ``b`` shows a game other than activity ``x``'s (a tennis player hitting a ball is no step
+        of playing baseball, though both games have "hit ball" as a step)."""
+        from .scene import game
+
+        g = game(x)
+        return g is not None and bool(self.games_shown(b) - {g})
+
     def mine(self) -> Iterator[Fact]:
         acts: dict[str, set[str]] = {}
         by_value: dict[str, list[str]] = defaultdict(list)
@@ -126,11 +147,15 @@ class SubEvent(PerceivedBuilder):
         if not links:
             self.missing(f"no two confident activities linked by {'/'.join(self.rule.relations)}")
         self.rng.shuffle(links)
-        miner = PairMiner(self.ctx, "SubEvent", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
+        miner = PairMiner(self.ctx, "SubEvent", max_gap=float(self.rule.param("pair_max_gap", 0.08)),
+                          max_drift=self.rule.param("pair_max_drift", None))
         for x, y, edge in links:
             for a in sorted(by_value[x]):
                 for b in sorted(by_value[y]):
                     if a == b or y in acts[a] or not self.allowed_pair(a, b):
+                        continue
+                    if self.other_game(x, b):
+                        self.missing("the step's image shows another game than the activity's")
                         continue
                     if not (self.same_setting(a, b) or (domain(x) is not None and domain(x) == domain(y))):
                         self.missing("linked activities in two different kinds of place (a step happens where its activity does)")
