@@ -530,8 +530,10 @@ def test_subevent_yes_needs_a_graph_link_and_probes_need_the_reverse_link() -> N
                          _edge("/c/en/cut", "HasSubevent", "/c/en/eat"),  # bare "cut" never matches "cut bread"
                          _edge("/c/en/eat", "HasPrerequisite", "/c/en/serve_meal"),
                          _edge("/c/en/serve_meal", "HasPrerequisite", "/c/en/eat")])
+    # (a chair in each photo: a "No" partner shares something of the scene besides the people)
     person = lambda: [EntityGrounding(concept="/c/en/person", text="person", source="object",  # noqa: E731
-                                      box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
+                                      box=Box(x=0.3, y=0.2, w=0.4, h=0.6)),
+                      EntityGrounding(concept="/c/en/chair", text="chair", source="object", box=Box(x=0.0, y=0.7, w=0.3, h=0.2))]
     texts = {
         "cook": ["A woman cooking in a house.", "A woman is cooking in the house.", "A cook cooking at home."],
         "cut": ["A man cutting bread in a house.", "A man is cutting bread in the house.", "A person cutting bread."],
@@ -871,3 +873,26 @@ def test_subevent_step_of_a_game_is_never_shown_by_another_game() -> None:
         return {(c.image1, c.image2) for c in res.kept if c.answer == "Yes" and not c.order_probe}
     assert yes([game, batter, eater]) == {(game.sha, batter.sha)}
     assert yes([game, tennis, eater]) == set()
+
+
+def test_subevent_another_game_is_a_verified_no_in_the_same_kind_of_place() -> None:
+    """Absence of a graph edge proves nothing, so a SubEvent "No" partner is usually of another activity
+    domain; a different listed game is the exception: a tennis match is verifiably no step of a baseball
+    game (same kind of place, the hard negative), while a partner naming baseball is never one."""
+    from mmrakit.builders.graph import MemoryGraph, uri
+    from mmrakit.models import Edge
+
+    edge = Edge(uri="/a/[/r/HasSubevent/,/c/en/play_baseball/,/c/en/pitch/]", relation="HasSubevent",
+                start=uri("play baseball"), end=uri("pitch"), dataset="/d/pack/test")
+    game = _people(0, ["A girl playing baseball on a field.", "A girl is playing baseball on a field.", "A girl on a field."])
+    pitcher = _people(2, ["A man pitching on a field.", "A man is pitching on a field.", "A girl on a field."])
+    tennis = _people(3, ["A man playing tennis on a field.", "A man is playing tennis on a field.", "A girl on a field."])
+    # the same photo, but one caption names baseball: no verified "not a step of the baseball game"
+    fan = _people(4, ["A man playing tennis on a field.", "A man is playing tennis on a field.", "A baseball fan on a field."])
+
+    def items(pool: list[PoolImage]) -> list:
+        ctx = BuildContext(graph=MemoryGraph([edge]), pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
+        return build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"].kept
+    got = {(c.answer, c.image1, c.image2) for c in items([game, pitcher, tennis])}
+    assert got == {("Yes", game.sha, pitcher.sha), ("No", game.sha, tennis.sha)}
+    assert items([game, pitcher, fan]) == []
