@@ -256,11 +256,13 @@ def score(kept: dict[str, int], base: dict[str, int]) -> tuple[tuple[float, ...]
 
 
 def allocate(ctx, ordered: list[str], targets: dict[str, int], build_one: Callable, greedy: Callable,
-             *, time_limit: float = 20.0, progress=None) -> tuple[dict, dict]:
+             *, time_limit: float = 20.0, progress=None, rules_for: Callable[[str], Rules] | None = None
+             ) -> tuple[dict, dict]:
     """Results per subtask and the build report's ``allocation`` section (see the module's docstring).
 
     ``build_one(task, reserved)`` builds one subtask with ``reserved`` (image -> items of other subtasks)
-    counting against the build-wide cap; ``greedy()`` is the sequential build in ``build_order``."""
+    counting against the build-wide cap; ``greedy()`` is the sequential build in ``build_order``;
+    ``rules_for(task)`` what a subset must keep (default: the subtask's rules, builders/data/rules.toml)."""
     started = time.perf_counter()
     cap = int(ctx.max_image_reuse_total)
     alone = {}
@@ -278,7 +280,7 @@ def allocate(ctx, ordered: list[str], targets: dict[str, int], build_one: Callab
     if not over:
         return _finish(alone, alone_n, "joint (alone: no image over the build-wide cap)", info, started)
     pools = {t: units_of(t, alone[t].kept) for t in ordered}
-    rules_of = {t: _rules_for(ctx, t) for t in ordered}
+    rules_of = {t: (rules_for or (lambda task: _rules_for(ctx, task)))(t) for t in ordered}
     if progress:
         progress("share the image budget", 0, 1)
     chosen = select(pools, base, cap, rules_of, time_limit=time_limit)
