@@ -118,14 +118,12 @@ def test_allocate_reports_what_the_overall_cap_dropped_and_falls_back_to_greedy(
     ctx = type("Ctx", (), {"max_image_reuse_total": 3, "max_option_repeats": 2})()
 
     def build_one(task, reserved):
-        left = Counter({s: 3 - n for s, n in (reserved or Counter()).items()})
+        used = Counter(reserved or {})
         kept = []
         for c in items[task]:  # alone (reserved None): every item; a rebuild spends only what the others leave
-            if reserved is None or all(left.get(s, 3) > 0 for s in (c.image1, c.image2)):
+            if reserved is None or all(used[s] < 3 for s in (c.image1, c.image2)):
                 kept.append(c)
-                left.update({c.image1: -1, c.image2: -1} if reserved is not None else {})
-                for s in (c.image1, c.image2):
-                    left.setdefault(s, 3)
+                used.update([c.image1, c.image2])
         return _result(task, kept)
 
     def greedy():
