@@ -270,6 +270,8 @@ def allocate(ctx, ordered: list[str], targets: dict[str, int], build_one: Callab
         if progress:
             progress("build subtasks alone", done, len(ordered))
         alone[t] = build_one(t, None)
+    if progress:
+        progress("build subtasks alone", len(ordered), len(ordered))
     alone_n = {t: len(r.kept) for t, r in alone.items()}
     base = {t: min(targets[t], alone_n[t]) for t in ordered}
     together = sum((usage(r.kept) for r in alone.values()), Counter())
@@ -284,6 +286,8 @@ def allocate(ctx, ordered: list[str], targets: dict[str, int], build_one: Callab
     if progress:
         progress("share the image budget", 0, 1)
     chosen = select(pools, base, cap, rules_of, time_limit=time_limit)
+    if progress:
+        progress("share the image budget", 1, 1)
     fallback = greedy()
     if chosen is None:
         return _finish(fallback, alone_n, "greedy (the joint selection found no optimum in time)", info, started)
