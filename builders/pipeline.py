@@ -24,6 +24,7 @@ from mmrakit.models import Candidate
 from mmrakit.subtasks import mmra_subtasks, normalise_task_name
 from mmrakit.stage import Progress
 
+from .allocation import PARTNER_ROLES, allocate, usage
 from .base import BuildContext, Fact, registry
 from .compose import LetterSchedule, compose, option_texts
 from .filters import FilterState, check
@@ -58,9 +59,6 @@ def _walk(node):
                 yield from _walk(child)
         else:
             yield child
-#: the pair miner's roles (builders/pairs.py) that make counterfactual partners: a positive (a, b) and its hard
-#: negative (a, c) — one image swapped, the answer flipped, each verified by the same rules and filters
-PARTNER_ROLES = ("positive", "hard_negative")
 
 
 @dataclass
@@ -73,6 +71,8 @@ class SubtaskResult:
     mined: int = 0
     skipped: Counter = field(default_factory=Counter)
     missing: dict[str, int] = field(default_factory=dict)
+    alone: int | None = None  # items it keeps when built alone (None: not measured, a one-subtask build)
+    dropped_overall_cap: int = 0  # of those, dropped because other subtasks keep their images (max_image_reuse_total)
 
     @property
     def shortfall(self) -> int:
@@ -85,6 +85,9 @@ class SubtaskResult:
             "order_probes": len(self.probes), "filtered": dict(sorted(reasons.items())),
             "skipped": dict(sorted(self.skipped.items())), "shortfall": self.shortfall,
         }
+        if self.alone is not None:
+            out["alone"] = self.alone
+            out["dropped_overall_cap"] = self.dropped_overall_cap
         if self.shortfall:
             top = sorted(self.missing.items(), key=lambda kv: -kv[1])[:6]
             out["missing_evidence"] = {k: v for k, v in top} or {"no facts mined": 1}
@@ -133,152 +136,196 @@ def build_candidates(
     order_probes: bool = True,
     mine_factor: int = 40,
     progress: Progress | None = None,
+    allocation: str = "joint",
+    time_limit: float = 20.0,
+    report: dict | None = None,
 ) -> dict[str, SubtaskResult]:
-    """Mine, compose, filter and balance candidates for each subtask (deterministic under ctx.seed)."""
-    builders = registry()
-    info = mmra_subtasks()
-    results: dict[str, SubtaskResult] = {}
-    reuse_total: Counter = Counter()  # image -> items over all subtasks of this build
-    ctx.reuse_total = reuse_total  # read-only for builders that avoid spending capped images (PerceivedBuilder)
+    """Mine, compose, filter and balance candidates for each subtask (deterministic under ctx.seed).
+
+    Each image appears in at most ``ctx.max_image_reuse`` items of a subtask and ``ctx.max_image_reuse_total``
+    items of the whole build. ``allocation`` says how the build-wide budget is shared:
+
+    - ``"greedy"``: subtasks build one after another in ``build_order`` (builders/data/rules.toml), each
+      spending what the earlier ones left;
+    - ``"joint"`` (default): every subtask first builds alone (its own caps only); when their items together
+      overrun the build-wide cap, an exact selection (:mod:`.allocation`) keeps the subset that raises the
+      lowest fill ratio first, then the total, each subtask's item rules and balances intact; a subtask left
+      short is rebuilt around the images the others keep. The greedy result stands when it scores as well
+      or the solve runs out of time.
+
+    ``report`` (a dict) receives the allocation's figures (method, per subtask alone / kept / dropped)."""
+    for t in subtasks:
+        if t not in registry():
+            raise InputError(f"no builder registered for {t}")
     ordered = sorted(subtasks, key=lambda t: (rules()[t].param("build_order", 9), subtasks.index(t)))
-    for done, task in enumerate(ordered):
-        if progress:
-            progress("build subtasks", done, len(subtasks))
-        if task not in builders:
-            raise InputError(f"no builder registered for {task}")
-        builder = builders[task](ctx)
-        res = SubtaskResult(task=task, target=targets[task])
-        results[task] = res
-        rule = rules()[task]
-        quotas = _quotas(info[task].qa_types, res.target)
-        kept_n: Counter = Counter()
-        # one answer may be the answer of at most this share of the target (never under 2 items): a string that
-        # answers a fifth of a subtask ("for putting things on") is a prior a text-only reader learns
-        share = rule.param("max_answer_share")
-        answer_cap = max(2, round(float(share) * res.target)) if share is not None else None
-        answers: Counter = Counter()
-        overflow: dict[str, list[tuple[Fact, Candidate]]] = defaultdict(list)
-        reuse: Counter = Counter()
-        # closed option sets (every combination of sides is some item's answer) need no ledger
-        options = OptionLedger(ctx.max_option_repeats if rule.param("option_ledger", True) else 10**9)
-        kept_ids: set[str] = set()
-        filtered_ids: set[str] = set()
-        probe_ids: set[str] = set()
-        state = FilterState(info[task].order_dependent, (reviewed or {}).get(task, ()))
-        letters = LetterSchedule(ctx.rng(task, "letters"))
-        phrasing_rng = ctx.rng(task, "phrasing")
-        pair_phrasing: dict[str, int] = {}
-        spare_rng = ctx.rng(task, "spare-letters")
-        max_mined = max(200, mine_factor * max(1, res.target))
 
-        def keep(fact: Fact, draft: Candidate) -> None:
-            letter = letters.next(len(draft.options)) if draft.options else None
-            final = compose(task, builder.granularity, fact, phrasing=draft.evidence.notes["phrasing"], letter=letter,
-                            texts=list(draft.options.values()) if draft.options else None,
-                            builder_version=BUILDER_VERSION, seed=ctx.seed)
-            final.evidence.notes["key"] = fact.key
-            if final.id in probe_ids:  # identical to an order probe already kept: the same item
-                res.skipped["repeated_fact"] += 1
-                return
-            res.kept.append(final)
-            kept_ids.add(final.id)
-            kept_n[_bucket(fact)] += 1
-            if fact.qa_type == "Choice QA":
-                answers[fact.answer] += 1
-            reuse[fact.image1] += 1
-            reuse[fact.image2] += 1
-            reuse_total[fact.image1] += 1
-            reuse_total[fact.image2] += 1
-            if final.options:
-                options.record(fact.answer, [t for t in final.options.values() if t != fact.answer])
-            if fact.twin is not None and order_probes and info[task].order_dependent:
-                twin = fact.twin
-                probe = compose(task, builder.granularity, twin, phrasing=draft.evidence.notes["phrasing"],
-                                letter=None, options=final.options, builder_version=BUILDER_VERSION, seed=ctx.seed,
-                                order_probe=True, twin_of=final.id)
-                probe.evidence.notes["key"] = twin.key
-                if probe.id in kept_ids or probe.id in filtered_ids:  # a regular item already asks exactly this
-                    res.skipped["repeated_fact"] += 1
-                    return
-                reason = check(probe, twin, ctx, rule, state)
-                if reason:
-                    res.filtered.append((probe, reason))
-                    filtered_ids.add(probe.id)
-                else:
-                    res.probes.append(probe)
-                    probe_ids.add(probe.id)
+    def one(task: str, reserved: Counter | None = None) -> SubtaskResult:
+        return _build_subtask(ctx, task, targets[task], reserved=reserved, reviewed=reviewed,
+                              order_probes=order_probes, mine_factor=mine_factor)
 
-        def reuse_ok(f: Fact) -> bool:
-            return all(reuse[i] < ctx.max_image_reuse and reuse_total[i] < ctx.max_image_reuse_total
-                       for i in (f.image1, f.image2))
+    def greedy() -> dict[str, SubtaskResult]:
+        spent: Counter = Counter()
+        out = {}
+        for done, task in enumerate(ordered):
+            if progress:
+                progress("build subtasks", done, len(subtasks))
+            out[task] = one(task, spent)
+            spent = spent + usage(out[task].kept)
+        return out
 
-        def image_room(sha: str, reuse=reuse) -> int:
-            """How many more items of this subtask may show ``sha`` (the pair miner keeps pairs whole)."""
-            return min(ctx.max_image_reuse - reuse[sha], ctx.max_image_reuse_total - reuse_total[sha])
-
-        ctx.image_room = image_room
-
-        def answer_ok(f: Fact) -> bool:
-            return answer_cap is None or f.qa_type != "Choice QA" or answers[f.answer] < answer_cap
-
-        for fact in builder.mine():
-            if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
-                break
-            bucket = _bucket(fact)
-            if quotas.get(bucket, 0) == 0:
-                continue
-            if not reuse_ok(fact):
-                res.skipped["image_reuse_cap"] += 1
-                continue
-            if not answer_ok(fact):
-                res.skipped["answer_cap"] += 1
-                builder.missing(f"answer already the answer of {answer_cap} items (max_answer_share)")
-                continue
-            texts = None
-            if fact.qa_type == "Choice QA":
-                texts = option_texts(fact, int(rule.param("choice_options", ctx.choice_options)), allowed=options.allowed, prefer=options.preference)
-                if texts is None:
-                    res.skipped["too_few_distractors"] += 1
-                    builder.missing("too few verified distractors left (after the option-repetition rule)")
-                    continue
-            res.mined += 1
-            phrasing = phrasing_rng.randrange(1_000_000)
-            pid = fact.evidence.notes.get("pair_id")
-            if pid and fact.evidence.notes.get("pair_role") in PARTNER_ROLES:  # partners ask in the same words
-                phrasing = pair_phrasing.setdefault(pid, phrasing)
-            draft = compose(task, builder.granularity, fact, phrasing=phrasing,
-                            letter=spare_rng.choice("ABCD"[:len(texts)]) if texts else None, texts=texts,
-                            builder_version=BUILDER_VERSION, seed=ctx.seed)
-            draft.evidence.notes["key"] = fact.key
-            if draft.id in kept_ids or draft.id in filtered_ids or draft.id in probe_ids:
-                res.skipped["repeated_fact"] += 1  # the very same item mined again: nothing new to record
-                continue
-            reason = check(draft, fact, ctx, rule, state)
-            if reason:
-                res.filtered.append((draft, reason))
-                filtered_ids.add(draft.id)
-                continue
-            if kept_n[bucket] < quotas[bucket]:
-                keep(fact, draft)
-            else:
-                overflow[bucket].append((fact, draft))
-        # top up from facts that passed but overflowed their bucket: Choice first, then whichever of
-        # Yes/No has fewer kept so far (so the Yes/No balance stays as even as the facts allow)
-        while len(res.kept) < res.target:
-            order = ["choice"] + sorted(("Yes", "No"), key=lambda b: kept_n[b])
-            bucket = next((b for b in order if overflow[b]), None)
-            if bucket is None:
-                break
-            fact, draft = overflow[bucket].pop(0)
-            distractors = [t for t in (draft.options or {}).values() if t != fact.answer]
-            if reuse_ok(fact) and answer_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
-                keep(fact, draft)
-        _balance_yes_no(res, builder)
-        ctx.image_room = None
-        res.missing = dict(ctx.missing[task])
+    if allocation not in ("joint", "greedy"):
+        raise InputError(f"unknown allocation {allocation!r}", hint="use 'joint' or 'greedy'")
+    if allocation == "greedy" or len(subtasks) < 2:
+        results = greedy()
+        info_ = {"method": "greedy" if len(subtasks) > 1 else "alone"}
+    else:
+        results, info_ = allocate(ctx, ordered, targets, one, greedy, time_limit=time_limit, progress=progress)
     if progress:
         progress("build subtasks", len(subtasks), len(subtasks))
+    if report is not None:
+        report.update(info_)
     return {t: results[t] for t in subtasks}
+
+
+def _build_subtask(ctx: BuildContext, task: str, target: int, *, reserved: Counter | None, reviewed,
+                   order_probes: bool, mine_factor: int) -> SubtaskResult:
+    """One subtask's build, with ``reserved`` (image -> items of other subtasks) counting against the
+    build-wide cap."""
+    info = mmra_subtasks()
+    reuse_total: Counter = Counter(reserved or {})  # image -> items over all subtasks of this build
+    ctx.reuse_total = reuse_total  # read-only for builders that avoid spending capped images (PerceivedBuilder)
+    ctx.missing[task] = Counter()  # this build's reasons only (a subtask may be built more than once)
+    builder = registry()[task](ctx)
+    res = SubtaskResult(task=task, target=target)
+    rule = rules()[task]
+    quotas = _quotas(info[task].qa_types, res.target)
+    kept_n: Counter = Counter()
+    # one answer may be the answer of at most this share of the target (never under 2 items): a string that
+    # answers a fifth of a subtask ("for putting things on") is a prior a text-only reader learns
+    share = rule.param("max_answer_share")
+    answer_cap = max(2, round(float(share) * res.target)) if share is not None else None
+    answers: Counter = Counter()
+    overflow: dict[str, list[tuple[Fact, Candidate]]] = defaultdict(list)
+    reuse: Counter = Counter()
+    # closed option sets (every combination of sides is some item's answer) need no ledger
+    options = OptionLedger(ctx.max_option_repeats if rule.param("option_ledger", True) else 10**9)
+    kept_ids: set[str] = set()
+    filtered_ids: set[str] = set()
+    probe_ids: set[str] = set()
+    state = FilterState(info[task].order_dependent, (reviewed or {}).get(task, ()))
+    letters = LetterSchedule(ctx.rng(task, "letters"))
+    phrasing_rng = ctx.rng(task, "phrasing")
+    pair_phrasing: dict[str, int] = {}
+    spare_rng = ctx.rng(task, "spare-letters")
+    max_mined = max(200, mine_factor * max(1, res.target))
+
+    def keep(fact: Fact, draft: Candidate) -> None:
+        letter = letters.next(len(draft.options)) if draft.options else None
+        final = compose(task, builder.granularity, fact, phrasing=draft.evidence.notes["phrasing"], letter=letter,
+                        texts=list(draft.options.values()) if draft.options else None,
+                        builder_version=BUILDER_VERSION, seed=ctx.seed)
+        final.evidence.notes["key"] = fact.key
+        if final.id in probe_ids:  # identical to an order probe already kept: the same item
+            res.skipped["repeated_fact"] += 1
+            return
+        res.kept.append(final)
+        kept_ids.add(final.id)
+        kept_n[_bucket(fact)] += 1
+        if fact.qa_type == "Choice QA":
+            answers[fact.answer] += 1
+        reuse[fact.image1] += 1
+        reuse[fact.image2] += 1
+        reuse_total[fact.image1] += 1
+        reuse_total[fact.image2] += 1
+        if final.options:
+            options.record(fact.answer, [t for t in final.options.values() if t != fact.answer])
+        if fact.twin is not None and order_probes and info[task].order_dependent:
+            twin = fact.twin
+            probe = compose(task, builder.granularity, twin, phrasing=draft.evidence.notes["phrasing"],
+                            letter=None, options=final.options, builder_version=BUILDER_VERSION, seed=ctx.seed,
+                            order_probe=True, twin_of=final.id)
+            probe.evidence.notes["key"] = twin.key
+            if probe.id in kept_ids or probe.id in filtered_ids:  # a regular item already asks exactly this
+                res.skipped["repeated_fact"] += 1
+                return
+            reason = check(probe, twin, ctx, rule, state)
+            if reason:
+                res.filtered.append((probe, reason))
+                filtered_ids.add(probe.id)
+            else:
+                res.probes.append(probe)
+                probe_ids.add(probe.id)
+
+    def reuse_ok(f: Fact) -> bool:
+        return all(reuse[i] < ctx.max_image_reuse and reuse_total[i] < ctx.max_image_reuse_total
+                   for i in (f.image1, f.image2))
+
+    def image_room(sha: str, reuse=reuse) -> int:
+        """How many more items of this subtask may show ``sha`` (the pair miner keeps pairs whole)."""
+        return min(ctx.max_image_reuse - reuse[sha], ctx.max_image_reuse_total - reuse_total[sha])
+
+    ctx.image_room = image_room
+
+    def answer_ok(f: Fact) -> bool:
+        return answer_cap is None or f.qa_type != "Choice QA" or answers[f.answer] < answer_cap
+
+    for fact in builder.mine():
+        if res.mined >= max_mined or all(kept_n[b] >= n for b, n in quotas.items()):
+            break
+        bucket = _bucket(fact)
+        if quotas.get(bucket, 0) == 0:
+            continue
+        if not reuse_ok(fact):
+            res.skipped["image_reuse_cap"] += 1
+            continue
+        if not answer_ok(fact):
+            res.skipped["answer_cap"] += 1
+            builder.missing(f"answer already the answer of {answer_cap} items (max_answer_share)")
+            continue
+        texts = None
+        if fact.qa_type == "Choice QA":
+            texts = option_texts(fact, int(rule.param("choice_options", ctx.choice_options)), allowed=options.allowed, prefer=options.preference)
+            if texts is None:
+                res.skipped["too_few_distractors"] += 1
+                builder.missing("too few verified distractors left (after the option-repetition rule)")
+                continue
+        res.mined += 1
+        phrasing = phrasing_rng.randrange(1_000_000)
+        pid = fact.evidence.notes.get("pair_id")
+        if pid and fact.evidence.notes.get("pair_role") in PARTNER_ROLES:  # partners ask in the same words
+            phrasing = pair_phrasing.setdefault(pid, phrasing)
+        draft = compose(task, builder.granularity, fact, phrasing=phrasing,
+                        letter=spare_rng.choice("ABCD"[:len(texts)]) if texts else None, texts=texts,
+                        builder_version=BUILDER_VERSION, seed=ctx.seed)
+        draft.evidence.notes["key"] = fact.key
+        if draft.id in kept_ids or draft.id in filtered_ids or draft.id in probe_ids:
+            res.skipped["repeated_fact"] += 1  # the very same item mined again: nothing new to record
+            continue
+        reason = check(draft, fact, ctx, rule, state)
+        if reason:
+            res.filtered.append((draft, reason))
+            filtered_ids.add(draft.id)
+            continue
+        if kept_n[bucket] < quotas[bucket]:
+            keep(fact, draft)
+        else:
+            overflow[bucket].append((fact, draft))
+    # top up from facts that passed but overflowed their bucket: Choice first, then whichever of
+    # Yes/No has fewer kept so far (so the Yes/No balance stays as even as the facts allow)
+    while len(res.kept) < res.target:
+        order = ["choice"] + sorted(("Yes", "No"), key=lambda b: kept_n[b])
+        bucket = next((b for b in order if overflow[b]), None)
+        if bucket is None:
+            break
+        fact, draft = overflow[bucket].pop(0)
+        distractors = [t for t in (draft.options or {}).values() if t != fact.answer]
+        if reuse_ok(fact) and answer_ok(fact) and all(options.allowed(t, fact.answer) for t in distractors):
+            keep(fact, draft)
+    _balance_yes_no(res, builder)
+    ctx.image_room = None
+    res.missing = dict(ctx.missing[task])
+    ctx.reuse_total = Counter()
+    return res
 
 
 class OptionLedger:
@@ -454,8 +501,10 @@ def build(
             return report
         reviewed = {t: [r["candidate"] for r in store.rows(task=t, status=None, origin="builder")
                         if r["review_status"] != "unreviewed"] for t in chosen}
+        allocation: dict = {}
         results = build_candidates(ctx, chosen, targets, reviewed=reviewed, order_probes=s.order_probes,
-                                     progress=progress)
+                                   progress=progress, allocation=s.allocation, time_limit=s.allocation_time_limit,
+                                   report=allocation)
         panels = apply_panels(ws, results, progress) if ws.settings.panels.enabled else None
         partners = link_partners(results)
         stale = 0
@@ -478,6 +527,7 @@ def build(
             "stale_deleted": stale, "subtasks": [r.summary() for r in results.values()],
         }
         report["pairs"] = partners
+        report["allocation"] = allocation
         if panels is not None:
             report["panels"] = panels
         atomic.write_text(ws.path("candidates", "build-report.json"), json.dumps(report, indent=2))

@@ -275,14 +275,8 @@ def holds_a_group(box: Box, kin: list[Box], inside: float | None = None) -> bool
     ``inside`` of its area lies in ``box``; by default ``[emotion_visibility] group_inside`` (the people
     at the group's edge stick out of it a little), 1.0 for wholly inside."""
     share = float(vocab()["emotion_visibility"]["group_inside"]) if inside is None else inside
-
-    def held(p: Box) -> float:
-        w = min(box.x + box.w, p.x + p.w) - max(box.x, p.x)
-        h = min(box.y + box.h, p.y + p.h) - max(box.y, p.y)
-        return max(0.0, w) * max(0.0, h) / p.area if p.area > 0 else 0.0
-
     # the tolerance keeps a wholly-inside box wholly inside under float rounding (inside = 1.0)
-    return sum(1 for p in kin if p.area < box.area and held(p) >= share - 1e-9) >= 2
+    return sum(1 for p in kin if p.area < box.area and _inside(p, box) >= share - 1e-9) >= 2
 
 
 EMOTION_KEYS = ("compatible", "not_states")  # [emotions] keys that are not states
@@ -443,6 +437,13 @@ def _several(caps: list[str], category: str) -> int:
     return n
 
 
+def _inside(p: Box, b: Box) -> float:
+    """The share of box ``p`` that lies inside box ``b``."""
+    w = min(b.x + b.w, p.x + p.w) - max(b.x, p.x)
+    h = min(b.y + b.h, p.y + p.h) - max(b.y, p.y)
+    return max(0.0, w) * max(0.0, h) / p.area if p.area > 0 else 0.0
+
+
 def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     """The coarse composition: the boxes' geometry decides the class, the captions must support it
     (they name the one dominant subject and none says there are several of it; they say there are
@@ -455,7 +456,10 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     if not salient:
         return []
     top = salient[0]
-    second = salient[1].box.area if len(salient) > 1 else 0.0
+    # a thing held by, ridden by or lying on the main subject (a bat in a girl's hands: its box mostly
+    # inside the subject's) is part of that subject, no rival for dominance (`held_inside`)
+    rivals = [o for o in salient[1:] if o.category == top.category or _inside(o.box, top.box) < float(lv["held_inside"])]
+    second = rivals[0].box.area if rivals else 0.0
     cx, cy = top.box.center
     named = _named(caps, top.category)
     several = _several(caps, top.category)
@@ -471,16 +475,21 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         # member (people around a parking meter the captions are about: the meter may be the subject)
         rival = any(o.category != top.category and o.box.area >= alike[1].box.area and _named(caps, o.category) >= need
                     for o in salient)
+        # ... and the group outweighs everything else salient (people round a table laden with glasses,
+        # plates and phones are no group that composes the picture: `group_over_rest`)
+        rest = sum(o.box.area for o in salient if o.category != top.category)
         even = (len(alike) >= int(lv["group_min"]) and top.box.area >= float(lv["group_min_area"])
-                and alike[1].box.area >= float(lv["group_ratio"]) * top.box.area and not rival)
+                and alike[1].box.area >= float(lv["group_ratio"]) * top.box.area and not rival
+                and sum(o.box.area for o in alike) >= float(lv["group_over_rest"]) * rest)
         # two overlapping ones (a mother and her cub) read as one subject group: not even a contrast
         apart = len(alike) >= 3 or abs(alike[0].box.center[0] - alike[1].box.center[0]) >= float(lv["pair_apart"])
         return [_attr("layout", "several_subjects", 0.8 if even else 0.6 if apart else 0.4,
                       f"{len(alike)} {top.category} boxes of at least {float(lv['min_area']):.1%} (the two largest "
                       f"{top.box.area:.0%}, {alike[1].box.area:.0%}); {several} captions say there are several")]
-    if top.box.area >= float(lv["dominant_area"]) and top.box.area >= float(lv["dominance"]) * second \
-            and top.box.w <= float(lv["max_width"]):
-        if abs(cx - 0.5) <= float(lv["centre_band"]) and abs(cy - 0.5) <= float(lv["centre_band_y"]):
+    if top.box.area >= float(lv["dominant_area"]) and top.box.area >= float(lv["dominance"]) * second:
+        if top.box.w > float(lv["max_width"]):
+            where = "fills"  # spans the frame's width: one main subject seen close, no placement to read
+        elif abs(cx - 0.5) <= float(lv["centre_band"]) and abs(cy - 0.5) <= float(lv["centre_band_y"]):
             where = "centre"
         elif cx <= float(lv["side_third"]) or cx >= 1 - float(lv["side_third"]):
             where = "left" if cx < 0.5 else "right"
@@ -491,12 +500,21 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         # boxes and captions disagree on the main subject (a car cut by the frame, the captions about the
         # parking meter beside it): no composition, not even a contrast
         conf = 0.9 if named >= need and named >= rival and not several else 0.6 if not several and named >= rival else 0.3
+        # a person or animal of another kind beside it (a dog at a man's feet, a parakeet by a cat, not a
+        # rider inside the horse's box) makes two subjects a reviewer may see: not asserted, not a contrast
+        sv = vocab()["subjects"]
+        living = set(sv["people"]) | set(sv["animals"])
+        companion = next((o for o in salient[1:] if o.category in living and o.category != top.category
+                          and _inside(o.box, top.box) < float(lv["held_inside"])), None)
+        if companion is not None and top.category in living:
+            conf = min(conf, 0.4)
         # an off-centre subject is never asserted as a placement (no "centre" / "left" / "right" question);
         # with boxes and captions agreeing (0.9) it is asserted only as one main subject, placement aside
         # (the Layout builder's `one_main_subject`)
         return [_attr("layout", f"one_subject_{where}", conf,
                       f"{top.category} box {top.box.area:.0%} of the picture, centre ({cx:.2f}, {cy:.2f}); named in "
-                      f"{named} captions" + (f"; {several} captions say there are several" if several else ""))]
+                      f"{named} captions" + (f"; {several} captions say there are several" if several else "")
+                      + (f"; a {companion.category} beside it" if companion is not None and top.category in living else ""))]
     if len(salient) >= int(lv["scattered_min"]) and top.box.area <= float(lv["scattered_max_area"]):
         n, used = _count(caps, lv["many_cues"])
         conf = 0.8 if n >= need else 0.6

@@ -100,6 +100,10 @@ class BuildersSettings(Section):
     caption_band: tuple[float, float] = Field((0.2, 0.85), description="SentenceBERT caption-similarity band [lo, hi] for image-level pairs.")
     max_image_reuse: int = Field(2, gt=0, description="How many candidates one image may appear in, per subtask.")
     max_image_reuse_total: int = Field(6, gt=0, description="How many candidates one image may appear in, over all subtasks of a build.")
+    allocation: Literal["joint", "greedy"] = Field(
+        "joint", description="How subtasks share max_image_reuse_total: 'joint' builds each alone, then keeps the subset that raises "
+                             "the lowest fill ratio first, then the total (exact selection); 'greedy' builds them in build_order.")
+    allocation_time_limit: float = Field(20.0, gt=0, description="Seconds per stage of the joint selection's solve; past it the greedy build stands.")
     max_option_repeats: int = Field(2, ge=1, description="A distractor may appear in this many items of a subtask before it must also be the answer of one.")
     choice_options: Literal[3, 4] = Field(4, description="Options per Choice QA item.")
     order_probes: bool = Field(True, description="Emit swapped-order twins for order-dependent subtasks.")

@@ -195,7 +195,7 @@ def test_mantis_source_without_captions_yields_every_subtask_with_an_annotator_m
     built = build(ws, subtasks="all", per_subtask=6, seed=0, force=True)
     kept = {x["task"]: x["kept"] for x in built["subtasks"]}
     assert set(kept) == set(mmra_subtasks())
-    assert all(n > 0 for n in kept.values()), kept
+    assert all(n > 0 for n in kept.values()), str(kept)
     # the evidence says where captions/attributes came from
     store = AttributeStore(ws)
     for c in CandidateStore(ws).list(task="Environment"):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from mmrakit.builders import build, open_context
-from mmrakit.builders.families.geometry import LAYOUT_ASSERTED
 from mmrakit.builders.rules import rules
 from mmrakit.images.perception import Obj, attributes
 from mmrakit.images.importer import import_images
@@ -49,25 +48,28 @@ def test_every_subtask_yields_candidates_on_the_bundled_demo(tmp_path):
     # Layout and ObservationAngle: some photos carry a composition / a close-up that boxes and captions agree
     # on, so their emptiness is the hard negative: the report names the value that found no "No" partner
     by_task = {s["task"]: s for s in report["subtasks"]}
-    asked = {"Layout": set(LAYOUT_ASSERTED), "ObservationAngle": {"close_up", "wide", "high_angle"}}
+    dims = rules()["Layout"].param("dimensions")  # Layout asks "dimension:value"
+    asked = {"Layout": {f"{d}:{v}" for d, vals in dims.items() for v in vals},
+             "ObservationAngle": {"close_up", "wide", "high_angle"}}
     for task, values in asked.items():
         if by_task[task]["kept"] == 0:
             named = {m.group(1) for r in by_task[task]["missing_evidence"]
-                     if (m := re.fullmatch(r"no hard negative for a '(\w+)' pair .*", r))}
+                     if (m := re.fullmatch(r"no hard negative for a '([\w:]+)' pair .*", r))}
             assert named and named <= values, by_task[task]
     # ... and the count of Layout photos without a usable composition is the pool's, read from the annotator's
-    # rule directly (source 1 over each photo's captions and boxes; a "Yes" needs yes_min_confidence)
+    # rule directly (source 1 over each photo's captions and boxes; an asserted value of a dimension needs
+    # yes_min_confidence and one value only)
     ctx = open_context(ws, seed=0)
     yes_min = float(rules()["Layout"].param("yes_min_confidence"))
-    usable = set(LAYOUT_ASSERTED) | set(rules()["Layout"].param("one_subject_classes"))
     with_layout = 0
     for sha in ctx.pool.order:
         im = ctx.pool[sha]
         attrs = attributes(im.captions, [Obj(e.text, e.box) for e in im.objects()])
-        with_layout += any(a.name == "layout" and a.value in usable and a.confidence >= yes_min for a in attrs)
+        clear = {a.value for a in attrs if a.name == "layout" and a.confidence >= yes_min}
+        with_layout += any(len({v for v, cls in vals.items() if clear & set(cls)}) == 1 for vals in dims.values())
     assert with_layout >= 2
-    lacking = by_task["Layout"]["missing_evidence"].get("image without a confident 'layout' attribute "
-                                                       "(captions/boxes/annotator)", 0)
+    lacking = by_task["Layout"]["missing_evidence"].get(
+        "image without a composition that boxes and captions agree on (layout)", 0)
     assert lacking == len(ctx.pool.order) - with_layout, (lacking, with_layout)
     store = CandidateStore(ws)
     for task in mmra_subtasks():

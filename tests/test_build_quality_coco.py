@@ -442,3 +442,58 @@ def test_similar_material_answers_are_diverse(coco_train):
     answers = Counter(c.options[c.answer] for c in items)
     assert len(answers) >= 3, answers
     assert max(answers.values()) <= len(items) // 2 + 1, answers
+
+
+def test_the_image_budget_is_shared_so_no_subtask_is_starved(coco_train):
+    """The build-wide reuse cap (6 per image) binds on this pool: built alone, the subtasks show some images
+    more often than that. Built one after another (build_order) the later ones lose what the earlier spent;
+    the joint selection keeps a larger lowest fill ratio (kept / kept alone) and no fewer items in all, with
+    both caps, the Yes/No balance, the answer-letter balance and the pair partners intact over the built items."""
+    ws, ctx, _, _ = coco_train
+    tasks = resolve_subtasks("all")
+    targets = {t: 60 for t in tasks}
+    report: dict = {}
+    joint = build_candidates(open_context(ws, seed=0), tasks, targets, report=report)
+    greedy = build_candidates(open_context(ws, seed=0), tasks, targets, allocation="greedy")
+    assert report["images_over_cap_alone"] > 0  # the cap binds: otherwise there is nothing to share
+    alone = {t: v["alone"] for t, v in report["by_subtask"].items()}
+
+    def fills(res):
+        return sorted(len(res[t].kept) / min(targets[t], alone[t]) for t in tasks if alone[t])
+
+    assert report["method"] == "joint"
+    assert fills(joint)[0] > fills(greedy)[0], (fills(joint), fills(greedy))
+    assert sum(len(r.kept) for r in joint.values()) >= sum(len(r.kept) for r in greedy.values())
+    overall: Counter = Counter()
+    for task, res in joint.items():
+        assert res.alone == alone[task] and res.dropped_overall_cap == max(0, alone[task] - len(res.kept))
+        per: Counter = Counter()
+        for c in res.kept:
+            per.update([c.image1, c.image2])
+        assert max(per.values(), default=0) <= ctx.max_image_reuse, task
+        overall.update(per)
+        yn = Counter(c.answer for c in res.kept if c.qa_type == "True or false QA")
+        assert abs(yn["Yes"] - yn["No"]) <= 1, (task, yn)
+        for n in {len(c.options) for c in res.kept if c.options}:
+            letters = Counter(c.answer for c in res.kept if c.options and len(c.options) == n)
+            assert max(letters.values()) - min(letters.get(x, 0) for x in "ABCD"[:n]) <= 1, (task, letters)
+        kept = {c.id for c in res.kept}
+        assert all(p.twin_of in kept for p in res.probes)
+        # a Yes/No pair that the subtask keeps whole when built alone is never split by the sharing
+        whole_alone = _whole_pairs(build_candidates(open_context(ws, seed=0), [task], {task: 60})[task].kept)
+        lone = _pairs(res.kept)
+        lone = {pid for pid, roles in lone.items() if len(roles) == 1}
+        assert not lone & whole_alone, (task, lone & whole_alone)
+    assert max(overall.values()) <= ctx.max_image_reuse_total
+
+
+def _pairs(items) -> dict:
+    groups: dict = {}
+    for c in items:
+        if c.evidence.notes.get("pair_role") in ("positive", "hard_negative"):
+            groups.setdefault(c.evidence.notes["pair_id"], set()).add(c.evidence.notes["pair_role"])
+    return groups
+
+
+def _whole_pairs(items) -> set:
+    return {pid for pid, roles in _pairs(items).items() if len(roles) == 2}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from mmrakit.builders.families.geometry import LAYOUT_ASSERTED, LAYOUT_OPPOSITES
 from mmrakit.builders.rules import rules, templates
 from mmrakit.images.perception import Obj, attributes
 from mmrakit.models import Attribute, Box
@@ -47,9 +46,9 @@ def test_side_and_centre_bands_and_two_subjects_must_span_the_frame() -> None:
     # never a placement question, only "one large main subject" (the builder's one_main_subject)
     assert got(attributes(ONE_DOG, [Obj("dog", Box(x=0.13, y=0.25, w=0.5, h=0.5))]), "layout") == {
         "one_subject_offcentre": 0.9}
-    assert "one_subject_offcentre" not in LAYOUT_ASSERTED and "one_main_subject" in LAYOUT_ASSERTED
-    assert not set(LAYOUT_OPPOSITES["one_main_subject"]) & {"one_subject_centre", "one_subject_left",
-                                                            "one_subject_right", "one_subject_offcentre"}
+    dims = rules()["Layout"].param("dimensions")
+    assert "one_subject_offcentre" in dims["count"]["one_main_subject"]
+    assert not any("one_subject_offcentre" in cls for cls in dims["side"].values())
     pair = [Obj("dog", Box(x=0.05, y=0.3, w=0.3, h=0.5)), Obj("cat", Box(x=0.65, y=0.3, w=0.3, h=0.5))]
     caps = ["A dog and a cat.", "A cat next to a dog.", "Pets on a rug.", "A dog, a cat.", "Two pets."]
     assert got(attributes(caps, pair), "layout") == {"two_side_by_side": 0.8}
@@ -98,15 +97,54 @@ def test_group_scattered_and_small_subjects() -> None:
         "small_subjects"] < 0.5
 
 
-def test_layout_classes_are_exclusive_data_and_every_asserted_class_has_a_question() -> None:
-    for x, opposite in LAYOUT_OPPOSITES.items():
-        assert x not in opposite
-        for y in opposite:  # exclusivity is symmetric where both are defined
-            assert x in LAYOUT_OPPOSITES.get(y, {x}), (x, y)
+def test_layout_dimensions_are_data_and_every_dimension_has_a_relational_question() -> None:
+    """Each compared dimension (rules.toml [Layout.dimensions]) has its own question forms; a class is one
+    value of a dimension at most; no question names one photo's composition as THE asked value (every
+    count question lists all of its values), and no vague "similar layout?" question is left."""
+    dims = rules()["Layout"].param("dimensions")
     forms = templates()["Layout"].forms
-    for x in LAYOUT_ASSERTED:
-        assert forms[x] and all("?" in q for q in forms[x]), x
-    assert "tf" not in forms  # no vague "similar layout?" question is left
+    assert set(dims) == {"count", "side"} and set(forms) == set(dims)
+    for dim, values in dims.items():
+        seen: set[str] = set()
+        for cls in values.values():
+            assert not seen & set(cls), dim
+            seen |= set(cls)
+        assert all("?" in q for q in forms[dim])
+    for q in forms["count"]:
+        low = q.lower()
+        assert all(w in low for w in ("one large main subject", "side by side", "several", "spread")), q
+    for q in forms["side"]:
+        assert all(w in q for w in ("left", "middle", "right")), q
+    assert "tf" not in forms
+
+
+def test_a_companion_or_a_laden_table_is_no_clear_composition() -> None:
+    """A person or animal of another kind beside the main subject (a dog at a man's feet) makes two
+    subjects: no asserted "one main subject" (judged ambiguous on train2017). A held thing (a bat in a
+    girl's hands, its box inside hers) is part of the subject. People round a table laden with other
+    things are no group that composes the picture (`group_over_rest`). A subject wider than the frame's
+    `max_width` is one main subject with no placement (`one_subject_fills`)."""
+    yes_min = float(rules()["Layout"].param("yes_min_confidence"))
+    man = Obj("person", Box(x=0.45, y=0.0, w=0.3, h=0.85))
+    dog = Obj("dog", Box(x=0.4, y=0.8, w=0.25, h=0.2))
+    caps = ["A man cooking in a kitchen.", "A man standing at a counter.", "A man cuts vegetables.",
+            "A man in a kitchen.", "A man and his dog."]
+    assert max(got(attributes(caps, [man]), "layout").values()) >= yes_min
+    assert max(got(attributes(caps, [man, dog]), "layout").values()) < yes_min
+    girl = Obj("person", Box(x=0.1, y=0.1, w=0.75, h=0.85))
+    bat = Obj("baseball bat", Box(x=0.15, y=0.15, w=0.5, h=0.6))  # inside her box, larger than her / dominance
+    girl_caps = ["A little girl holding a baseball bat.", "A girl with a bat.", "A girl on a field.",
+                 "A child holds a bat.", "A girl plays."]
+    assert got(attributes(girl_caps, [girl, bat]), "layout") == {"one_subject_centre": 0.9}
+    people = [Obj("person", Box(x=0.0 + 0.35 * i, y=0.0, w=0.3, h=0.35)) for i in range(3)]
+    laden = [Obj(c, Box(x=0.05 + 0.2 * i, y=0.5, w=0.2, h=0.45)) for i, c in enumerate(["wine glass", "cup", "bottle", "bowl"])]
+    table_caps = ["People eating dinner at a restaurant.", "Several people at a table.", "A group of friends eating.",
+                  "People dine by candlelight.", "Dinner."]
+    assert got(attributes(table_caps, people), "layout")["several_subjects"] >= yes_min
+    assert got(attributes(table_caps, people + laden), "layout").get("several_subjects", 0.0) < yes_min
+    pizza = [Obj("pizza", Box(x=0.0, y=0.3, w=1.0, h=0.7))]
+    assert got(attributes(["A pizza on a plate.", "A large pizza.", "Pizza slices on a plate.", "Food.", "A meal."],
+                          pizza), "layout") == {"one_subject_fills": 0.9}
 
 
 def test_viewpoint_words_are_about_the_camera() -> None:
@@ -161,3 +199,66 @@ def test_a_source_with_one_caption_needs_that_caption() -> None:
     # five captions, one naming the dog: not enough
     assert got(attributes(["A dog in a park.", "A sunny day.", "Green grass.", "A park.", "Outside."], DOG_CENTRE),
                "layout")["one_subject_centre"] < yes_min
+
+
+def test_a_layout_no_partner_has_its_own_asserted_composition() -> None:
+    """Synthetic pool of dogs: one large dog (asserted), three dogs in a row with captions saying so
+    (asserted group), two dogs whose captions say "two dogs" but whose boxes make no group, and a large
+    dog no caption names (both boxes-only contrasts, 0.6). A "No" pairs a one-dog photo only with an
+    asserted group and a group only with an asserted one-dog photo (never a contrast-only photo: the
+    photo with the asserted composition alone would decide it), and every question is the relational count/side
+    question, the same for a "Yes" and its "No"."""
+    from mmrakit.builders.base import BuildContext
+    from mmrakit.builders.pipeline import build_candidates
+    from mmrakit.builders.pool import PoolImage, PoolView
+    from mmrakit.models import EntityGrounding
+    from tests.support.synthetic import synthetic_graph
+
+    def dog(x: float, y: float, w: float, h: float) -> EntityGrounding:
+        return EntityGrounding(concept="/c/en/dog", text="dog", source="object", box=Box(x=x, y=y, w=w, h=h))
+
+    one = ["A dog sits on the grass in a park.", "A brown dog in a park.", "The dog looks at the camera in the park.",
+           "A dog in a park.", "A dog waits in the park."]
+    herd = ["Three dogs sit on the grass in a park.", "A group of dogs in a park.", "Dogs in a row in the park.",
+            "Three dogs in a park.", "Dogs wait in the park."]
+    pair = ["Two dogs sit on the grass in a park.", "Two dogs in a park.", "Dogs in the park.",
+            "Two dogs in a park.", "Dogs wait in the park."]
+    unnamed = ["A sunny park.", "Green grass in a park.", "A park on a summer day.", "Trees in the park.",
+               "The park in the afternoon."]  # the same large box, never named: boxes alone (0.6)
+    ims, kind = [], {}
+    for i in range(3):
+        ims.append(PoolImage(sha=f"{len(ims):064x}", captions=unnamed, entities=[dog(0.3, 0.25, 0.4, 0.5)]))
+        kind[ims[-1].sha] = "unnamed"
+    for i in range(6):
+        ims.append(PoolImage(sha=f"{len(ims):064x}", captions=one, entities=[dog(0.3, 0.25, 0.4, 0.5)]))
+        kind[ims[-1].sha] = "one"
+    for i in range(3):
+        ims.append(PoolImage(sha=f"{len(ims):064x}", captions=herd,
+                             entities=[dog(0.02 + 0.33 * k, 0.3, 0.3, 0.4) for k in range(3)]))
+        kind[ims[-1].sha] = "herd"
+    for i in range(3):
+        ims.append(PoolImage(sha=f"{len(ims):064x}", captions=pair,
+                             entities=[dog(0.05, 0.4, 0.12, 0.2), dog(0.7, 0.4, 0.12, 0.2)]))
+        kind[ims[-1].sha] = "pair"
+    import numpy as np
+
+    # caption vectors: a group is as alike to another group as to an unnamed-dog photo (0.5) and a little
+    # less to a one-dog photo (0.45), so a miner that accepted a contrast-only partner would pick it
+    def vec(k: int, t: str) -> np.ndarray:
+        v = np.zeros(3 + len(ims))
+        v[0], v[1 if t in ("herd", "unnamed") else 2], v[3 + k] = np.sqrt(0.45), np.sqrt(0.05), np.sqrt(0.5)
+        return v
+
+    vecs = {im.sha: vec(k, kind[im.sha]) for k, im in enumerate(ims)}
+    ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(ims, caption_vectors=vecs), caption_band=(-1.0, 1.0),
+                       max_image_reuse=4)
+    res = build_candidates(ctx, ["Layout"], {"Layout": 20})["Layout"]
+    tf = [c for c in res.kept if c.qa_type == "True or false QA"]
+    assert any(c.answer == "No" for c in tf) and any(c.answer == "Yes" for c in tf), res.summary()
+    forms = templates()["Layout"].forms
+    for c in tf:
+        dim = c.evidence.notes["value"].partition(":")[0]
+        assert c.question in forms[dim]
+        # a boxes-only contrast (an unnamed dog, two dogs that make no group) is never in an item
+        assert {kind[c.image1], kind[c.image2]} <= {"one", "herd"}, c
+        assert (kind[c.image1] == kind[c.image2]) == (c.answer == "Yes"), c

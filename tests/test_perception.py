@@ -294,8 +294,9 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
     assert by_task["ObservationAngle"]["kept"] > 0 or any(
         "confident 'shot'" in k for k in by_task["ObservationAngle"]["missing_evidence"]), by_task["ObservationAngle"]
     # SimilarEvent mines shared activities here; its Choice items are filtered where either photo alone
-    # decides them (no photo of a pair states a second activity of its own), its Yes/No items name the
-    # activity and pair each "Yes" with a mined "No"
+    # decides them (no photo of a pair states a second activity of its own), its Yes/No items are
+    # relational (they never name the activity) and pair each "Yes" with a mined "No" whose partner does
+    # an activity of its own
     se = by_task["SimilarEvent"]
     assert se["mined"] > 0, se
     se_tf = [c for c in kept if c.task == "SimilarEvent" and c.qa_type == "True or false QA"]
@@ -308,8 +309,9 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
     pool = open_context(ws).pool
     for c in se_tf:
         value = c.evidence.notes["value"]
-        assert activity_text(value) in c.question  # the question names the activity it asks about
+        assert activity_text(value) not in c.question  # relational: one photo alone never decides it
         if c.answer == "No":
+            assert c.evidence.notes["partner_value"]  # the partner's own confident activity
             # the partner's captions never use the asked verb in any form (an independent reading of
             # the raw caption text, not the builder's lemmatiser)
             verb = value.split("|")[0].split(" ")[0]
@@ -327,13 +329,14 @@ def test_image_level_subtasks_yes_needs_evidence_no_is_a_mined_partner(coco_trai
                 if attr == "shot" and c.task == "ObservationAngle":
                     value_here = value.split("@")[0]
                     got = {a.value for a in store[sha].attributes if a.name in ("shot", "viewpoint") and a.confidence >= 0.5}
-                elif attr == "layout" and value == "one_main_subject":
-                    # the builder's class: one dominant subject in any placement, boxes and captions agreeing
+                elif attr == "layout":
+                    # "dimension:value" (rules.toml [Layout.dimensions]): the value's classes, boxes and captions agreeing
                     value_here = value
+                    dim, _, val = value.partition(":")
                     yes_min = float(rules()["Layout"].param("yes_min_confidence"))
-                    one = set(rules()["Layout"].param("one_subject_classes"))
+                    classes = set(rules()["Layout"].param("dimensions")[dim][val])
                     got = {value} if {a.value for a in store[sha].attributes if a.name == attr
-                                      and a.confidence >= yes_min} & one else set()
+                                      and a.confidence >= yes_min} & classes else set()
                 elif attr == "activity":
                     value_here = value.split("|")[0]
                     got = {a.value.split("|")[0] for a in store[sha].attributes if a.name == attr and a.confidence >= 0.5}
@@ -421,13 +424,15 @@ def test_environment_no_pairs_are_fair_and_caption_similarity_gives_nothing_away
         assert abs(pair["Yes"] - pair["No"]) <= float(rules()[task].param("pair_max_gap", 0.08)) + 1e-6, (task, pair)
 
 
-def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -> None:
-    """On the real train half: each Layout/ObservationAngle question names the composition or
-    viewpoint; a "Yes" has it in both images from boxes AND captions (layout) or a caption (viewpoint);
-    a "No" partner has an exclusive value and shares the anchor's scene kind."""
+def test_layout_and_viewpoint_questions_need_both_images(coco_train) -> None:
+    """On the real train half: a Layout question is relational along one named dimension (its forms in
+    templates.toml, the same for a "Yes" and its "No"); EVERY photo of a Layout item, "No" partner
+    included, has an asserted value of that dimension from boxes AND captions, the "Yes" photos the same
+    one, the "No" partner a different one and no statement (however weak) of the anchor's (so no single
+    photo decides a "No"); the partner shares the anchor's scene kind. ObservationAngle questions name
+    the viewpoint, and a "Yes" has it in both images from a caption."""
     import re
 
-    from mmrakit.builders.families.geometry import LAYOUT_OPPOSITES
     from mmrakit.builders.rules import rules, templates
     from mmrakit.images.perception import vocab
 
@@ -445,9 +450,15 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
     people = set(vocab()["subjects"]["people"])
     background = set(vocab()["shot_boxes"]["background"])
     least = float(vocab()["layout"]["min_area"])
+    dims = rules()["Layout"].param("dimensions")
+    yes_min_layout = float(rules()["Layout"].param("yes_min_confidence"))
 
     def values(sha: str, names: tuple[str, ...], floor: float = 0.5) -> dict[str, Attribute]:
         return {a.value: a for a in store[sha].attributes if a.name in names and a.confidence >= floor}
+
+    def dim_values(sha: str, dim: str, floor: float) -> set[str]:
+        have = set(values(sha, ("layout",), floor))
+        return {v for v, cls in dims[dim].items() if have & set(cls)}
 
     def salient(sha: str) -> list[str]:
         rows = ws.db.execute("SELECT text, box FROM images_entities WHERE sha256 = ? AND box IS NOT NULL", (sha,))
@@ -457,35 +468,39 @@ def test_layout_and_viewpoint_questions_name_what_both_images_show(coco_train) -
     def families(sha: str) -> set[str]:
         return {scenes[v]["family"] for v in values(sha, ("scene",)) if v in scenes}
 
+    by_pair: dict[str, list] = {}
+    for c in layout:
+        dim, _, val = c.evidence.notes["value"].partition(":")
+        assert c.question in templates()["Layout"].forms[dim], c.question  # relational, names the dimension
+        by_pair.setdefault(c.evidence.notes["pair_id"], []).append(c)
+        anchor = dim_values(c.image1, dim, yes_min_layout)
+        other = dim_values(c.image2, dim, yes_min_layout)
+        assert anchor == {val}, (c.evidence.notes, anchor)
+        if c.answer == "Yes":
+            assert other == {val}, (val, other)
+        else:
+            assert len(other) == 1 and val not in other, (val, other)  # asserted, and different
+            assert val not in dim_values(c.image2, dim, 0.0)  # never stated for the partner, even weakly
+            kinds = {cat: k for k, cats in rules()["Layout"].param("subject_kinds").items() for cat in cats}
+            s1, s2 = ([kinds.get(t, t) for t in salient(sha)] for sha in (c.image1, c.image2))
+            main1, main2 = salient(c.image1)[0], salient(c.image2)[0]
+            kin = bool(families(c.image1) & families(c.image2)) or (main1 not in people and s1[0] in s2) or (
+                main2 not in people and s2[0] in s1) or (main1 in people and main2 in people)
+            assert kin, (val, s1, s2, families(c.image1), families(c.image2))
+    assert all(len(p) == 2 and {c.answer for c in p} == {"Yes", "No"} for p in by_pair.values())
     for c in cands:
+        if c.task != "ObservationAngle":
+            continue
         value = c.evidence.notes["value"]
         forms = templates()[c.task].forms
         named = [re.escape(t).replace(re.escape("{subject}"), "[a-z ]+") for f in (value, value + "_subject")
                  for t in forms.get(f, ())]
         assert any(re.fullmatch(t, c.question) for t in named), (c.task, value, c.question)
-        yes_min = float(rules()[c.task].param("yes_min_confidence"))
-        if c.task == "ObservationAngle":  # the dataset source: a caption AND the boxes agreeing
-            yes_min = float(rules()[c.task].param("yes_min_dataset_confidence", yes_min))
-        names = ("layout",) if c.task == "Layout" else ("shot", "viewpoint")
-        one = set(rules()["Layout"].param("one_subject_classes"))
+        yes_min = float(rules()[c.task].param("yes_min_dataset_confidence"))
         if c.answer == "Yes":
             for sha in (c.image1, c.image2):
-                found = values(sha, names, yes_min)
-                # "one large main subject": one dominant subject in any placement
-                a = next((found[v] for v in sorted(found) if v in one), None) if value == "one_main_subject" \
-                    else found.get(value)
-                assert a is not None, (c.task, value, values(sha, names, 0.0))
-                if c.task == "ObservationAngle":
-                    assert "captions say" in a.detail  # a caption states the viewpoint; boxes never alone
-        elif c.task == "Layout":
-            partner = values(c.image2, names)
-            assert partner and all(v in LAYOUT_OPPOSITES[value] for v in partner), (value, partner)
-            kinds = {cat: k for k, cats in rules()["Layout"].param("subject_kinds").items() for cat in cats}
-            s1, s2 = ([kinds.get(t, t) for t in salient(sha)] for sha in (c.image1, c.image2))
-            main1, main2 = salient(c.image1)[0], salient(c.image2)[0]
-            kin = bool(families(c.image1) & families(c.image2)) or (main1 not in people and s1[0] in s2) or (
-                main2 not in people and s2[0] in s1)  # (kin also needs the same setting: not re-derived here)
-            assert kin, (value, s1, s2, families(c.image1), families(c.image2))
+                a = values(sha, ("shot", "viewpoint"), yes_min).get(value)
+                assert a is not None and "captions say" in a.detail, (value, values(sha, ("shot", "viewpoint"), 0.0))
 
 
 def test_mentality_from_caption_states_on_a_synthetic_pool(tmp_path) -> None:
@@ -528,8 +543,10 @@ def test_subevent_yes_needs_a_graph_link_and_probes_need_the_reverse_link() -> N
                          _edge("/c/en/cut", "HasSubevent", "/c/en/eat"),  # bare "cut" never matches "cut bread"
                          _edge("/c/en/eat", "HasPrerequisite", "/c/en/serve_meal"),
                          _edge("/c/en/serve_meal", "HasPrerequisite", "/c/en/eat")])
+    # (a chair in each photo: a "No" partner shares something of the scene besides the people)
     person = lambda: [EntityGrounding(concept="/c/en/person", text="person", source="object",  # noqa: E731
-                                      box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
+                                      box=Box(x=0.3, y=0.2, w=0.4, h=0.6)),
+                      EntityGrounding(concept="/c/en/chair", text="chair", source="object", box=Box(x=0.0, y=0.7, w=0.3, h=0.2))]
     texts = {
         "cook": ["A woman cooking in a house.", "A woman is cooking in the house.", "A cook cooking at home."],
         "cut": ["A man cutting bread in a house.", "A man is cutting bread in the house.", "A person cutting bread."],
@@ -739,31 +756,49 @@ def test_similar_event_options_are_one_image_activities_never_vague_verbs() -> N
 
 
 
-def test_similar_event_yes_no_names_the_activity_and_its_no_partner_does_another() -> None:
-    """Yes: two photos whose captions state one activity. No: the anchor with a caption neighbour doing a
-    clearly different listed activity, at the caption similarity of the "Yes" pair; a neighbour whose
-    captions use the asked verb once ("about to go skiing") is never the "No"."""
-    from mmrakit.builders.families.scene import activity_text
+def _people(i: int, caps: list[str], extra: tuple[str, ...] = ("bench",)) -> PoolImage:
+    """A photo of a person (and, by default, a bench of a visible size: something of the scene two
+    photos may share besides their doers)."""
+    ents = [EntityGrounding(concept="/c/en/person", text="person", source="object", box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
+    ents += [EntityGrounding(concept=f"/c/en/{k}", text=k, source="object", box=Box(x=0.0, y=0.7, w=0.3, h=0.2))
+             for k in extra]
+    return PoolImage(sha=f"{i:064x}", captions=caps, entities=ents)
+
+
+def _near_barn(verb: str) -> list[str]:
+    return [f"A man {verb} near a red barn.", f"A man is {verb} by the red barn.", "A man next to a red barn."]
+
+
+def _similar_event_tf(pool: list[PoolImage]) -> list:
     from tests.support.synthetic import synthetic_graph
 
-    def im(i: int, caps: list[str]) -> PoolImage:
-        return PoolImage(sha=f"{i:064x}", captions=caps, entities=[EntityGrounding(
-            concept="/c/en/person", text="person", source="object", box=Box(x=0.3, y=0.2, w=0.4, h=0.6))])
-
-    def near_barn(verb: str) -> list[str]:
-        return [f"A man {verb} near a red barn.", f"A man is {verb} by the red barn.", "A man next to a red barn."]
-    ims = [im(0, near_barn("skiing")), im(1, ["A man skiing near a red barn.", "A woman is skiing.", "A skier next to a red barn."]),
-           im(2, near_barn("snowboarding")), im(4, near_barn("standing")), im(5, near_barn("walking")),
-           # closest to the anchor, walking too, but one caption says skiing: no verified "not skiing"
-           im(3, ["A man walking near a red barn.", "A man walks by the red barn.", "A man about to go skiing."])]
-    ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(ims), caption_band=(-1.0, 1.0), max_image_reuse=4)
+    ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
     res = build_candidates(ctx, ["SimilarEvent"], {"SimilarEvent": 4})["SimilarEvent"]
-    tf = [c for c in res.kept if c.qa_type == "True or false QA"]
-    assert all(c.options is None and activity_text(c.evidence.notes["value"]) in c.question for c in tf)
+    return [c for c in res.kept if c.qa_type == "True or false QA"]
+
+
+def test_similar_event_yes_no_is_relational_and_its_no_partner_does_another() -> None:
+    """"Are the people in the two pictures doing the same activity?": the question never names the
+    activity (a "No" naming it is decided by the partner alone). Yes: both photos' captions state one
+    activity. No: the anchor with a caption neighbour doing its OWN clearly different activity (two
+    captions); a neighbour doing one event with it (snowboarding), or whose captions say the asked verb
+    once ("about to go skiing"), is never the "No"."""
+    from mmrakit.builders.families.scene import activity_text
+
+    ims = [_people(0, _near_barn("skiing")),
+           _people(1, ["A man skiing near a red barn.", "A woman is skiing.", "A skier next to a red barn."]),
+           _people(2, _near_barn("snowboarding")), _people(4, _near_barn("standing")), _people(5, _near_barn("walking")),
+           # closest to the anchor, walking too, but one caption says skiing: no verified "not skiing"
+           _people(3, ["A man walking near a red barn.", "A man walks by the red barn.", "A man about to go skiing."])]
+    tf = _similar_event_tf(ims)
+    for c in tf:
+        assert c.options is None and "people" in c.question
+        for v in ("skiing", "walking", "snowboarding", activity_text(c.evidence.notes["value"])):
+            assert v not in c.question, c.question
     tf = [c for c in tf if c.evidence.notes["value"] == "ski|"]  # (the two walkers make a "walking" pair)
     yes = [c for c in tf if c.answer == "Yes"]
     no = [c for c in tf if c.answer == "No"]
-    assert yes and no, res.summary()
+    assert yes and no
     assert {frozenset((c.image1, c.image2)) for c in yes} == {frozenset((f"{0:064x}", f"{1:064x}"))}
     assert {c.image2 for c in no} == {f"{5:064x}"}, [c.image2[-1] for c in no]
     for c in no:
@@ -771,42 +806,53 @@ def test_similar_event_yes_no_names_the_activity_and_its_no_partner_does_another
         assert c.image1 == y.image1
 
 
-def test_similar_event_posture_no_partner_has_no_seat_and_no_crowd() -> None:
-    """"Is someone sitting in both images?": a "No" partner walks (walking rules sitting out) and shows
-    nothing one sits on unmentioned and no crowd; a walker beside a boxed bench, or among a crowd, is no
-    verified "nobody sits"."""
-    from tests.support.synthetic import synthetic_graph
+def test_similar_event_relational_no_needs_both_photos_and_a_clean_yes() -> None:
+    """A "No" partner's activity is one the anchor does not do too (skiers who also walk to the lift
+    against a walker: both walk); a "Yes" photo shows one kind of activity (a skier and two men
+    talking on the slope: "the same activity?" has no single answer); the partner shares something of
+    the scene besides the doers (never a skier against a walker with nothing in common)."""
+    # (this skier shares nothing of the scene with the walker: only image 0 may anchor the "No")
+    skier = _people(1, ["A man skiing near a red barn.", "A woman is skiing.", "A skier next to a red barn."], ())
+    walker = _people(5, _near_barn("walking"))
+    base = [_people(0, _near_barn("skiing")), skier, walker]
+    assert any(c.answer == "No" and c.image2 == walker.sha for c in _similar_event_tf(base))
+    # the anchor walks too (one caption says so): the walker is no verified "not the same activity"
+    walks_too = _people(0, _near_barn("skiing") + ["A man walks to the lift."])  # (one caption: still one activity)
+    assert not any(c.answer == "No" for c in _similar_event_tf([walks_too, skier, walker]))
+    # a photo with a second confident activity is in no "Yes"
+    talkers = _people(0, _near_barn("skiing") + ["Two men talking near a red barn.", "Men talking by the barn."])
+    assert not any(c.answer == "Yes" and talkers.sha in (c.image1, c.image2)
+                   for c in _similar_event_tf([talkers, skier, walker]))
+    # nothing of the scene shared besides the person: no fair "No"
+    bare = [_people(0, _near_barn("skiing"), ()), skier, _people(5, walker.captions, ())]
+    assert _similar_event_tf(bare) == []
 
-    def im(i: int, caps: list[str], extra: tuple[str, ...] = ()) -> PoolImage:
-        ents = [EntityGrounding(concept="/c/en/person", text="person", source="object", box=Box(x=0.3, y=0.2, w=0.4, h=0.6))]
-        # extra people are small (spectators), other things large enough to see
-        ents += [EntityGrounding(concept=f"/c/en/{k}", text=k, source="object",
-                                 box=Box(x=0.0, y=0.7, w=0.05, h=0.05) if k == "person" else Box(x=0.0, y=0.7, w=0.3, h=0.2))
-                 for k in extra]
-        return PoolImage(sha=f"{i:064x}", captions=caps, entities=ents)
 
-    def near_barn(verb: str) -> list[str]:
-        return [f"A man {verb} near a red barn.", f"A man is {verb} by the red barn.", "A man next to a red barn."]
-    ims = [im(0, near_barn("sitting")), im(1, ["A man sitting near a barn.", "A woman is sitting.", "A person next to a red barn."]),
-           im(2, near_barn("walking"), ("bench",)), im(3, near_barn("walking"))]
+def test_similar_event_postures_are_never_the_shared_activity() -> None:
+    """Two people sitting (a family at a cake, a woman posing on a motorcycle) are not "doing the same
+    activity" to a reviewer: a posture makes no relational Yes/No pair, whatever else the pool holds."""
+    plant = ("potted plant",)  # nothing to sit on: a walker here is a verified "nobody sits"
+    ims = [_people(0, _near_barn("sitting"), plant),
+           _people(1, ["A man sitting near a barn.", "A woman is sitting.", "A person next to a red barn."], plant),
+           _people(3, _near_barn("walking"), plant), _people(4, _near_barn("walking"), plant)]
+    assert not any(c.evidence.notes["value"] in ("sit|", "lie|") for c in _similar_event_tf(ims))
 
-    def sit_items(pool: list[PoolImage]) -> list:
-        ctx = BuildContext(graph=synthetic_graph(10)[0], pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
-        res = build_candidates(ctx, ["SimilarEvent"], {"SimilarEvent": 4})["SimilarEvent"]
-        return [c for c in res.kept if c.qa_type == "True or false QA" and c.evidence.notes["value"] == "sit|"]
-    no = [c for c in sit_items(ims) if c.answer == "No"]
-    assert {c.image2 for c in no} == {f"{3:064x}"} and all("sitting" in c.question for c in no)
-    # with only the walker beside a bench, there is no verified "No", so no sitting pair at all
-    assert sit_items(ims[:3]) == []
-    # nor beside a crowd (small people in the stands sit, whatever the player does), boxed or named
-    assert sit_items(ims[:2] + [im(4, near_barn("walking"), ("person", "person", "person"))]) == []
-    assert sit_items(ims[:2] + [im(5, near_barn("walking")[:2] + ["Fans watch a man near a red barn."])]) == []
-    # the posture must be what the image shows someone doing: a man sitting by the barn eating a sandwich is
-    # eating, so his picture is in no sitting item (the same picture without the sandwich is)
-    eater = im(6, ["A man sitting near a red barn eating a sandwich.", "A man is sitting by the red barn eating a sandwich.",
-                   "A man next to a red barn."])
-    assert any(f"{0:064x}" in (c.image1, c.image2) for c in sit_items([ims[0], ims[1], ims[3]]))
-    assert not any(f"{6:064x}" in (c.image1, c.image2) for c in sit_items([eater, ims[1], ims[3]]))
+
+def test_two_different_games_are_two_activities() -> None:
+    """Playing tennis and playing baseball share the verb, not the activity: a tennis player is a fair
+    "No" partner for a baseball pair ("are they doing the same activity?"), though "playing" is in its
+    captions; a pitcher is one event with baseball, never a "No"."""
+    from mmrakit.builders.families.scene import one_event_group
+
+    assert not one_event_group("play|tennis", "play|baseball")
+    assert one_event_group("play|baseball", "pitch|") and one_event_group("serve|ball", "play|tennis")
+    ims = [_people(0, ["A man playing baseball on a field.", "A man is playing baseball on a field.", "A man on a field."]),
+           _people(1, ["A girl playing baseball in a park.", "A girl is playing baseball.", "A girl on a field."]),
+           _people(2, ["A man playing tennis on a court.", "A man is playing tennis.", "A man on a field."]),
+           # as alike in its captions as the tennis player, but pitching is a step of baseball
+           _people(3, ["A man pitching on a mound.", "A man is pitching.", "A man on a field."])]
+    no = [c for c in _similar_event_tf(ims) if c.answer == "No"]
+    assert {c.image2 for c in no} == {f"{2:064x}"}, [c.image2[-1] for c in no]
 
 
 def test_a_step_of_a_game_is_the_game_never_an_option_beside_it() -> None:
@@ -820,3 +866,47 @@ def test_a_step_of_a_game_is_the_game_never_an_option_beside_it() -> None:
     assert one_event_group("eat|pizza", "graze|")
     assert not one_event_group("play|baseball", "ride|horse")
     assert not one_event_group("eat|pizza", "pitch|")
+
+
+def test_subevent_step_of_a_game_is_never_shown_by_another_game() -> None:
+    """"Hitting a ball" is a step of playing baseball and of playing tennis (both in the graph): a tennis
+    player hitting a ball is no step of the baseball game in image 1, a batter hitting one is."""
+    from mmrakit.builders.graph import MemoryGraph, uri
+    from mmrakit.models import Edge
+
+    edge = Edge(uri="/a/[/r/HasSubevent/,/c/en/play_baseball/,/c/en/hit_ball/]", relation="HasSubevent",
+                start=uri("play baseball"), end=uri("hit ball"), dataset="/d/pack/test")
+    game = _people(0, ["A girl playing baseball on a field.", "A girl is playing baseball on a field.", "A girl on a field."])
+    tennis = _people(1, ["A girl hitting a ball on a field.", "A girl hits the ball on a court.", "A man playing tennis."])
+    batter = _people(2, ["A batter hitting a ball on a field.", "A batter hits the ball on a field.", "A man on a field."])
+    eater = _people(3, ["A man eating a sandwich on a field.", "A man is eating a sandwich.", "A girl on a field."])
+
+    def yes(pool: list[PoolImage]) -> set[tuple[str, str]]:
+        ctx = BuildContext(graph=MemoryGraph([edge]), pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
+        res = build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"]
+        return {(c.image1, c.image2) for c in res.kept if c.answer == "Yes" and not c.order_probe}
+    assert yes([game, batter, eater]) == {(game.sha, batter.sha)}
+    assert yes([game, tennis, eater]) == set()
+
+
+def test_subevent_another_game_is_a_verified_no_in_the_same_kind_of_place() -> None:
+    """Absence of a graph edge proves nothing, so a SubEvent "No" partner is usually of another activity
+    domain; a different listed game is the exception: a tennis match is verifiably no step of a baseball
+    game (same kind of place, the hard negative), while a partner naming baseball is never one."""
+    from mmrakit.builders.graph import MemoryGraph, uri
+    from mmrakit.models import Edge
+
+    edge = Edge(uri="/a/[/r/HasSubevent/,/c/en/play_baseball/,/c/en/pitch/]", relation="HasSubevent",
+                start=uri("play baseball"), end=uri("pitch"), dataset="/d/pack/test")
+    game = _people(0, ["A girl playing baseball on a field.", "A girl is playing baseball on a field.", "A girl on a field."])
+    pitcher = _people(2, ["A man pitching on a field.", "A man is pitching on a field.", "A girl on a field."])
+    tennis = _people(3, ["A man playing tennis on a field.", "A man is playing tennis on a field.", "A girl on a field."])
+    # the same photo, but one caption names baseball: no verified "not a step of the baseball game"
+    fan = _people(4, ["A man playing tennis on a field.", "A man is playing tennis on a field.", "A baseball fan on a field."])
+
+    def items(pool: list[PoolImage]) -> list:
+        ctx = BuildContext(graph=MemoryGraph([edge]), pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
+        return build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"].kept
+    got = {(c.answer, c.image1, c.image2) for c in items([game, pitcher, tennis])}
+    assert got == {("Yes", game.sha, pitcher.sha), ("No", game.sha, tennis.sha)}
+    assert items([game, pitcher, fan]) == []

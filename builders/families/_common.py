@@ -11,7 +11,18 @@ def pairs_round_robin(groups: dict[str, list[str]], rng: random.Random, max_offs
                       ) -> Iterator[tuple[str, str, str]]:
     """(key, a, b) pairs of items sharing a key, spread over keys: round r pairs item i with item
     i+r of each key's shuffled list, so no key or item dominates the first facts; each pair comes in
-    either order (a coin per pair), so neither image is image 1 more often."""
+    either order (:func:`either_order`)."""
+    return either_order(_round_robin(groups, rng, max_offset), rng)
+
+
+def either_order(pairs: Iterable[tuple[str, str, str]], rng: random.Random) -> Iterator[tuple[str, str, str]]:
+    """Each (key, a, b) pair in either order, a coin flipped as the pair is handed out, so neither image
+    is image 1 more often."""
+    for k, a, b in pairs:
+        yield (k, b, a) if rng.random() < 0.5 else (k, a, b)
+
+
+def _round_robin(groups: dict[str, list[str]], rng: random.Random, max_offset: int) -> Iterator[tuple[str, str, str]]:
     keys = sorted(k for k, v in groups.items() if len(v) >= 2)
     rng.shuffle(keys)
     lists = {}
@@ -27,8 +38,7 @@ def pairs_round_robin(groups: dict[str, list[str]], rng: random.Random, max_offs
         for batch in zip_longest(*streams):
             for item in batch:
                 if item is not None:
-                    k, a, b = item
-                    yield (k, b, a) if rng.random() < 0.5 else item
+                    yield item
 
 
 def interleave(*lists: Iterable[str]) -> list[str]:

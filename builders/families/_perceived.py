@@ -10,14 +10,14 @@ missing evidence, by attribute, so the build report says what was missing.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from mmrakit.models import Attribute
 
 from ..base import Builder, Fact
 from ..pairs import PairMiner
 from ..perception import perception_for
-from ._common import pairs_round_robin
+from ._common import either_order, pairs_round_robin
 
 
 def describe(attrs: dict[str, Attribute]) -> list[dict]:
@@ -55,8 +55,14 @@ class PerceivedBuilder(Builder):
     def yes_no(self, by_value: dict[str, list[str]], *, differs: Callable[[str, str, str], bool],
                close: Callable[[str, str], bool] | None = None, slots: Callable[[str, str, str], dict] | None = None,
                entities: Callable[[str, str], list] | None = None, key: str = "",
-               pair_ok: Callable[[str, str, str], bool] | None = None) -> Iterator[Fact]:
-        """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id)."""
+               pair_ok: Callable[[str, str, str], bool] | None = None, abundant_first: bool = False,
+               pairs: Iterable[tuple[str, str, str]] | None = None) -> Iterator[Fact]:
+        """Yes facts on shared values, each followed by its hard negative (same anchor image, same pair_id).
+
+        ``abundant_first``: the values shared by the most images are paired first, so the images of a scarce
+        value are left to serve as the "No" partners the abundant ones need (instead of spending their reuse
+        budget on each other's "Yes" first).
+        ``pairs``: the (value, a, b) positives to try, in order (default: round robin over the values)."""
         miner = PairMiner(self.ctx, f"{self.task}:{self.attribute}", max_gap=float(self.rule.param("pair_max_gap", 0.08)),
                           max_partner_uses=int(self.rule.param("pair_partner_uses", 2)),
                           rank_weight=float(self.rule.param("pair_rank_weight", 0.05)),
@@ -73,7 +79,15 @@ class PerceivedBuilder(Builder):
         def room(i: str, k: int) -> bool:  # can image i appear in k more items?
             return uses[i] + k <= cap and before[i] + uses[i] + k <= cap_total
 
-        for x, a, b in pairs_round_robin(by_value, self.rng):
+        if pairs is not None:
+            order = either_order(pairs, self.rng)
+        elif abundant_first:
+            sizes = sorted({len(set(v)) for v in by_value.values()}, reverse=True)
+            stages = [{k: v for k, v in by_value.items() if len(set(v)) == n} for n in sizes]
+            order = (p for stage in stages for p in pairs_round_robin(stage, self.rng))
+        else:
+            order = pairs_round_robin(by_value, self.rng)
+        for x, a, b in order:  # each pair in either order (either_order)
             if not room(a, 2) and room(b, 2):
                 a, b = b, a  # the anchor appears twice (Yes and No)
             if not room(a, 2) or not room(b, 1):

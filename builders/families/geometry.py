@@ -1,14 +1,15 @@
 """Image-level subtasks about how a picture is framed: Layout and ObservationAngle.
 
-Both read annotator attributes (:mod:`..perception`), never a box heuristic on its own, and every
-question *names* the composition or viewpoint it asks about, so a reviewer can check it in each image:
+Both read annotator attributes (:mod:`..perception`), never a box heuristic on its own:
 
-- Layout: the coarse composition (one dominant subject in the centre / on the left / on the right,
-  two subjects side by side, many separate objects spread over the frame). A "Yes" needs the class in
-  both images with boxes AND captions agreeing (or a VLM's answer; confidence >= ``yes_min_confidence``); the "No" partner
-  (hard negative from the pair miner) is a caption neighbour of image 1 whose composition is a
-  different, exclusive class (boxes alone suffice for that contrast), in the same indoor/outdoor
-  setting and of the same scene kind (a shared scene family or main subject category).
+- Layout: a relational question along one named dimension of the composition (rules.toml
+  ``[Layout.dimensions]``): *count* (one large main subject / two side by side / a group of several
+  subjects of one kind / many scattered objects) or *side* (where the one main subject is placed). Every
+  photo of an item, "No" partner included, has an asserted value of that dimension (boxes AND captions
+  agreeing, or a VLM's answer; confidence >= ``yes_min_confidence``). Yes: the same value in both; No
+  (hard negative from the pair miner): a caption neighbour of image 1 of the same scene kind whose
+  asserted value differs and which states image 1's value nowhere, so neither photo alone decides it
+  (a question naming one composition let the photo lacking it decide a "No" alone).
 - ObservationAngle: shot distance (close-up / wide) and camera angle (from above), each stated by a
   caption; a dataset "Yes" also needs the boxes to agree (boxes never decide alone, but a caption they
   do not back is no viewpoint both photos clearly show). Yes: both images share it; No: a close-up
@@ -23,14 +24,9 @@ from collections.abc import Iterator
 from mmrakit.images.perception import SOURCE as DATASET_SOURCE, main_subject, Obj, vocab
 
 from ..base import Fact, register
-from ..rules import rules
+from ..pairs import scene_settings
 from ._perceived import PerceivedBuilder
 
-# the composition classes that exclude each other, and those a "Yes" may assert (each with its own
-# question form in templates.toml): the builder's data, builders/data/rules.toml [Layout]
-LAYOUT_OPPOSITES: dict[str, set[str]] = {k: set(v) for k, v in rules()["Layout"].param("exclusive").items()}
-LAYOUT_ASSERTED: tuple[str, ...] = tuple(rules()["Layout"].param("asserted"))
-MAIN = "one_main_subject"  # a class of the builder, not of the annotator: one dominant subject, placement aside
 
 
 def _same_setting(seen, a: str, b: str) -> bool:
@@ -69,7 +65,8 @@ class Layout(PerceivedBuilder):
 
     def _kin(self, a: str, c: str) -> bool:
         """Same scene kind (a hard negative, not a bathroom against a ski slope): a shared scene family;
-        the same main subject (not a person) in settings (indoor/outdoor) not known to differ; or, in
+        the same main subject (not a person) in settings (indoor/outdoor) not known to differ; people
+        leading both pictures on one known side (indoor/outdoor), in broad settings not known to differ; or, in
         one known setting, one image's main subject is of a kind (an animal, a vehicle, food, ...) the
         other image also shows."""
         if _scene_families(self.seen, a) & _scene_families(self.seen, c):
@@ -82,6 +79,12 @@ class Layout(PerceivedBuilder):
         least = float(self.rule.param("kin_min_area"))  # a few parked cars far off do not make a scene kin
         if sa[0].text == sc[0].text and sa[0].text not in people and min(sa[0].box.area, sc[0].box.area) >= least:
             return True  # the same main subject (a dog and a dog)
+        if (sa[0].text in people and sc[0].text in people and min(sa[0].box.area, sc[0].box.area) >= least
+                and ia is not None and ia == ic):
+            # people leading both pictures, on one known side (indoor/outdoor) and in no two different broad
+            # settings: one person against a group of people is the fairest test of a composition
+            wa, wc = scene_settings(self.ctx, a), scene_settings(self.ctx, c)
+            return not (wa and wc) or bool(wa & wc)
         if ia is None or ia != ic:  # by kind only in one known setting: a zoo panda and a kitchen dog are not kin
             return False
         kinds = {cat: k for k, cats in self.rule.param("subject_kinds").items() for cat in cats}
@@ -95,48 +98,70 @@ class Layout(PerceivedBuilder):
 
         return leads(sa, sc) or leads(sc, sa)
 
+    def dimensions(self) -> dict[str, dict[str, set[str]]]:
+        """The compared dimensions (rules.toml [Layout.dimensions]): dimension -> value -> the annotator's
+        layout classes that are that value (count: one main subject / two side by side / a group / many
+        scattered things; side: where the one main subject is placed)."""
+        dims = self.rule.param("dimensions") or {}
+        return {d: {v: set(cls) for v, cls in vals.items()} for d, vals in dims.items()}
+
     def mine(self) -> Iterator[Fact]:
         seen = self.seen
         yes_min = float(self.rule.param("yes_min_confidence", 0.7))
+        dims = self.dimensions()
 
-        one_subject = set(self.rule.param("one_subject_classes"))
+        def clear(sha: str) -> set[str]:  # classes boxes and captions agree on (or a VLM's answer)
+            return {v for v, a in self.values(sha).items() if a.confidence >= yes_min}
 
-        def clear(sha: str, v: str) -> bool:
-            return self.values(sha)[v].confidence >= yes_min
+        def value_of(sha: str, dim: str) -> str | None:
+            """The image's one asserted value of the dimension (None: none, or two that disagree)."""
+            got = {val for val, cls in dims[dim].items() if cls & clear(sha)}
+            return got.pop() if len(got) == 1 else None
 
-        def stated(c: str) -> set[str]:  # every class stated for c, however weakly, "one main subject" included
-            out = set(seen.stated(c, "layout"))
-            return out | ({MAIN} if out & one_subject else set())
+        def stated_in(sha: str, dim: str) -> set[str]:  # every value stated however weakly (for vetoes)
+            have = set(seen.stated(sha, "layout"))
+            return {val for val, cls in dims[dim].items() if cls & have}
 
         def differs(x: str, a: str, c: str) -> bool:
-            vc = self.values(c)
-            if (x in one_subject or x == MAIN) and not all(clear(c, v) for v in vc):
-                # against "one main subject" only a composition that boxes and captions agree on is a clear
-                # contrast: an uneven group (a large zebra, a small one behind it) or many small boxes no
-                # caption calls many (the parts of one plate of food) may read as one main subject
+            # a relational "No" needs both photos: the partner has its own asserted composition of the
+            # asked dimension (boxes AND captions agreeing, like a "Yes"), a different one, states the
+            # anchor's value nowhere (not even weakly), and no weaker reading of it disagrees
+            dim, _, val = x.partition(":")
+            other = value_of(c, dim)
+            if other is None or other == val or val in stated_in(c, dim):
                 return False
-            return bool(vc) and x not in stated(c) and all(v in LAYOUT_OPPOSITES[x] for v in vc)
+            return all(a.confidence >= yes_min for a in self.values(c).values())
 
-        # a "Yes" asserts a clear composition that boxes and captions agree on; the rest is contrast only.
-        # One dominant subject (any placement, off-centre included) is also asserted as just that.
-        strong = self.groups(lambda sha, v: (v in LAYOUT_ASSERTED or v in one_subject) and clear(sha, v))
-        main = {sha for v in one_subject for sha in strong.get(v, [])}
-        strong.pop("one_subject_offcentre", None)  # no placement question: only "one main subject"
-        if main:
-            strong[MAIN] = [sha for sha in self.ctx.pool.order if sha in main]
+        # a "Yes" and its "No" ask one relational question about one named dimension ("are the two
+        # pictures composed the same way: one large main subject / ... ?"); every photo in either has an
+        # asserted value of it, so neither answer is decided by one photo
+        strong: dict[str, list[str]] = {}
+        for sha in self.ctx.pool.order:
+            found = False
+            for dim in dims:
+                val = value_of(sha, dim)
+                if val is not None:
+                    strong.setdefault(f"{dim}:{val}", []).append(sha)
+                    found = True
+            if not found:
+                self.missing("image without a composition that boxes and captions agree on (layout)")
 
         bg = set(vocab()["shot_boxes"]["background"])
 
         def entities(sha: str, x: str) -> list:
             objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
-            if x == "several_subjects":
+            cls = clear(sha)
+            if "several_subjects" in cls:
                 return [e for e in objs if objs and e.text == objs[0].text][:3]
-            return objs[:2] if x == "two_side_by_side" else objs[:1] if x.startswith("one_") else []
+            return objs[:2] if "two_side_by_side" in cls else objs[:1] if any(v.startswith("one_") for v in cls) else []
 
         def slots(a: str, b: str, x: str) -> dict:
-            return {"_form": x}
+            return {"_form": x.partition(":")[0]}  # the question names the dimension, never one photo's value
 
-        yield from self.yes_no(strong, differs=differs, close=self._kin, entities=entities, slots=slots)
+        # the classes many photos share (one main subject) first: the few groups and scattered layouts are
+        # the "No" partners they need
+        yield from self.yes_no(strong, differs=differs, close=self._kin, entities=entities, slots=slots,
+                               abundant_first=True)
 
 
 @register

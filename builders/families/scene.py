@@ -12,6 +12,9 @@ room may be one room). Yes/No (Environment): a shared scene vs. a hard negative 
 a caption neighbour whose one clear place is of the same broad setting (an indoor room, urban,
 green outdoors, waterside, a sports venue) but of another family, and which states no trace of the
 positive's family (kitchen vs bathroom, street vs train station; never a bathroom vs a garden).
+Yes/No (SimilarEvent) is relational in the same way ("Are the people in the two pictures doing the
+same activity?"): the question never names the activity, so a "No" partner must show its own,
+clearly different confident activity and both photos are needed for either answer.
 """
 
 from __future__ import annotations
@@ -172,12 +175,29 @@ class Environment(ChoiceFromShared):
         yield from choice
 
 
+def game(v: str) -> str | None:
+    """The game of a game-playing activity ("play|tennis" -> "tennis"; data: [activities] games)."""
+    verb, _, obj = v.partition("|")
+    acts = perceived()["activities"]
+    return obj if verb in acts["game_verbs"] and obj in acts["games"] else None
+
+
+def other_games(d: str, x: str) -> bool:
+    """Playing two different listed games: two activities, whatever the shared verb."""
+    gd, gx = game(d), game(x)
+    return gd is not None and gx is not None and gd != gx
+
+
 def one_event_group(d: str, x: str) -> bool:
     """Two activities ("verb|object") a reviewer calls one event: one group of `[activities] same_event`
-    holds both, by verb, by the verb's head or by "verb object" (a pitcher is playing baseball)."""
+    holds both, by verb, by the verb's head or by "verb object" (a pitcher is playing baseball); two
+    different games are never one event by their shared verb ("play")."""
+    games_apart = other_games(d, x)
 
     def names(v: str) -> set[str]:
         verb, _, obj = v.partition("|")
+        if games_apart:
+            return {f"{verb} {obj}"}
         return {verb, verb.split(" ")[0]} | ({f"{verb} {obj}"} if obj else set())
 
     nd, nx = names(d), names(x)
@@ -203,6 +223,8 @@ class SimilarEvent(ChoiceFromShared):
         if dv.split(" ")[0] not in lexicon().activity and " " not in dv:
             return True  # a verb of no listed activity ("illuminating" from "an illuminated board") is no option
         postures = perceived()["activities"]["posture_excluded_by"]
+        if other_games(d, x):
+            return False  # playing tennis / playing baseball: two activities
         if dv == xv or bool(do and do == xo) or (dv.split(" ")[0] in vague_verbs() and not do and dv not in postures):
             return True
         return one_event_group(d, x)
@@ -215,6 +237,15 @@ class SimilarEvent(ChoiceFromShared):
 
         verb, _, obj = value.partition("|")
         lemmas = caption_lemmas(self.ctx.pool[sha].captions)
+        g = game(value)
+        if g is not None:
+            # "playing" is said of every game: a game is absent when no caption names it (nor a word
+            # of it, [activity_from_words]) and every "play" the captions state is of another listed game
+            text = " ".join(self.ctx.pool[sha].captions).lower()
+            words = set(vocab()["activity_from_words"].get(value, {}).get("words", [])) | {g}
+            plays = [v for v in self.seen.stated(sha, "activity") if v.partition("|")[0] == verb]
+            return (not any(re.search(rf"\b{re.escape(w)}", text) for w in words)
+                    and all(other_games(v, value) for v in plays))
         if set(verb.split(" ")[:1]) & lemmas:
             return False
         postures = perceived()["activities"]["posture_excluded_by"]
@@ -265,6 +296,8 @@ class SimilarEvent(ChoiceFromShared):
         a "No" partner stating ``d`` (even in one caption) is no verified "not ``x``"."""
         dv, _, do = d.partition("|")
         xv, _, xo = x.partition("|")
+        if other_games(d, x):
+            return False
         if dv == xv or dv.split(" ")[0] == xv.split(" ")[0] or bool(do and do == xo):
             return True
         return one_event_group(d, x)
@@ -273,8 +306,7 @@ class SimilarEvent(ChoiceFromShared):
         """Image ``c`` verifiably does not show activity ``x``: someone in it does another, clearly
         different activity that two captions state (a listed activity, not a posture or a vague verb),
         and no caption of it states ``x`` in any wording (its verb in any form, an event of its
-        same-event group, a sport word of ``x``). For a posture, nothing in ``c`` invites it unmentioned: no
-        boxed seat or bed (`[activities] posture_furniture`) and no crowd of people."""
+        same-event group, a sport word of ``x``)."""
         if not has_agent(self.seen, c):
             return False
         vc = [v for v in self.values(c) if self.usable(c, v)]
@@ -284,55 +316,80 @@ class SimilarEvent(ChoiceFromShared):
             return False
         if not self.absent(x, c):
             return False
-        verb = x.partition("|")[0]
-        furniture = perceived()["activities"]["posture_furniture"].get(verb)
-        if furniture is not None:
-            # a seat too small to make out (`min_visible_area`) shows nobody sitting on it either
-            least = float(vocab()["subjects"]["min_visible_area"])
-            boxed = {e.text for e in self.ctx.pool[c].objects() if e.box is not None and e.box.area >= least}
-            crowd = perceived()["activities"]["posture_crowd"]
-            people = set(vocab()["subjects"]["people"])
-            n_people = sum(e.text in people for e in self.ctx.pool[c].objects())
-            words = set(re.findall(r"[a-z]+", " ".join(self.ctx.pool[c].captions).lower()))
-            if boxed & set(furniture) or "group" in self.seen.confident(c, "people") \
-                    or n_people >= int(crowd["min_people"]) or words & set(crowd["words"]):
-                return False
         from .subevent import caption_lemmas
 
         words = set(vocab()["activity_from_words"].get(x, {}).get("words", []))
         return not (words & caption_lemmas(self.ctx.pool[c].captions))
 
-    def posture(self, sha: str, v: str) -> bool:
-        """A posture ("sitting", "lying down") that two captions state of a person or animal: a Yes/No
-        question names it, so a reviewer checks it in each image (MMRA's own example: "people sitting");
-        never a Choice answer, where it would hold loosely of many photos. "Standing" is never one. The
-        posture must be what the image shows someone doing: with another activity stated (a toddler sitting
-        on a toilet brushing his teeth), the sitting is how it is done, not the event."""
-        postures = ("sit|", "lie|")
-        return (v in postures and has_agent(self.seen, sha)
-                and not any(self.usable(sha, o) for o in self.values(sha) if o not in postures))
+    def others(self, sha: str, x: str) -> list[str]:
+        """The image's confident listed activities (not postures, not vague verbs) that are not one event
+        with ``x``: someone in it doing another kind of thing."""
+        return [v for v in self.values(sha) if self.usable(sha, v) and not (v == x or self.same_event(v, x)
+                                                                             or self.conflicts(v, x))]
+
+    def one_kind(self, sha: str, x: str) -> bool:
+        """A "Yes" photo of the relational question shows one kind of thing being done: ``x``, and no
+        other confident activity beside it (a man skiing and two men talking on the slope: are they
+        "doing the same kind of thing" as a skier? a reviewer cannot say)."""
+        return not self.others(sha, x)
+
+    def shows_none_of(self, a: str, c: str) -> bool:
+        """The anchor ``a`` verifiably does not do what partner ``c`` does: for each confident activity
+        of ``c``, no caption of ``a`` states it or one event with it (in any wording), nor uses its verb."""
+        stated_a = [self.key(v) for v in self.seen.stated(a, "activity")]
+        for y in (v for v in self.values(c) if self.usable(c, v)):
+            if any(self.same_event(s, y) for s in stated_a) or not self.absent(y, a):
+                return False
+        return True
+
+    def doers(self, a: str, b: str) -> str:
+        """Who the relational question is about: the kinds of doer of the two photos."""
+        kinds = {k for s in (a, b) for k in ("people", "animals") if self.seen.confident(s, k)}
+        texts = perceived()["activities"]["doers_text"]
+        return texts["both" if len(kinds) == 2 else next(iter(kinds), "both")]
 
     def mine(self) -> Iterator[Fact]:
-        by_value = self.groups(lambda sha, v: self.usable(sha, v) or self.posture(sha, v))
-        choice_groups = {k: [s for s in v if self.usable(s, k)] for k, v in by_value.items()}
-        choice = self.choice({k: v for k, v in choice_groups.items() if v}) if "Choice QA" in self.qa_types else iter(())
+        # a posture is never the shared "same kind of thing": two people sitting (a family at a birthday
+        # cake, a woman posing on a motorcycle) are doing different things to a reviewer
+        by_value = self.groups(lambda sha, v: self.usable(sha, v))
+        choice = self.choice(by_value) if "Choice QA" in self.qa_types else iter(())
 
         def differs(x: str, a: str, c: str) -> bool:
-            return self.not_doing(x, c)
+            # a "No" needs both photos: c does its own, clearly different confident activity (never x in
+            # any wording), and a does none of c's
+            return self.not_doing(x, c) and self.shows_none_of(a, c)
 
         def slots(a: str, b: str, x: str) -> dict:
-            # the question names the activity it asks about, so a reviewer can check it in each image
-            return {"_form": "tf", "activity": activity_text(x)}
+            # the relational question names the dimension compared (what the people or animals are
+            # doing), never the activity: a "No" that names it is decided by the partner alone
+            return {"_form": "tf", "doers": self.doers(a, b)}
 
         def agents(sha: str) -> set[str]:
             return {k for k in ("people", "animals") if self.seen.confident(sha, k)}
 
         def close(a: str, c: str) -> bool:
-            # a fair "No" keeps the doer: people against people, animals against animals (never a bird
-            # eating against a snowboarder)
-            return bool(agents(a) & agents(c))
+            # a fair "No" keeps the doer (people against people, animals against animals: never a bird
+            # eating against a snowboarder) and something of the scene: the same broad setting, or the
+            # same indoor/outdoor side, or a shared object kind (pairs.closeness_rank <= 2), never a
+            # restaurant dinner against surfers on a wave (the doers themselves are not counted)
+            from ..pairs import closeness_rank, likeness
 
-        tf = (self.yes_no(by_value, differs=differs, close=close, slots=slots)
+            doers = set(vocab()["subjects"]["people"]) | set(vocab()["subjects"]["animals"])
+            like = [k for k in likeness(self.ctx, a, c) if k.partition(":")[2] not in doers]  # the doers are no scene
+            return agents(a) == agents(c) and closeness_rank(like) <= 2
+
+        def pair_ok(a: str, b: str, x: str) -> bool:
+            # a "Yes" is an obvious shared value: each photo shows x and nothing else confidently done,
+            # and the same kind of doer
+            return self.one_kind(a, x) and self.one_kind(b, x) and agents(a) == agents(b)
+
+        # the positives least alike in their captions first: the same activity makes captions alike, and
+        # a "No" partner (another activity) sits at the caption similarity of its positive (the miner's
+        # max_gap), so caption similarity alone must not tell "Yes" from "No"
+        sim = self.ctx.pool.caption_similarity
+        pairs = sorted(((x, a, b) for x, shas in by_value.items() for i, a in enumerate(sorted(set(shas)))
+                        for b in sorted(set(shas))[i + 1:]), key=lambda t: (sim(t[1], t[2]) or 0.0, t))
+        tf = (self.yes_no(by_value, differs=differs, close=close, slots=slots, pair_ok=pair_ok, pairs=pairs)
               if "True or false QA" in self.qa_types else iter(()))
         # Yes/No first: a shared activity is nearly always the one activity of each image, so most Choice
         # items fail the one-image check and would only spend the images' reuse budget

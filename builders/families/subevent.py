@@ -100,6 +100,51 @@ class SubEvent(PerceivedBuilder):
         objs = [{e.text for e in self.ctx.pool[s].objects() if e.box.area >= 0.01 and e.text != "person"} for s in (a, b)]
         return bool(objs[0] & objs[1])
 
+    def games_shown(self, sha: str) -> set[str]:
+        """Listed games (perceived.toml [activities] games) an image shows: named by any caption, or the game of an
+        activity any caption states."""
+        import re
+
+        from .scene import game
+
+        text = " ".join(self.ctx.pool[sha].captions).lower()
+        named = {g for g in perceived()["activities"]["games"] if re.search(rf"\b{re.escape(g)}\b", text)}
+        return named | {g for v in self.seen.stated(sha, "activity") for g in [game(v)] if g}
+
+    def other_game(self, x: str, b: str) -> bool:
+        """Image ``b`` shows a game other than activity ``x``'s (a tennis player hitting a ball is no step
+        of playing baseball, though both games have "hit ball" as a step)."""
+        from .scene import game
+
+        g = game(x)
+        return g is not None and bool(self.games_shown(b) - {g})
+
+    def another_game_only(self, x: str, c: str, weak: set[str], verbs_a: set[str]) -> bool:
+        """A verified "not a step of ``x``" in the same kind of place: ``x`` is playing a listed game, image
+        ``c`` shows another listed game and never names ``x``'s (nor a word of it, [activity_from_words]),
+        and none of ``c``'s activities (however weakly stated) is linked to ``x`` either way or shares a
+        verb with image 1's activities other than the game verb (a tennis serve is no part of a baseball
+        game; a tennis player "hitting a ball" is never used: hitting a ball is a step of baseball too)."""
+        import re
+
+        from mmrakit.images.perception import vocab
+
+        from .scene import game
+
+        g = game(x)
+        if g is None:
+            return False
+        shown = self.games_shown(c)
+        if not shown or g in shown:
+            return False
+        text = " ".join(self.ctx.pool[c].captions).lower()
+        words = set(vocab()["activity_from_words"].get(x, {}).get("words", [])) | {g}
+        if any(re.search(rf"\b{re.escape(w)}", text) for w in words):
+            return False
+        game_verbs = set(perceived()["activities"]["game_verbs"])
+        return not any(self.link(x, v) or self.link(v, x) for v in weak) and not (
+            {v.partition("|")[0] for v in weak} - game_verbs) & verbs_a
+
     def mine(self) -> Iterator[Fact]:
         acts: dict[str, set[str]] = {}
         by_value: dict[str, list[str]] = defaultdict(list)
@@ -121,11 +166,28 @@ class SubEvent(PerceivedBuilder):
         if not links:
             self.missing(f"no two confident activities linked by {'/'.join(self.rule.relations)}")
         self.rng.shuffle(links)
-        miner = PairMiner(self.ctx, "SubEvent", max_gap=float(self.rule.param("pair_max_gap", 0.08)))
+        miner = PairMiner(self.ctx, "SubEvent", max_gap=float(self.rule.param("pair_max_gap", 0.08)),
+                          max_drift=self.rule.param("pair_max_drift", None))
+        from mmrakit.images.perception import vocab
+
+        from ..pairs import closeness_rank, likeness
+
+        doers = set(vocab()["subjects"]["people"]) | set(vocab()["subjects"]["animals"])
+
+        def fair(p: str, c: str) -> bool:
+            # a fair "No" shares something of the scene with image 1 besides its doers (the same broad
+            # setting, indoor/outdoor side or an object kind: pairs.closeness_rank <= 2), never a
+            # restaurant dinner against surfers on a wave
+            like = [k for k in likeness(self.ctx, p, c) if k.partition(":")[2] not in doers]
+            return closeness_rank(like) <= 2
+
         for x, y, edge in links:
             for a in sorted(by_value[x]):
                 for b in sorted(by_value[y]):
                     if a == b or y in acts[a] or not self.allowed_pair(a, b):
+                        continue
+                    if self.other_game(x, b):
+                        self.missing("the step's image shows another game than the activity's")
                         continue
                     if not (self.same_setting(a, b) or (domain(x) is not None and domain(x) == domain(y))):
                         self.missing("linked activities in two different kinds of place (a step happens where its activity does)")
@@ -139,6 +201,8 @@ class SubEvent(PerceivedBuilder):
                         # with one caption "eating" is no verified "not a step of eating"
                         weak = set(self.seen.stated(c, "activity")) | set(vc)
                         verbs_a = {v.partition("|")[0] for v in acts[p]} | {x.partition("|")[0], y.partition("|")[0]}
+                        if self.another_game_only(x, c, weak, verbs_a):
+                            return True
                         return not (verbs_a & {v.partition("|")[0] for v in weak}) and not any(
                             self.link(x, v) or self.link(v, x) for v in weak) and all(
                             other_domain(x, v) for v in vc if domain(v) is not None) and any(
@@ -146,7 +210,7 @@ class SubEvent(PerceivedBuilder):
                             domain(v) is not None and domain(v) == domain(x) for v in weak) and not (
                             domain_words(x) & caption_lemmas(self.ctx.pool[c].captions))
 
-                    found = miner.hard_negative(a, b, differs=differs)
+                    found = miner.hard_negative(a, b, differs=differs, close=fair)
                     if found is None:
                         self.missing("no hard negative (caption neighbour with an unlinked activity)")
                         continue

@@ -43,10 +43,15 @@ def build(
         if r.get("up_to_date"):
             console.print("build is up to date (same inputs, settings and code); pass --force to rebuild")
         table(f"build (seed {r.get('seed')}, {r.get('images')} images, captions: {r.get('caption_similarity_method')}, "
-              f"{r.get('clip')})", ["subtask", "target", "mined", "kept", "probes", "filtered", "short of target because"],
-              [[s["task"], s["target"], s["mined"], s["kept"], s["order_probes"],
+              f"{r.get('clip')})", ["subtask", "target", "mined", "kept", "alone", "overall cap", "probes", "filtered",
+                                    "short of target because"],
+              [[s["task"], s["target"], s["mined"], s["kept"], s.get("alone", ""), s.get("dropped_overall_cap", ""), s["order_probes"],
                 ", ".join(f"{k}={v}" for k, v in s["filtered"].items()),
                 "; ".join(f"{k} ({v})" for k, v in (s.get("missing_evidence") or {}).items())] for s in r["subtasks"]])
+        alloc = r.get("allocation") or {}
+        if alloc.get("method"):
+            console.print(f"image budget (max_image_reuse_total) shared by: {alloc['method']}; 'alone' = kept when the subtask "
+                          "builds by itself, 'overall cap' = of those, dropped because other subtasks keep their images")
         if r.get("panels"):
             p = r["panels"]
             for kind in ("blind", "single_image"):
