@@ -184,6 +184,8 @@ def test_mantis_source_without_captions_yields_every_subtask_with_an_annotator_m
         by_url[data_url_for(path, s.max_image_side)] = {
             "caption": [c["caption"] for c in caps["annotations"] if c["image_id"] == img["id"]], "objects": objs,
             "emotion": (["calm"] if img["id"] % 2 else ["joyful"]) if has_subject else [], "shot": shot, "sha": sha,
+            # one indoor/outdoor side per half of the pool, so a SubEvent "No" partner can share something of the scene
+            "indoor": "outdoor" if img["id"] % 2 else "indoor",
             # a shared activity and one of each photo alone, so a SimilarEvent item needs both photos
             "activity": (["play|frisbee", ["read|book", "ride|bicycle", "eat|"][img["id"] % 3]]) if has_subject else []}
 
