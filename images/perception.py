@@ -444,6 +444,13 @@ def _inside(p: Box, b: Box) -> float:
     return max(0.0, w) * max(0.0, h) / p.area if p.area > 0 else 0.0
 
 
+def _cut_at_a_side(b: Box, tol: float, max_width: float) -> bool:
+    """A box narrower than ``max_width`` that touches the top, the bottom and the left or right frame edge."""
+    top, bottom = b.y <= tol, b.y + b.h >= 1 - tol
+    side = b.x <= tol or b.x + b.w >= 1 - tol
+    return top and bottom and side and b.w < max_width
+
+
 def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     """The coarse composition: the boxes' geometry decides the class, the captions must support it
     (they name the one dominant subject and none says there are several of it; they say there are
@@ -508,6 +515,11 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
                           and _inside(o.box, top.box) < float(lv["held_inside"])), None)
         if companion is not None and top.category in living:
             conf = min(conf, 0.4)
+        # a narrow box cut by the frame at the top, the bottom and one side (a man's back at the edge of a
+        # bathroom shot, his face in the mirror) is a foreground passer-by the picture is not composed
+        # around: a contrast at most (`edge_cut`, `edge_cut_max_width`)
+        if _cut_at_a_side(top.box, float(lv["edge_cut"]), float(lv["edge_cut_max_width"])):
+            conf = min(conf, 0.6)
         # an off-centre subject is never asserted as a placement (no "centre" / "left" / "right" question);
         # with boxes and captions agreeing (0.9) it is asserted only as one main subject, placement aside
         # (the Layout builder's `one_main_subject`)

@@ -147,6 +147,25 @@ def test_a_companion_or_a_laden_table_is_no_clear_composition() -> None:
                           pizza), "layout") == {"one_subject_fills": 0.9}
 
 
+def test_a_subject_cut_by_the_frame_on_three_sides_is_no_composed_main_subject() -> None:
+    """A narrow box cut at the top, the bottom and a side edge (a man's back passing the frame's edge, his
+    face in the mirror) is not what the picture is composed around: never an asserted "one main subject".
+    The same man standing inside the frame, or wider than `edge_cut_max_width`, still is."""
+    from mmrakit.images.perception import vocab
+
+    lv = vocab()["layout"]
+    yes_min = float(rules()["Layout"].param("yes_min_confidence"))
+    caps = ["A man looking at himself in a bathroom mirror.", "A man in a bathroom.", "A man shaving.",
+            "A man stands at a sink.", "A man in a white shirt."]
+    width = float(lv["edge_cut_max_width"]) - 0.2
+    cut = Obj("person", Box(x=1.0 - width, y=0.0, w=width, h=1.0))
+    assert max(got(attributes(caps, [cut]), "layout").values()) < yes_min
+    inside = Obj("person", Box(x=1.0 - width - 0.1, y=0.05, w=width, h=0.9))
+    assert max(got(attributes(caps, [inside]), "layout").values()) >= yes_min
+    wide = float(lv["edge_cut_max_width"]) + 0.1
+    assert max(got(attributes(caps, [Obj("person", Box(x=1.0 - wide, y=0.0, w=wide, h=1.0))]), "layout").values()) >= yes_min
+
+
 def test_viewpoint_words_are_about_the_camera() -> None:
     def views(caps: list[str]) -> set[str]:
         return {v for v, c in got(attributes(caps, []), "viewpoint").items() if c >= 0.5}
