@@ -868,23 +868,36 @@ def test_a_step_of_a_game_is_the_game_never_an_option_beside_it() -> None:
     assert not one_event_group("eat|pizza", "pitch|")
 
 
+def _baseball_step(step: str):
+    """A test-pack edge: ``step`` HasSubevent of playing baseball."""
+    from mmrakit.builders.graph import uri
+    from mmrakit.models import Edge
+
+    slug = step.replace(" ", "_")
+    return Edge(uri=f"/a/[/r/HasSubevent/,/c/en/play_baseball/,/c/en/{slug}/]", relation="HasSubevent",
+                start=uri("play baseball"), end=uri(step), dataset="/d/pack/test")
+
+
+def _subevent_kept(edge, pool: list[PoolImage]) -> list:
+    """The SubEvent items a build over ``pool`` keeps, with ``edge`` as the whole graph."""
+    from mmrakit.builders.graph import MemoryGraph
+
+    ctx = BuildContext(graph=MemoryGraph([edge]), pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
+    return build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"].kept
+
+
 def test_subevent_step_of_a_game_is_never_shown_by_another_game() -> None:
     """"Hitting a ball" is a step of playing baseball and of playing tennis (both in the graph): a tennis
     player hitting a ball is no step of the baseball game in image 1, a batter hitting one is."""
-    from mmrakit.builders.graph import MemoryGraph, uri
-    from mmrakit.models import Edge
-
-    edge = Edge(uri="/a/[/r/HasSubevent/,/c/en/play_baseball/,/c/en/hit_ball/]", relation="HasSubevent",
-                start=uri("play baseball"), end=uri("hit ball"), dataset="/d/pack/test")
+    edge = _baseball_step("hit ball")
     game = _people(0, ["A girl playing baseball on a field.", "A girl is playing baseball on a field.", "A girl on a field."])
     tennis = _people(1, ["A girl hitting a ball on a field.", "A girl hits the ball on a court.", "A man playing tennis."])
     batter = _people(2, ["A batter hitting a ball on a field.", "A batter hits the ball on a field.", "A man on a field."])
     eater = _people(3, ["A man eating a sandwich on a field.", "A man is eating a sandwich.", "A girl on a field."])
 
     def yes(pool: list[PoolImage]) -> set[tuple[str, str]]:
-        ctx = BuildContext(graph=MemoryGraph([edge]), pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
-        res = build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"]
-        return {(c.image1, c.image2) for c in res.kept if c.answer == "Yes" and not c.order_probe}
+        kept = _subevent_kept(edge, pool)
+        return {(c.image1, c.image2) for c in kept if c.answer == "Yes" and not c.order_probe}
     assert yes([game, batter, eater]) == {(game.sha, batter.sha)}
     assert yes([game, tennis, eater]) == set()
 
@@ -893,11 +906,7 @@ def test_subevent_another_game_is_a_verified_no_in_the_same_kind_of_place() -> N
     """Absence of a graph edge proves nothing, so a SubEvent "No" partner is usually of another activity
     domain; a different listed game is the exception: a tennis match is verifiably no step of a baseball
     game (same kind of place, the hard negative), while a partner naming baseball is never one."""
-    from mmrakit.builders.graph import MemoryGraph, uri
-    from mmrakit.models import Edge
-
-    edge = Edge(uri="/a/[/r/HasSubevent/,/c/en/play_baseball/,/c/en/pitch/]", relation="HasSubevent",
-                start=uri("play baseball"), end=uri("pitch"), dataset="/d/pack/test")
+    edge = _baseball_step("pitch")
     game = _people(0, ["A girl playing baseball on a field.", "A girl is playing baseball on a field.", "A girl on a field."])
     pitcher = _people(2, ["A man pitching on a field.", "A man is pitching on a field.", "A girl on a field."])
     tennis = _people(3, ["A man playing tennis on a field.", "A man is playing tennis on a field.", "A girl on a field."])
@@ -905,8 +914,7 @@ def test_subevent_another_game_is_a_verified_no_in_the_same_kind_of_place() -> N
     fan = _people(4, ["A man playing tennis on a field.", "A man is playing tennis on a field.", "A baseball fan on a field."])
 
     def items(pool: list[PoolImage]) -> list:
-        ctx = BuildContext(graph=MemoryGraph([edge]), pool=PoolView(pool), caption_band=(-1.0, 1.0), max_image_reuse=4)
-        return build_candidates(ctx, ["SubEvent"], {"SubEvent": 4})["SubEvent"].kept
+        return _subevent_kept(edge, pool)
     got = {(c.answer, c.image1, c.image2) for c in items([game, pitcher, tennis])}
     assert got == {("Yes", game.sha, pitcher.sha), ("No", game.sha, tennis.sha)}
     assert items([game, pitcher, fan]) == []
