@@ -33,7 +33,7 @@ class PerceptionView:
             else:
                 im = self.pool[sha]
                 objs = [Obj(e.text, e.box) for e in im.objects()]
-                self._cache[sha] = attributes(im.captions, objs)
+                self._cache[sha] = attributes(im.captions, objs, getattr(im, "crowd_boxes", ()))
         return self._cache[sha]
 
     def stated(self, sha: str, name: str) -> dict[str, Attribute]:

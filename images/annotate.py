@@ -82,7 +82,8 @@ class AttributeStore:
 
 def dataset_source(rec, entities) -> list[Attribute]:
     objs = [perception.Obj(o.category, o.box) for o in rec.objects if o.box is not None and not o.crowd]
-    return perception.attributes(list(rec.captions), objs)
+    crowds = [o.box for o in rec.objects if o.box is not None and o.crowd]  # the layout's alone (a crowd: no clear composition)
+    return perception.attributes(list(rec.captions), objs, crowds)
 
 
 def model_caption_source(attrs: list[Attribute]) -> list[Attribute]:

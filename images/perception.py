@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -80,8 +81,10 @@ def _conf(n: int, total: int, support: float = 0.0) -> float:
     return round(min(1.0, base + support), 3)
 
 
-def attributes(captions: list[str], objects: list[Obj]) -> list[Attribute]:
-    """Every attribute the captions and boxes of one image support."""
+def attributes(captions: list[str], objects: list[Obj], crowds: Sequence[Box] = ()) -> list[Attribute]:
+    """Every attribute the captions and boxes of one image support. ``crowds``: the boxes the dataset
+    marks as a crowd (COCO ``iscrowd``), which only the layout reads (never a subject; a crowd in the
+    picture leaves no composition a reviewer cannot dispute); ``objects`` may hold them too."""
     caps = [c for c in captions if c and c.strip()]
     events = _caption_events(caps)
     out: list[Attribute] = []
@@ -90,7 +93,7 @@ def attributes(captions: list[str], objects: list[Obj]) -> list[Attribute]:
     out += _shot(caps, objects)
     out += _viewpoint(caps)
     out += _activity(caps, events, {o.category for o in objects})
-    out += _layout(caps, objects)
+    out += _layout(caps, objects, crowds)
     return out
 
 
@@ -451,11 +454,34 @@ def _cut_at_a_side(b: Box, tol: float, max_width: float) -> bool:
     return top and bottom and side and b.w < max_width
 
 
-def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
+def _same_box(a: Box, b: Box, tol: float = 1e-6) -> bool:
+    return abs(a.x - b.x) <= tol and abs(a.y - b.y) <= tol and abs(a.w - b.w) <= tol and abs(a.h - b.h) <= tol
+
+
+def _layout(caps: list[str], objects: list[Obj], crowds: Sequence[Box] = ()) -> list[Attribute]:
     """The coarse composition: the boxes' geometry decides the class, the captions must support it
     (they name the one dominant subject and none says there are several of it; they say there are
     many things for a scattered layout). Confidence 0.9/0.8 = boxes + captions agree (usable for a
-    "Yes"); 0.6 = boxes alone (only a contrast for a hard negative); lower = recorded only."""
+    "Yes"); 0.6 = boxes alone (only a contrast for a hard negative); lower = recorded only.
+
+    A crowd (a box the dataset marks as one, or, for sources without the flag, a box holding two or
+    more boxes of its kind: :func:`holds_a_group`) is never the subject; a crowd at least `min_area`
+    large anywhere in the picture (a batter before the stands, a man among people at a crossing) leaves
+    each class disputable (one subject or a group? a group or many scattered?): recorded only."""
+    lv = vocab()["layout"]
+    least = float(lv["min_area"])
+    plain = [o for o in objects if not any(_same_box(o.box, c) for c in crowds)]
+    grouped = [o for o in plain if holds_a_group(o.box, [p.box for p in plain if p is not o and p.category == o.category])]
+    crowd = [b for b in crowds if b.area >= least] + [o.box for o in grouped if o.box.area >= least]
+    out = _layout_class(caps, [o for o in plain if o not in grouped])
+    if crowd:
+        out = [a.model_copy(update={"confidence": min(a.confidence, 0.4),
+                                    "detail": a.detail + f"; a crowd box of {max(b.area for b in crowd):.0%} in the picture"})
+               for a in out]
+    return out
+
+
+def _layout_class(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     lv = vocab()["layout"]
     background = set(vocab()["shot_boxes"]["background"])
     salient = sorted((o for o in objects if o.box.area >= float(lv["min_area"]) and o.category not in background),
@@ -507,14 +533,44 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         # boxes and captions disagree on the main subject (a car cut by the frame, the captions about the
         # parking meter beside it): no composition, not even a contrast
         conf = 0.9 if named >= need and named >= rival and not several else 0.6 if not several and named >= rival else 0.3
-        # a person or animal of another kind beside it (a dog at a man's feet, a parakeet by a cat, not a
-        # rider inside the horse's box) makes two subjects a reviewer may see: not asserted, not a contrast
+        # a person or animal of another kind beside it (a dog at a man's feet, a parakeet by a cat, a
+        # worker beside a truck) makes two subjects a reviewer may see, and so does one the captions name
+        # even inside its box (a dog on a truck's roof, a woman on her motorcycle: viewers always count a
+        # person or animal as a subject): not asserted, not a contrast
         sv = vocab()["subjects"]
         living = set(sv["people"]) | set(sv["animals"])
+        held = float(lv["held_inside"])
         companion = next((o for o in salient[1:] if o.category in living and o.category != top.category
-                          and _inside(o.box, top.box) < float(lv["held_inside"])), None)
-        if companion is not None and top.category in living:
+                          and (_inside(o.box, top.box) < held or _named(caps, o.category) >= need)), None)
+        # ... and any other thing the captions name beside it (a pizza "next to a wine glass and a book",
+        # "a laptop, keyboard and mouse"): the captions describe several things, a busy table; a thing
+        # held by the subject (a bat in a girl's hands, its box inside hers) is part of it
+        named_rival = next((o for o in salient[1:] if o.category != top.category and o.category not in living
+                            and _inside(o.box, top.box) < held and _named(caps, o.category) >= need), None)
+        # ... and its own kind around it (a man among people at a crossing): one among a group
+        kin = [o for o in salient[1:] if o.category == top.category]
+        # ... and captions that call the picture cluttered or full of items (`busy_cues`, two captions),
+        # or one that sees a crowd (`crowd_cues`)
+        n_busy, busy = _count(caps, lv["busy_cues"])
+        n_crowd, crowded = _count(caps, lv["crowd_cues"])
+        why = []
+        if companion is not None:
+            why.append(f"a {companion.category} beside it")
+        if named_rival is not None:
+            why.append(f"the captions also name a {named_rival.category}")
+        if len(kin) > int(lv["one_max_kin"]):
+            why.append(f"{len(kin)} more {top.category} boxes around it")
+        if n_busy >= need:
+            why.append(f"{n_busy} captions say {', '.join(busy)}")
+        if n_crowd:
+            why.append(f"{n_crowd} captions say {', '.join(crowded)}")
+        if why:
             conf = min(conf, 0.4)
+        # near the boundary with a group or a busy picture (the next box more than 1/`dominance_clear` of
+        # it): the boxes say one subject, a reviewer may not: a contrast at most
+        if second and top.box.area < float(lv["dominance_clear"]) * second:
+            conf = min(conf, 0.6)
+            why.append(f"the next box {second / top.box.area:.0%} of it")
         # a narrow box cut by the frame at the top, the bottom and one side (a man's back at the edge of a
         # bathroom shot, his face in the mirror) is a foreground passer-by the picture is not composed
         # around: a contrast at most (`edge_cut`, `edge_cut_max_width`)
@@ -526,7 +582,7 @@ def _layout(caps: list[str], objects: list[Obj]) -> list[Attribute]:
         return [_attr("layout", f"one_subject_{where}", conf,
                       f"{top.category} box {top.box.area:.0%} of the picture, centre ({cx:.2f}, {cy:.2f}); named in "
                       f"{named} captions" + (f"; {several} captions say there are several" if several else "")
-                      + (f"; a {companion.category} beside it" if companion is not None and top.category in living else ""))]
+                      + "".join(f"; {w}" for w in why))]
     if len(salient) >= int(lv["scattered_min"]) and top.box.area <= float(lv["scattered_max_area"]):
         n, used = _count(caps, lv["many_cues"])
         conf = 0.8 if n >= need else 0.6

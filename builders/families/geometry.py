@@ -49,8 +49,9 @@ class Layout(PerceivedBuilder):
     def _salient(self, sha: str) -> list:
         bg = set(vocab()["shot_boxes"]["background"])
         least = float(vocab()["layout"]["min_area"])
-        return sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg and e.box.area >= least),
-                      key=lambda e: -e.box.area)
+        crowd = getattr(self.ctx.pool[sha], "crowd_boxes", ())
+        return sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg and e.box.area >= least
+                       and e.box not in crowd), key=lambda e: -e.box.area)  # a crowd box is no main subject
 
     def _setting(self, sha: str) -> str | None:
         """Indoor/outdoor: the annotator's, else what the salient objects' places agree on (an oven's
@@ -149,7 +150,9 @@ class Layout(PerceivedBuilder):
         bg = set(vocab()["shot_boxes"]["background"])
 
         def entities(sha: str, x: str) -> list:
-            objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg), key=lambda e: -e.box.area)
+            crowd = getattr(self.ctx.pool[sha], "crowd_boxes", ())
+            objs = sorted((e for e in self.ctx.pool[sha].objects() if e.text not in bg and e.box not in crowd),
+                          key=lambda e: -e.box.area)
             cls = clear(sha)
             if "several_subjects" in cls:
                 return [e for e in objs if objs and e.text == objs[0].text][:3]
