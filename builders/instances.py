@@ -58,6 +58,7 @@ class Vocab:
     plural_nouns: frozenset[str]
     class_words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "utensils" -> fork, knife, spoon
     often_unboxed: dict[str, frozenset[str]] = field(default_factory=dict)  # knife -> kinds of the scenes it hides in
+    recognisable: dict = field(default_factory=dict)  # [recognisable]: body fragments and surface labels
 
     def option(self, dim: str, value: str) -> str:
         if dim == "use":
@@ -130,7 +131,21 @@ def vocab() -> Vocab:
                  use_by_concept={k: frozenset(v) for k, v in use_by_concept.items()},
                  salience={k: float(v) for k, v in raw["salience"].items()}, naming=naming,
                  plural_nouns=frozenset(raw.get("plural_nouns", {}).get("words", ())), class_words=class_words,
-                 often_unboxed=often_unboxed)
+                 often_unboxed=often_unboxed, recognisable=_recognisable(raw.get("recognisable", {}), kinds))
+
+
+def _recognisable(r: dict, kinds: dict) -> dict:
+    """The ``[recognisable]`` section, checked: every kind it names is a kind of the vocabulary."""
+    if not r:
+        return {}
+    bad = [k for k in (*r.get("surface_kinds", []), *r.get("body_aspect", {})) if k not in kinds]
+    if bad:
+        raise ConfigError(f"{EVIDENCE_FILE}: [recognisable] names unknown kinds {bad}", hint="add them under [kinds] first")
+    return {"cut_flush": float(r["cut_flush"]), "cut_min_area": float(r["cut_min_area"]),
+            "aspect_tolerance": float(r["aspect_tolerance"]), "surface_kinds": frozenset(r.get("surface_kinds", [])),
+            "surface_min_captions": int(r["surface_min_captions"]), "surface_min_area": float(r["surface_min_area"]),
+            "surface_strip_depth": float(r["surface_strip_depth"]), "surface_strip_elongation": float(r["surface_strip_elongation"]),
+            "body_aspect": {k: float(v) for k, v in r.get("body_aspect", {}).items()}}
 
 
 @dataclass
@@ -293,6 +308,43 @@ class ImageEvidence:
         if not self.salient_box(e):
             return False
         return self.named(e) or e.box.w * e.box.h >= self.v.salience["unnamed_min_area"]
+
+    def recognisable(self, e: EntityGrounding) -> bool:
+        """A reviewer can tell what the box is without seeing the box (``[recognisable]``): not a fragment
+        of a body cut by the frame (a hand reaching in, a trouser leg at the side: the box touches an edge
+        and is far off the kind's whole-body aspect, or small), and not a surface label few captions
+        support on a small box (a sliver of wood under plant pots boxed "dining table")."""
+        r, b, kind = self.v.recognisable, e.box, _text(e)
+        if not r or b is None:
+            return True
+        if kind in r["surface_kinds"]:
+            n = self.naming(kind)
+            if n.singular + n.plural < r["surface_min_captions"] and b.w * b.h < r["surface_min_area"]:
+                return False
+        f = r["cut_flush"]
+        if kind in r["surface_kinds"]:
+            depth, long = r["surface_strip_depth"], r["surface_strip_elongation"]
+            if (b.y <= f or b.y + b.h >= 1 - f) and b.h < depth and b.w >= long * b.h:
+                return False  # a rim along the top or bottom of the picture
+            if (b.x <= f or b.x + b.w >= 1 - f) and b.w < depth and b.h >= long * b.w:
+                return False  # ... or along a side
+        usual = r["body_aspect"].get(kind)
+        side_or_bottom = b.x <= f or b.x + b.w >= 1 - f or b.y + b.h >= 1 - f
+        if usual is not None and (side_or_bottom or b.y <= f):
+            if b.w * b.h < r["cut_min_area"]:
+                return False  # what is left of a body cut by the frame is too small to tell
+            aspect = (b.h * self.im.height) / max(b.w * self.im.width, 1e-9)
+            tol = r["aspect_tolerance"]
+            if aspect > usual * tol:
+                return False  # a sliver: a shoulder, a trouser leg at the side
+            if aspect < usual / tol and side_or_bottom:
+                return False  # a hand or a head reaching in from the bottom or a side (a body cut at the
+                # top only has lost its head, not its body: a cook's torso and arms are still a person)
+        return True
+
+    def pointable(self, e: EntityGrounding) -> bool:
+        """Salient and recognisable: an object a question may name ("the person", "the dining table")."""
+        return self.salient(e) and self.recognisable(e)
 
     def dominant(self, e: EntityGrounding) -> bool:
         """Salient, and "the {kind}" points at it: every other instance of its kind is much smaller and

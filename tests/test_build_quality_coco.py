@@ -318,6 +318,40 @@ def test_relative_position_entities_are_readable_against_the_raw_boxes(coco_trai
                 assert not (at_edge and h < strip * H and w / W >= long * h / H), (c.question, ent.text, "edge strip")
 
 
+def test_object_questions_name_only_what_a_reviewer_can_point_at(coco_train):
+    """RelativePosition and NearSameEntity name no fragment of a body cut by the frame and no surface label
+    (dining table, bed, ...) that fewer than two of the build's captions name on a small box, or that is a
+    strip along a frame edge (evidence.toml [recognisable]), checked in pixels against the raw annotation
+    and the captions the build saw."""
+    _, _, results, raw = coco_train
+    r = vocab().recognisable
+    f = r["cut_flush"]
+    checked = 0
+    for task in ("RelativePosition", "NearSameEntity"):
+        for c in _kept(results, task):
+            for sha, ents in ((c.image1, c.evidence.entities1), (c.image2, c.evidence.entities2)):
+                W, H = raw[sha]["size"]
+                seen = [t for t in raw[sha]["captions"] if t not in raw[sha]["held"]]
+                for ent in ents:
+                    b, kind = ent.box, ent.text
+                    x, y, w, h = b.x * W, b.y * H, b.w * W, b.h * H
+                    area = b.w * b.h
+                    bottom_or_side = x <= f * W or x + w >= (1 - f) * W or y + h >= (1 - f) * H
+                    if kind in r["surface_kinds"]:
+                        checked += 1
+                        named = sum(_named_in(kind, [t]) for t in seen)
+                        assert named >= r["surface_min_captions"] or area >= r["surface_min_area"], (c.question, kind, named, area)
+                        flat = (y <= f * H or y + h >= (1 - f) * H) and h < r["surface_strip_depth"] * H and w / W >= r["surface_strip_elongation"] * h / H
+                        assert not flat, (c.question, kind, "a strip along the edge")
+                    usual = r["body_aspect"].get(kind)
+                    if usual is not None and (bottom_or_side or y <= f * H):
+                        checked += 1
+                        assert area >= r["cut_min_area"], (c.question, kind, "a small fragment cut by the frame")
+                        assert h / w <= usual * r["aspect_tolerance"], (c.question, kind, "a sliver")
+                        assert not bottom_or_side or h / w >= usual / r["aspect_tolerance"], (c.question, kind, "a hand reaching in")
+    assert checked
+
+
 def test_no_usage_answer_dominates(coco_train):
     """One use answers at most max_answer_share of the target (a text-only prior otherwise: 'for putting things
     on' answered a fifth of the items)."""

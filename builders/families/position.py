@@ -124,11 +124,13 @@ class RelativePosition(Builder):
         max_area = float(self.rule.param("max_box_area", 1.0))
         readable = lambda e: not self.unreadable(e.box, max_area)  # noqa: E731
         cut = float(self.rule.param("stack_bottom_cut", -1.0))  # off: no box is that far past the frame
-        anchors = [e for e in im.objects() if ev.dominant(e) and ev.confirmed(e, the=True) and readable(e)]
+        # every named box is one a reviewer can point at without it (ImageEvidence.pointable: no fragment
+        # of a body cut by the frame, no surface label few captions support)
+        anchors = [e for e in im.objects() if ev.dominant(e) and ev.recognisable(e) and ev.confirmed(e, the=True) and readable(e)]
         out = {}
         for a in anchors:
             for kind, bs in visible.items():
-                if kind == a.concept or len(bs) > max_b or not all(readable(b) for b in bs) or not any(ev.salient(b) and ev.confirmed(b, the=len(bs) == 1) for b in bs):
+                if kind == a.concept or len(bs) > max_b or not all(readable(b) for b in bs) or not any(ev.pointable(b) and ev.confirmed(b, the=len(bs) == 1) for b in bs):
                     continue
                 sides = {relation_of(b.box, a.box, margin, stack) if overlap(a.box, b.box) <= max_overlap else None
                          for b in bs}
@@ -164,6 +166,8 @@ class RelativePosition(Builder):
         for e in im.objects():
             if not ev.dominant(e) or not ev.confirmed(e, the=True):
                 continue  # "the {kind}": one of it, called so by the captions
+            if not ev.recognisable(e):
+                continue  # a hand reaching in, a sliver of a table: not something a reviewer can point at
             if self.unreadable(e.box, 1.0):
                 continue  # a strip along the edge of the picture: hard to point at
             if e.concept not in enclosing and any(_inside(e.box, s) >= 0.9 for s in shells):

@@ -17,6 +17,7 @@ from ..base import Builder, Fact, register
 from ..graph import uri
 from ..instances import ImageEvidence, _text
 from ..pool import box_gap
+from .position import _inside
 from ._common import checked, interleave, lexically_close, most_within_caps, pairs_round_robin, scarce_first
 from .shared_target import edge_evidence
 
@@ -34,17 +35,22 @@ class NearSameEntity(Builder):
 
     def near_map(self, sha: str) -> dict[str, dict[str, tuple]]:
         """entity concept -> {neighbour concept: (entity grounding, neighbour grounding, edge)}. The named
-        entity is the image's only instance of its kind ("the dog"); both are salient (big enough, not a
-        crowd box) and named as the question names them by ``name_captions`` captions, none of which
+        entity is the image's only instance of its kind ("the dog"); both are pointable (big enough, not a
+        crowd box, not a fragment of a body cut by the frame, not a surface label few captions support:
+        ImageEvidence.pointable) and named as the question names them by ``name_captions`` captions, none of which
         calls them something else (a coffee table boxed "dining table"); with ``near_caption``, one
-        caption also names the two together (boxes touching in the picture may be metres apart)."""
+        caption also names the two together (boxes touching in the picture may be metres apart). Two kinds
+        of one dish (``dish``) are never near each other when one box lies inside the other (``dish_inside``):
+        the broccoli on a pizza is part of it."""
         im = self.ctx.pool[sha]
         ev = self._evidence(sha)
         gap = float(self.rule.param("near_gap", 0.04))
         need = int(self.rule.param("name_captions", 1))
         together = bool(self.rule.param("near_caption", False))
+        dish = {f"/c/en/{k.replace(' ', '_')}" for k in self.rule.param("dish", [])}
+        dish_inside = float(self.rule.param("dish_inside", 1.01))
         objs = [(e, e.box.x, e.box.y, e.box.x + e.box.w, e.box.y + e.box.h) for e in im.objects()
-                if ev.salient(e) and ev.confirmed(e, the=False, min_captions=need)]
+                if ev.pointable(e) and ev.confirmed(e, the=False, min_captions=need)]
         out: dict[str, dict[str, tuple]] = defaultdict(dict)
         for a, ax1, ay1, ax2, ay2 in objs:
             if not ev.dominant(a) or not ev.confirmed(a, the=True, min_captions=need):
@@ -59,6 +65,8 @@ class NearSameEntity(Builder):
                     continue
                 if together and not ev.named_together(_text(a), _text(z)):
                     continue
+                if {a.concept, z.concept} <= dish and max(_inside(z.box, a.box), _inside(a.box, z.box)) >= dish_inside:
+                    continue  # a topping on the pizza, broccoli in the bowl: part of the dish, not near it
                 edge = self._graph_edge(a.concept, z.concept)
                 if edge is not None or not self.rule.param("require_graph_edge", True):
                     near[z.concept] = (a, z, edge)
