@@ -187,7 +187,7 @@ def agree(prefix_a: str, prefix_b: str) -> dict:
     for k in common:
         per.setdefault(a[k][0], []).append((a[k][1] == "accept", b[k][1] == "accept"))
     rows = {t: {"items": len(v), "agree": sum(x == y for x, y in v), "accept_a": sum(x for x, _ in v),
-                "accept_b": sum(y for _, y in v)} for t, v in sorted(per.items())}
+                "accept_b": sum(y for _, y in v), "accept_both": sum(x and y for x, y in v)} for t, v in sorted(per.items())}
     every = [p for v in per.values() for p in v]
     return {"common": len(common), "only_a": len(set(a) - set(b)), "only_b": len(set(b) - set(a)),
             "agree": sum(x == y for x, y in every), "kappa": cohen_kappa(every), "by_subtask": rows}
@@ -195,12 +195,14 @@ def agree(prefix_a: str, prefix_b: str) -> dict:
 
 def agree_markdown(r: dict, name_a: str, name_b: str) -> str:
     lines = [f"Items judged by both panels: {r['common']} (only {name_a}: {r['only_a']}, only {name_b}: {r['only_b']}).",
-             "", f"| subtask | items | accepted by {name_a} | accepted by {name_b} | same verdict |", "|---|---|---|---|---|"]
+             "", f"| subtask | items | accepted by {name_a} | accepted by {name_b} | accepted by both | same verdict |",
+             "|---|---|---|---|---|---|"]
     for t, v in r["by_subtask"].items():
-        lines.append(f"| {t} | {v['items']} | {v['accept_a']} | {v['accept_b']} | {v['agree']} |")
+        lines.append(f"| {t} | {v['items']} | {v['accept_a']} | {v['accept_b']} | {v['accept_both']} | {v['agree']} |")
     kappa = "n/a" if r["kappa"] is None else f"{r['kappa']:.2f}"
     lines.append(f"| **all** | {r['common']} | {sum(v['accept_a'] for v in r['by_subtask'].values())} | "
-                 f"{sum(v['accept_b'] for v in r['by_subtask'].values())} | {r['agree']} (Cohen's kappa {kappa}) |")
+                 f"{sum(v['accept_b'] for v in r['by_subtask'].values())} | "
+                 f"{sum(v['accept_both'] for v in r['by_subtask'].values())} | {r['agree']} (Cohen's kappa {kappa}) |")
     return "\n".join(lines)
 
 

@@ -116,8 +116,8 @@ def test_agreement_between_two_filed_rounds(tmp_path):
         w.writerows(rows)
     r = agree(str(quality / "a"), str(quality / "b"))
     assert r["common"] == 12 and r["only_a"] == 0 and r["only_b"] == 0
-    assert r["by_subtask"]["SimilarMaterial"] == {"items": 6, "agree": 6, "accept_a": 6, "accept_b": 6}
-    assert r["by_subtask"]["SubEvent"] == {"items": 6, "agree": 1, "accept_a": 6, "accept_b": 1}
+    assert r["by_subtask"]["SimilarMaterial"] == {"items": 6, "agree": 6, "accept_a": 6, "accept_b": 6, "accept_both": 6}
+    assert r["by_subtask"]["SubEvent"] == {"items": 6, "agree": 1, "accept_a": 6, "accept_b": 1, "accept_both": 1}
     # observed 7/12; a accepts 12/12, b 7/12: expected agreement 7/12, so kappa 0 (no better than chance)
     assert r["agree"] == 7 and r["kappa"] == pytest.approx(0.0)
 
