@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import random
@@ -38,8 +39,9 @@ from pathlib import Path
 
 from mmrakit import atomic
 from mmrakit.builders.audit import (ITEMS_NAME, KEY_NAME, SEALED, SHEET_COLUMNS, SHEET_NAME, Source,
-                                    read_sheet, score_sheet, to_markdown, write_audit)
+                                    read_sheet, render_item, score_sheet, to_markdown, write_audit)
 from mmrakit.errors import InputError
+from mmrakit.images import ImagePool
 from mmrakit.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +126,16 @@ def prepare(ws: Path, out: Path, *, chunks: int, decoys: int, seed: int, prior: 
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} already holds files", hint="choose another OUT folder")
     audit = out / "audit"
-    write_audit([Source(ws.name, Workspace.open(ws))], audit, sample=0, seed=seed)
+    workspace = Workspace.open(ws)
+    report = write_audit([Source(ws.name, workspace)], audit, sample=0, seed=seed)
+    drawn = {i.audit_id: i for i in report.items}
+    pool = ImagePool(workspace)
+
+    def open_image(sha: str):
+        try:
+            return pool.open(sha)
+        except (KeyError, FileNotFoundError, OSError):
+            return None
     items = _read_items(audit / SEALED / ITEMS_NAME)
     known = earlier_verdicts(prior, pattern)
     carried = {i["item_id"]: known[content_key(i)] for i in items if content_key(i) in known}
@@ -143,7 +154,8 @@ def prepare(ws: Path, out: Path, *, chunks: int, decoys: int, seed: int, prior: 
         rows = []
         for k, audit_id in enumerate(part, 1):
             cid = f"c{c + 1}-{k:02d}"
-            shutil.copyfile(audit / f"{audit_id}.png", folder / f"{cid}.png")
+            # drawn again under the chunk id: the judge's picture names nothing but cN-XX
+            render_item(dataclasses.replace(drawn[audit_id], audit_id=cid), open_image, folder / f"{cid}.png")
             item = by_id[audit_id]
             answer = item["answer"] if not item.get("options") else f"{item['answer']}. {item['options'][item['answer']]}"
             rows.append([cid, item["subtask"], item["qa_type"], answer, "", "", "", ""])
