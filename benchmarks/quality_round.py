@@ -122,12 +122,13 @@ def _sheet_text(rows: list[list[str]], columns=SHEET_COLUMNS) -> str:
     return buf.getvalue()
 
 
-def prepare(ws: Path, out: Path, *, chunks: int, decoys: int, seed: int, prior: Path, pattern: str) -> dict:
+def prepare(ws: Path, out: Path, *, chunks: int, decoys: int, seed: int, prior: Path, pattern: str,
+            subtasks: list[str] | None = None) -> dict:
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} already holds files", hint="choose another OUT folder")
     audit = out / "audit"
     workspace = Workspace.open(ws)
-    report = write_audit([Source(ws.name, workspace)], audit, sample=0, seed=seed)
+    report = write_audit([Source(ws.name, workspace)], audit, sample=0, seed=seed, subtasks=subtasks)
     drawn = {i.audit_id: i for i in report.items}
     pool = ImagePool(workspace)
 
@@ -295,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--prior", type=Path, default=QUALITY)
     pr.add_argument("--pattern", default="val2017-round*", help="which earlier rounds' files to carry from")
+    pr.add_argument("--subtasks", help="only these subtasks (comma-separated; default all)")
     m = sub.add_parser("merge", help="read the filled chunk sheets back and score the round")
     m.add_argument("out", type=Path)
     m.add_argument("--save", help="copy the final files to PREFIX-{judgments.csv,key.json,items.jsonl,report.md}")
@@ -307,8 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             build(a.split, a.ws, per_subtask=a.per_subtask, seed=a.seed, coco=a.coco)
             print(f"built {a.ws}")
         elif a.cmd == "prepare":
+            subtasks = [t.strip() for t in a.subtasks.split(",")] if a.subtasks else None
             print(json.dumps(prepare(a.ws, a.out, chunks=a.chunks, decoys=a.decoys, seed=a.seed, prior=a.prior,
-                                     pattern=a.pattern), indent=1))
+                                     pattern=a.pattern, subtasks=subtasks), indent=1))
         elif a.cmd == "agree":
             print(agree_markdown(agree(a.prefix_a, a.prefix_b), Path(a.prefix_a).name, Path(a.prefix_b).name))
         else:
