@@ -582,9 +582,11 @@ class ImageEvidence:
         return out
 
     def possible_uses(self) -> set[str]:
+        """Every use some thing that may be in the picture (:meth:`possible_kinds`) could serve: an unboxed
+        knife beside a plate makes "for cutting things" no verified-absent distractor."""
         v = self.v
         out: set[str] = set()
-        for kind in self.all_kinds():
+        for kind in self.possible_kinds():
             k = v.kinds.get(kind)
             if k is not None:
                 out |= set(k.uses) | k.also

@@ -106,3 +106,18 @@ def test_a_thing_that_may_lie_unboxed_is_never_verified_absent() -> None:
     # a street with a car has no table scene: a knife there stays verified absent
     street = _ev(["A car parked on a street.", "A blue car."], [_obj("car")])
     assert not {"knife", "fork", "spoon"} & street.possible_kinds()
+
+
+def test_what_may_lie_unboxed_keeps_its_uses_possible() -> None:
+    # the demo's pizza beside a wine glass and a fork: a knife lies at the plate's edge with no box and no
+    # caption word, so "for cutting things" is no verified-absent use there
+    pizza = _ev(["Pizza on a plate next to a wine glass and a book.", "A close up of a pizza on a plate."],
+                [_obj("pizza", y=0.4, w=0.8, h=0.5), _obj("fork", x=0.05, y=0.5, w=0.05, h=0.2),
+                 _obj("wine glass", x=0.7, w=0.2), _obj("book")])
+    assert "knife" not in pizza.all_kinds() and "knife" in pizza.possible_kinds()
+    knife = vocab().kinds["knife"]
+    assert "cut" in knife.uses and vocab().option("use", "cut") == "for cutting things"
+    assert set(knife.uses) <= pizza.possible_uses()
+    # a street with a car: the knife's uses stay verified absent
+    street = _ev(["A car parked on a street.", "A blue car."], [_obj("car")])
+    assert not set(knife.uses) & street.possible_uses()

@@ -51,6 +51,7 @@ class InventoryBuilder(_EvidenceBuilder):
         raise NotImplementedError
 
     def possible(self, ev: ImageEvidence) -> set[str]:
+        """Values the image may hold (uses: also through things the dataset often leaves unboxed)."""
         raise NotImplementedError
 
     def values(self) -> list[str]:
@@ -84,6 +85,8 @@ class InventoryBuilder(_EvidenceBuilder):
                 self.missing("shared value only through the same kind of object")
                 continue
             (ea, kind_a, cap_a), (eb, kind_b, cap_b) = pairs[0]
+            # what each image may hold (uses count things the dataset often leaves unboxed: a knife by a plate):
+            # a distractor is impossible in at least one image, and no image alone singles the answer out
             pa, pb = self.possible(self.ev(a)), self.possible(self.ev(b))
             pa.add(x)
             pb.add(x)
