@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from mmrakit.builders import BuildContext, build_candidates, resolve_subtasks
@@ -39,6 +39,7 @@ seeds = st.integers(min_value=0, max_value=10_000)
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graph_seed=seeds, pool_seed=seeds, seed=seeds)
+@example(graph_seed=0, pool_seed=181, seed=63)
 def test_same_seed_same_candidates_other_seed_other_choices(graph_seed, pool_seed, seed):
     # 300 images: the synthetic world's one caption per image rarely supports a Layout composition, and
     # a build that keeps nothing cannot show that another seed makes other choices
@@ -49,8 +50,9 @@ def test_same_seed_same_candidates_other_seed_other_choices(graph_seed, pool_see
     assume(any(r.kept for r in first.values()))
     _, again = run(graph_seed, pool_seed, seed, made=world(graph_seed, pool_seed, n_images=300))
     assert ids(first) == ids(again)
-    _, other = run(graph_seed, pool_seed, seed + 1, made=made)
-    assert ids(other) != ids(first)
+    # another seed makes other choices: not every other seed for a build that keeps a couple of items (graph_seed=0,
+    # pool_seed=181: two Layout items, the same under seeds 63 and 64, others under 65), but one of the next three
+    assert any(ids(run(graph_seed, pool_seed, seed + k, made=made)[1]) != ids(first) for k in (1, 2, 3))
 
 
 @SETTINGS
