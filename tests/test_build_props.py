@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mmrakit.builders import BuildContext, build_candidates, resolve_subtasks
@@ -39,20 +39,22 @@ seeds = st.integers(min_value=0, max_value=10_000)
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graph_seed=seeds, pool_seed=seeds, seed=seeds)
-@example(graph_seed=0, pool_seed=181, seed=63)
-def test_same_seed_same_candidates_other_seed_other_choices(graph_seed, pool_seed, seed):
-    # 300 images: the synthetic world's one caption per image rarely supports a Layout composition, and
-    # a build that keeps nothing cannot show that another seed makes other choices
-    # (some drawn worlds still keep nothing, graph_seed=0, pool_seed=1060: hypothesis draws another; it reports
-    # an unsatisfiable test when too few worlds keep anything)
+def test_same_seed_same_candidates(graph_seed, pool_seed, seed):
+    # 300 images: a synthetic world with one caption per image keeps few items (often only Layout's)
     made = world(graph_seed, pool_seed, n_images=300)
     _, first = run(graph_seed, pool_seed, seed, made=made)
-    assume(any(r.kept for r in first.values()))
     _, again = run(graph_seed, pool_seed, seed, made=world(graph_seed, pool_seed, n_images=300))
     assert ids(first) == ids(again)
-    # another seed makes other choices: not every other seed for a build that keeps a couple of items (graph_seed=0,
-    # pool_seed=181: two Layout items, the same under seeds 63 and 64, others under 65), but one of the next three
-    assert any(ids(run(graph_seed, pool_seed, seed + k, made=made)[1]) != ids(first) for k in (1, 2, 3))
+
+
+def test_other_seeds_make_other_choices():
+    # Not a hypothesis property: a world that keeps two items can build the same two under several seeds
+    # (graph 0 / pool 181 under seeds 63 and 64; graph 0 / pool 1114 under 2, 3, 5 and 6), so drawn worlds made
+    # it flaky. A fixed world whose build keeps six Layout items, under seeds 0-3: the seed decides choices.
+    made = world(0, 3, n_images=300)
+    builds = [ids(run(0, 3, s, made=made)[1]) for s in range(4)]
+    assert all(sum(len(kept) for kept, _, _ in b.values()) >= 4 for b in builds)
+    assert len({repr(b) for b in builds}) >= 3
 
 
 @SETTINGS
