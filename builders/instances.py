@@ -410,13 +410,15 @@ class ImageEvidence:
         return out
 
     def present(self) -> list[Entity]:
-        """One entry per boxed kind with at least one salient, caption-named instance (its largest such
-        box), whether or not it is the only one: for questions that do not say "the {kind}" ("something
-        in the picture is for sitting on" holds with three chairs as with one)."""
+        """One entry per boxed kind with at least one pointable (salient and recognisable), caption-named
+        instance (its largest such box), whether or not it is the only one: for questions that do not say
+        "the {kind}" ("something in the picture is for sitting on" holds with three chairs as with one).
+        The thing that makes the answer true must be one a reviewer can see, not the rim of a table along
+        the frame's edge or blankets boxed "bed"."""
         out = []
         by_kind: dict[str, list[EntityGrounding]] = {}
         for e in self.im.objects():
-            if _text(e) in self.v.kinds and self.salient(e) and self.confirmed(e, the=False):
+            if _text(e) in self.v.kinds and self.pointable(e) and self.confirmed(e, the=False):
                 by_kind.setdefault(_text(e), []).append(e)
         for kind, ents in sorted(by_kind.items()):
             main = max(ents, key=lambda e: e.box.w * e.box.h)

@@ -121,3 +121,20 @@ def test_what_may_lie_unboxed_keeps_its_uses_possible() -> None:
     # a street with a car: the knife's uses stay verified absent
     street = _ev(["A car parked on a street.", "A blue car."], [_obj("car")])
     assert not set(knife.uses) & street.possible_uses()
+
+
+def test_the_thing_an_unnamed_use_rests_on_is_one_a_reviewer_can_see() -> None:
+    # a plate on a table whose box is only the rim along the picture's bottom edge: "for putting things on"
+    # may not rest on that rim; the same table filling the lower half of the picture is fine
+    caps = ["A plate of food on a table.", "A table with a plate and a cup on it.", "Lunch on the table."]
+    rim = _ev(caps, [_obj("dining table", x=0.0, y=0.88, w=1.0, h=0.12), _obj("cup", x=0.4, y=0.3, w=0.2, h=0.3)])
+    table = _entity_box(rim, "dining table")
+    assert rim.salient(table) and not rim.recognisable(table)
+    assert "dining table" not in {e.kind for e in rim.present()}
+    assert "cup" in {e.kind for e in rim.present()}
+    whole = _ev(caps, [_obj("dining table", x=0.0, y=0.5, w=1.0, h=0.5), _obj("cup", x=0.4, y=0.3, w=0.2, h=0.3)])
+    assert "dining table" in {e.kind for e in whole.present()}
+
+
+def _entity_box(ev: ImageEvidence, kind: str):
+    return next(e for e in ev.im.objects() if e.text == kind)
