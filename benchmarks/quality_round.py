@@ -39,7 +39,8 @@ from pathlib import Path
 
 from mmrakit import atomic
 from mmrakit.builders.audit import (ITEMS_NAME, KEY_NAME, SEALED, SHEET_COLUMNS, SHEET_NAME, Source,
-                                    read_sheet, render_item, score_sheet, to_markdown, write_audit)
+                                    image_opener, read_sheet, render_item, score_sheet, to_markdown,
+                                    write_audit)
 from mmrakit.errors import InputError
 from mmrakit.images import ImagePool
 from mmrakit.workspace import Workspace
@@ -95,11 +96,8 @@ def earlier_verdicts(prior: Path, pattern: str) -> dict[str, dict]:
         sheet = items_file.with_name(f"{stem}-judgments.csv")
         if not sheet.is_file():
             continue
-        rows = {r["item_id"]: r for r in csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig")))}
-        for line in items_file.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            item = json.loads(line)
+        rows = _read_rows(sheet)
+        for item in _read_items(items_file):
             row = rows.get(item["item_id"])
             if not row or not row.get("verdict"):
                 continue
@@ -108,6 +106,16 @@ def earlier_verdicts(prior: Path, pattern: str) -> dict[str, dict]:
             out[content_key(item)] = {**{c: row.get(c, "") for c in ("verdict", "reasons", "right_answer", "note")},
                                       "origin": origin}
     return out
+
+
+def _proposed(item: dict) -> str:
+    """The proposed answer as the sheet shows it: "Yes", or "B. made of wood"."""
+    return item["answer"] if not item.get("options") else f"{item['answer']}. {item['options'][item['answer']]}"
+
+
+def _read_rows(sheet: Path) -> dict[str, dict]:
+    """item_id -> row of a filed judgments sheet."""
+    return {r["item_id"]: r for r in csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig")))}
 
 
 def _read_items(path: Path) -> list[dict]:
@@ -130,13 +138,7 @@ def prepare(ws: Path, out: Path, *, chunks: int, decoys: int, seed: int, prior: 
     workspace = Workspace.open(ws)
     report = write_audit([Source(ws.name, workspace)], audit, sample=0, seed=seed, subtasks=subtasks)
     drawn = {i.audit_id: i for i in report.items}
-    pool = ImagePool(workspace)
-
-    def open_image(sha: str):
-        try:
-            return pool.open(sha)
-        except (KeyError, FileNotFoundError, OSError):
-            return None
+    open_image = image_opener(ImagePool(workspace))
     items = _read_items(audit / SEALED / ITEMS_NAME)
     known = earlier_verdicts(prior, pattern)
     carried = {i["item_id"]: known[content_key(i)] for i in items if content_key(i) in known}
@@ -158,8 +160,7 @@ def prepare(ws: Path, out: Path, *, chunks: int, decoys: int, seed: int, prior: 
             # drawn again under the chunk id: the judge's picture names nothing but cN-XX
             render_item(dataclasses.replace(drawn[audit_id], audit_id=cid), open_image, folder / f"{cid}.png")
             item = by_id[audit_id]
-            answer = item["answer"] if not item.get("options") else f"{item['answer']}. {item['options'][item['answer']]}"
-            rows.append([cid, item["subtask"], item["qa_type"], answer, "", "", "", ""])
+            rows.append([cid, item["subtask"], item["qa_type"], _proposed(item), "", "", "", ""])
             chunk_of[cid] = {"audit_id": audit_id, "chunk": c + 1, "decoy": audit_id in carried}
         atomic.write_text(folder / "sheet.csv", _sheet_text(rows))
     sealed = {"note": "chunk id -> audit id; keep from the judges until every sheet is filled",
@@ -178,7 +179,7 @@ def prepare(ws: Path, out: Path, *, chunks: int, decoys: int, seed: int, prior: 
 def _filed(prefix: str) -> dict[str, tuple[str, str]]:
     """content key -> (subtask, verdict) of one filed round."""
     items = _read_items(Path(f"{prefix}-items.jsonl"))
-    rows = {r["item_id"]: r for r in csv.DictReader(io.StringIO(Path(f"{prefix}-judgments.csv").read_text(encoding="utf-8-sig")))}
+    rows = _read_rows(Path(f"{prefix}-judgments.csv"))
     return {content_key(i): (i["subtask"], rows[i["item_id"]]["verdict"]) for i in items
             if i["item_id"] in rows and rows[i["item_id"]].get("verdict")}
 
@@ -249,8 +250,7 @@ def merge(out: Path, *, save: str | None) -> dict:
         else:
             j = sealed["carried"][aid]
             prov = f"carried: identical item judged blind in {j['origin']}"
-        rows.append([aid, item["subtask"], item["qa_type"],
-                     item["answer"] if not item.get("options") else f"{item['answer']}. {item['options'][item['answer']]}",
+        rows.append([aid, item["subtask"], item["qa_type"], _proposed(item),
                      j["verdict"], j["reasons"], j["right_answer"], j["note"], prov])
     final = out / "final"
     atomic.write_text(final / SHEET_NAME, _sheet_text(rows, (*SHEET_COLUMNS, PROVENANCE)))
@@ -258,7 +258,7 @@ def merge(out: Path, *, save: str | None) -> dict:
     shutil.copyfile(audit / SEALED / KEY_NAME, final / KEY_NAME)
     report = score_sheet(final / SHEET_NAME, items=final / ITEMS_NAME)
     md = to_markdown(report)
-    agree = [(cid, judged[cid]["verdict"] == sealed["carried"][aid]["verdict"]) for cid, aid in decoys]
+    repeated = [judged[cid]["verdict"] == sealed["carried"][aid]["verdict"] for cid, aid in decoys]
     fresh_ids = set(fresh_by_audit)
     fresh_report = None
     if fresh_ids:
@@ -267,7 +267,7 @@ def merge(out: Path, *, save: str | None) -> dict:
         fresh_report = score_sheet(fresh_sheet, items=final / ITEMS_NAME)
         fresh_sheet.unlink()
     lines = [md, "", f"Decoys (carried items judged again, blind): the judges repeated the earlier verdict on "
-                     f"{sum(a for _, a in agree)} of {len(agree)}."]
+                     f"{sum(repeated)} of {len(repeated)}."]
     if fresh_report:
         lines += ["", "### Items judged fresh this round", "", to_markdown(fresh_report)]
     text = "\n".join(lines) + "\n"
@@ -276,7 +276,7 @@ def merge(out: Path, *, save: str | None) -> dict:
         for name, src in (("judgments.csv", SHEET_NAME), ("items.jsonl", ITEMS_NAME), ("key.json", KEY_NAME),
                           ("report.md", "report.md")):
             shutil.copyfile(final / src, Path(f"{save}-{name}"))
-    return {"report": text, "decoys_agreed": sum(a for _, a in agree), "decoys": len(agree)}
+    return {"report": text, "decoys_agreed": sum(repeated), "decoys": len(repeated)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -242,6 +242,16 @@ def caption_polarity(c: Candidate) -> str:
     return "negative" if c.qa_type == "True or false QA" and c.answer == "No" else "positive"
 
 
+def image_opener(pool) -> Callable[[str], Image.Image | None]:
+    """``sha -> image`` from ``pool``, or None when the file is gone (the panel is drawn empty)."""
+    def open_image(sha: str) -> Image.Image | None:
+        try:
+            return pool.open(sha)
+        except (KeyError, FileNotFoundError, OSError):
+            return None
+    return open_image
+
+
 def write_audit(sources: list[Source], out: Path, *, sample: int = 10, seed: int = 0,
                 subtasks: list[str] | None = None, force: bool = False) -> AuditReport:
     """Sample, render one PNG per item, and write the blank judgments sheet, items and key."""
@@ -258,16 +268,9 @@ def write_audit(sources: list[Source], out: Path, *, sample: int = 10, seed: int
     pools = {s.label: ImagePool(s.ws) for s in sources}
     report = AuditReport(out=out, items=items)
     with atomic.atomic_dir(out) as tmp:
+        openers = {label: image_opener(pool) for label, pool in pools.items()}
         for item in items:
-            pool = pools[item.label]
-
-            def open_image(sha: str, pool=pool) -> Image.Image | None:
-                try:
-                    return pool.open(sha)
-                except (KeyError, FileNotFoundError, OSError):
-                    return None
-
-            render_item(item, open_image, tmp / f"{item.audit_id}.png")
+            render_item(item, openers[item.label], tmp / f"{item.audit_id}.png")
             counts = report.per_label.setdefault(item.label, {})
             counts[item.candidate.task] = counts.get(item.candidate.task, 0) + 1
         buf = io.StringIO()
