@@ -443,7 +443,8 @@ def figures(items: list[dict], top: int = 3) -> dict:
         if not choice:
             continue
         c = Counter(s for d in choice for s in {v.strip().casefold() for v in d["options"].values()})
-        options[task] = [{"option": s, "items": k, "share": round(k / len(choice), 3)} for s, k in c.most_common(top)]
+        ranked = sorted(c.items(), key=lambda sk: (-sk[1], sk[0]))[:top]  # ties by name: the same report every run
+        options[task] = [{"option": s, "items": k, "share": round(k / len(choice), 3)} for s, k in ranked]
     sims = {p: [d["caption_similarity"] for d in items if d.get("polarity") == p and d.get("caption_similarity") is not None]
             for p in ("positive", "negative")}
     return {"image_slots": len(slots), "distinct_images": len(reuse),

@@ -282,3 +282,11 @@ def test_figures_count_reuse_and_options():
     assert (f["image_slots"], f["distinct_images"], f["most_reused_image_count"]) == (6, 4, 3)
     assert f["top_options"]["S"][0] == {"option": "glass", "items": 2, "share": 1.0}
     assert f["caption_similarity_median"] == {"positive": pytest.approx(0.3), "negative": None}
+
+
+def test_tied_option_strings_are_listed_by_name():
+    # options tied on their share come out in name order, so a report is the same whatever the hash seed
+    items = [{"subtask": "UsageSimilarity", "image1": "a", "image2": "b", "options": {"A": t, "B": "for reading"}}
+             for t in ("for sitting on", "for drinking from", "for cutting things")]
+    got = [o["option"] for o in figures(items, top=3)["top_options"]["UsageSimilarity"]]
+    assert got == ["for reading", "for cutting things", "for drinking from"]
