@@ -193,6 +193,10 @@ def tag(caption: str) -> list[Token]:
     return toks
 
 
+#: words that start a verb's object noun phrase: after "a girl wearing pink", "holds a kite" is a verb
+OBJECT_STARTS = frozenset({"a", "an", "the", "his", "her", "their", "its", "some", "two", "three", "one"})
+
+
 def _choose(t: Token, r: dict, toks: list[Token], i: int, prev_pos: str | None, finite_seen: bool,
             lex: Lexicon) -> str:
     w = t.text
@@ -248,6 +252,9 @@ def _choose(t: Token, r: dict, toks: list[Token], i: int, prev_pos: str | None, 
         if subject_before and not finite_seen and third_person_s and prev.text in ("he", "she", "it", "who",
                                                                                    "that", "which"):
             return "VERB"
+        if (third_person_s and not finite_seen and prev_pos == "ADJ" and nxt is not None
+                and nxt.text in OBJECT_STARTS and any(p.pos in ("NOUN", "PRON") for p in toks[:i - 1])):
+            return "VERB"  # a colour worn as a noun, then the clause's verb: "a man in white holds a kite"
     if "ADJ" in r and (next_noun or prev_pos in ("AUX", "ADV") or (nxt is not None and nxt.text in ("and", ",", "or"))
                        or (prev_pos == "NOUN" and nxt is not None and nxt.pos == "X" and nxt.text in lex.closed
                            and nxt.text in ("of", "to", "with", "for", "from"))):

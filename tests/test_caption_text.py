@@ -104,6 +104,19 @@ def test_attribute_pairs_give_instance_evidence():
     assert ("hydrant", "fire") not in attribute_pairs("a fire hydrant")  # a noun modifier that is no material
 
 
+@pytest.mark.parametrize("caption, thing", [
+    ("A girl wearing pink holds a kite", "kite"),
+    ("A tennis player wearing all white reaches his racket up to a ball.", "racket"),
+    ("A boy dressed in blue rides a skateboard", "skateboard"),
+])
+def test_a_colour_worn_as_a_noun_is_not_the_colour_of_the_verbs_object(caption, thing):
+    # "pink" is what the girl wears; "holds" is the clause's verb, not a noun modifier of "kite"
+    assert not [p for p in attribute_pairs(caption) if p[0] == thing]
+    assert any(t.text.endswith("s") and t.pos == "VERB" for t in tag(caption)[3:])
+    # a colour that is the object's own still binds through the verb
+    assert ("umbrella", "red") in attribute_pairs("A man in white holds a red umbrella.")
+
+
 def test_tags_are_upos_and_lemmas():
     toks = tag("Two giraffes are eating leaves.")
     assert [(t.text, t.pos, t.lemma) for t in toks] == [
