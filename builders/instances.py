@@ -121,6 +121,12 @@ def vocab() -> Vocab:
         if bad:
             raise ConfigError(f"{EVIDENCE_FILE}: [often_unboxed] {kind} names unknown kinds {bad}", hint="add them under [kinds] first")
         often_unboxed[kind] = frozenset(scene)
+    for uid, u in uses.items():
+        bad = [k for k in u.get("held_by", []) if k not in kinds]
+        if bad:
+            raise ConfigError(f"{EVIDENCE_FILE}: [uses.{uid}] held_by names unknown kinds {bad}", hint="add them under [kinds] first")
+        if u.get("held_by") and not u.get("contents"):
+            raise ConfigError(f"{EVIDENCE_FILE}: [uses.{uid}] held_by needs contents (the words that name what they hold)")
     use_by_concept: dict[str, set[str]] = {}
     for uid, u in uses.items():
         for c in u["concepts"]:
@@ -606,8 +612,29 @@ class ImageEvidence:
             if not ent.boxed:
                 continue
             for u in self.v.kinds[ent.kind].uses:
-                out.setdefault(u, ent)
+                if self.use_holds(ent.kind, u):
+                    out.setdefault(u, ent)
         return out
+
+    def use_holds(self, kind: str, use: str) -> bool:
+        """Whether the kind's typical ``use`` is true of this image's instances. Always, except for a kind
+        that serves the use only through what it holds (``[uses.X] held_by``: a bottle is for drinking
+        from when it holds a drink, not sauce in a fridge door): then a caption must name one of the
+        use's ``contents`` for that kind, right before it ("beer bottles") or after "of" ("a bottle of
+        vodka"). A category fact is not applied to an instance nothing says it fits."""
+        u = self.v.uses.get(use, {})
+        if kind not in u.get("held_by", ()):
+            return True
+        contents = set(u.get("contents", ()))
+        for toks, ms in zip(self.tokens, self.mentions):
+            for m in ms:
+                if kind not in m.kinds:
+                    continue
+                before = toks[max(0, m.start - 2):m.start]
+                after = toks[m.end + 1:m.end + 4] if m.end < len(toks) and toks[m.end] == "of" else []
+                if contents & {*before, *after}:
+                    return True
+        return False
 
     def stated_anywhere(self, dim: str) -> set[str]:
         adj = self.v.dimensions[dim]["adjectives"]

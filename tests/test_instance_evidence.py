@@ -138,3 +138,25 @@ def test_the_thing_an_unnamed_use_rests_on_is_one_a_reviewer_can_see() -> None:
 
 def _entity_box(ev: ImageEvidence, kind: str):
     return next(e for e in ev.im.objects() if e.text == kind)
+
+
+def test_a_bottle_is_for_drinking_from_only_when_a_caption_says_it_holds_a_drink() -> None:
+    # a refrigerator door of sauce bottles: the bottle's category use is not this instance's
+    fridge = _ev(["An open refrigerator including bottles of various food.",
+                  "An open refrigerator filled up with food and condiments."],
+                 [_obj("refrigerator", w=0.8, h=0.8), _obj("bottle", x=0.5, w=0.2, h=0.3)])
+    assert not fridge.use_holds("bottle", "drink")
+    assert "drink" not in fridge.typical_uses()
+    # ... but it stays a possible use there: never a verified-absent distractor beside a bottle
+    assert "drink" in fridge.possible_uses()
+    # a drink named for the bottle, after "of" or before it, makes the use true
+    for caption in ("Two teddy bears sharing a bottle of vodka.", "A bottle of cold beer on a table.",
+                    "Beer bottles on a table.", "A water bottle on a desk."):
+        ev = _ev([caption, "A table."], [_obj("bottle", w=0.3, h=0.4)])
+        assert ev.use_holds("bottle", "drink"), caption
+    # a drink named for something else in the caption is not the bottle's content
+    other = _ev(["A glass of wine and a bottle on a table.", "A bottle beside a glass."], [_obj("bottle", w=0.3, h=0.4)])
+    assert not other.use_holds("bottle", "drink")
+    # kinds that serve the use whatever they hold are unchanged
+    cup = _ev(["A cup on a table.", "A mug."], [_obj("cup", w=0.3, h=0.4)])
+    assert cup.use_holds("cup", "drink") and "drink" in cup.typical_uses()

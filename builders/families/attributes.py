@@ -140,8 +140,12 @@ class UsageSimilarity(InventoryBuilder):
         for ent in ev.present():  # the question names no entity: several chairs serve as well as one
             if ent.boxed:
                 for u in vocab().kinds[ent.kind].uses:
-                    if u not in skip:
-                        out[u].append((ent, "kind", None))
+                    if u in skip:
+                        continue
+                    if not ev.use_holds(ent.kind, u):
+                        self.missing(f"a {ent.kind} whose captions name nothing it holds for '{vocab().option('use', u)}'")
+                        continue
+                    out[u].append((ent, "kind", None))
         return dict(out)
 
     def possible(self, ev: ImageEvidence) -> set[str]:
