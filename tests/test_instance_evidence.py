@@ -160,3 +160,17 @@ def test_a_bottle_is_for_drinking_from_only_when_a_caption_says_it_holds_a_drink
     # kinds that serve the use whatever they hold are unchanged
     cup = _ev(["A cup on a table.", "A mug."], [_obj("cup", w=0.3, h=0.4)])
     assert cup.use_holds("cup", "drink") and "drink" in cup.typical_uses()
+
+
+def test_beside_sidewalk_furniture_a_planter_may_stand_unboxed() -> None:
+    # a parking meter on a sidewalk: flowers in a planter along the wall are often left unboxed, so neither
+    # "for growing plants" nor "for holding flowers" is a verified-absent distractor there
+    street = _ev(["A bike locked to a parking meter.", "A parking meter on a sidewalk."],
+                 [_obj("parking meter", w=0.2, h=0.3), _obj("bicycle", y=0.5, w=0.6, h=0.4)])
+    assert "potted plant" in street.possible_kinds()
+    assert {"grow", "flowers"} <= street.possible_uses()
+    # a kitchen has no such scene: nothing there serves either use
+    kitchen = _ev(["A white refrigerator in a kitchen.", "A fridge with magnets."], [_obj("refrigerator", w=0.5, h=0.8)])
+    assert "potted plant" not in kitchen.possible_kinds()
+    assert not {"grow", "flowers"} & kitchen.possible_uses()
+
