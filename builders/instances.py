@@ -59,6 +59,8 @@ class Vocab:
     class_words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "utensils" -> fork, knife, spoon
     often_unboxed: dict[str, frozenset[str]] = field(default_factory=dict)  # knife -> kinds of the scenes it hides in
     recognisable: dict = field(default_factory=dict)  # [recognisable]: body fragments and surface labels
+    depiction: tuple[tuple[str, ...], ...] = ()  # [depiction] words: "cartoon", ("computer", "generated")
+    depiction_min_captions: int = 2
 
     def option(self, dim: str, value: str) -> str:
         if dim == "use":
@@ -127,6 +129,13 @@ def vocab() -> Vocab:
             raise ConfigError(f"{EVIDENCE_FILE}: [uses.{uid}] held_by names unknown kinds {bad}", hint="add them under [kinds] first")
         if u.get("held_by") and not u.get("contents"):
             raise ConfigError(f"{EVIDENCE_FILE}: [uses.{uid}] held_by needs contents (the words that name what they hold)")
+    depiction = raw.get("depiction", {})
+    bad = sorted(set(depiction) - {"min_captions", "words"})
+    if bad:
+        raise ConfigError(f"{EVIDENCE_FILE}: [depiction] unknown keys {bad}", hint="min_captions, words")
+    depiction_min = int(depiction.get("min_captions", 2))
+    if depiction_min < 1:
+        raise ConfigError(f"{EVIDENCE_FILE}: [depiction] min_captions must be at least 1, not {depiction_min}")
     use_by_concept: dict[str, set[str]] = {}
     for uid, u in uses.items():
         for c in u["concepts"]:
@@ -137,7 +146,9 @@ def vocab() -> Vocab:
                  use_by_concept={k: frozenset(v) for k, v in use_by_concept.items()},
                  salience={k: float(v) for k, v in raw["salience"].items()}, naming=naming,
                  plural_nouns=frozenset(raw.get("plural_nouns", {}).get("words", ())), class_words=class_words,
-                 often_unboxed=often_unboxed, recognisable=_recognisable(raw.get("recognisable", {}), kinds))
+                 often_unboxed=often_unboxed, recognisable=_recognisable(raw.get("recognisable", {}), kinds),
+                 depiction=tuple(tuple(_TOKEN.findall(w.lower())) for w in depiction.get("words", ())),
+                 depiction_min_captions=depiction_min)
 
 
 def _recognisable(r: dict, kinds: dict) -> dict:
@@ -256,6 +267,13 @@ class ImageEvidence:
         self.tokens = [_TOKEN.findall(c.lower()) for c in im.captions]
         self.mentions = [caption_mentions(t, self.v) for t in self.tokens]
         self._entities: list[Entity] | None = None
+
+    def depiction(self) -> bool:
+        """Whether enough captions call the picture a cartoon, a CGI scene, a screenshot... (``[depiction]``):
+        then its things serve no real use and are made of nothing a caption can tell."""
+        def says(toks: list[str]) -> bool:
+            return any(tuple(toks[i:i + len(p)]) == p for p in self.v.depiction for i in range(len(toks) - len(p) + 1))
+        return sum(1 for toks in self.tokens if says(toks)) >= self.v.depiction_min_captions
 
     # --- salience -------------------------------------------------------------------------------
 

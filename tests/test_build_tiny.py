@@ -64,11 +64,11 @@ TINY = {
 }
 
 
-def make_tiny_pool(folder: Path) -> Path:
-    """Write noise JPEGs (distinct perceptual hashes) and an images.jsonl describing them."""
+def make_tiny_pool(folder: Path, pool: dict | None = None) -> Path:
+    """Write noise JPEGs (distinct perceptual hashes) and an images.jsonl describing them (TINY by default)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
-    for i, (name, (captions, objects)) in enumerate(TINY.items()):
+    for i, (name, (captions, objects)) in enumerate((pool or TINY).items()):
         rng = random.Random(i)
         img = Image.new("RGB", (320, 240))  # large enough that named boxes pass the salience check (32 px)
         img.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(320 * 240)])
@@ -324,3 +324,25 @@ def test_a_build_by_other_builder_code_or_data_is_out_of_date(tiny_ws, monkeypat
     monkeypatch.setattr(pipeline, "code_digest", lambda: "another-version")
     assert not build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=5).get("up_to_date")
     assert build(tiny_ws, subtasks="UsageSimilarity", per_subtask=3, seed=5).get("up_to_date") is True
+
+
+def test_a_picture_its_captions_call_cgi_answers_no_use_or_material(tmp_path):
+    """A rendered laptop on a rendered wooden table is for nothing and made of nothing real: two captions
+    call the picture CGI (evidence.toml [depiction]), so UsageSimilarity and SimilarMaterial take no answer
+    from it, and the build report says why. The real desk photo is the only other laptop and wooden table."""
+    import hashlib
+
+    pool = dict(TINY)
+    pool["cgi_desk"] = (["A CGI room with a laptop on a wooden table", "A computer-generated office with a laptop on a wooden desk"],
+                        [("laptop", [0.3, 0.2, 0.3, 0.3]), ("dining table", [0.1, 0.45, 0.8, 0.5])])
+    ws = Workspace.init(tmp_path / "ws")
+    ingest(ws, PACK, format="pack")
+    import_images(ws, str(make_tiny_pool(tmp_path / "pool", pool)), "jsonl")
+    cgi = hashlib.sha256((tmp_path / "pool" / "cgi_desk.jpg").read_bytes()).hexdigest()
+    ctx = open_context(ws, seed=1)
+    assert cgi in ctx.pool.images
+    res = build_candidates(ctx, ["UsageSimilarity", "SimilarMaterial"], {"UsageSimilarity": 10, "SimilarMaterial": 10})
+    for task, r in res.items():
+        assert not [c for c in r.kept if cgi in (c.image1, c.image2)], task
+        assert any("cartoon, CGI or screenshot" in reason for reason in r.missing), (task, r.missing)
+    ws.close()

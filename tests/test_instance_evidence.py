@@ -174,3 +174,14 @@ def test_beside_sidewalk_furniture_a_planter_may_stand_unboxed() -> None:
     assert "potted plant" not in kitchen.possible_kinds()
     assert not {"grow", "flowers"} & kitchen.possible_uses()
 
+
+def test_a_picture_enough_captions_call_a_cartoon_or_cgi_is_a_depiction() -> None:
+    table = [_obj("dining table", w=0.8, h=0.5)]
+    cgi = _ev(["A cartoon image of a fast food meal.", "A CGI room filled with a table covered in hamburgers.",
+               "A computer-generated table with food."], table)
+    assert cgi.depiction()
+    # one caption is not enough (evidence.toml [depiction] min_captions), nor a word inside another phrase
+    once = _ev(["A cartoon drawn on a napkin on a table.", "A table with food."], table)
+    assert not once.depiction()
+    photo = _ev(["A drawing room with a table.", "A man drawing at a table."], table)
+    assert not photo.depiction()

@@ -67,6 +67,9 @@ class InventoryBuilder(_EvidenceBuilder):
         per_image: dict[str, dict] = {}
         by_value: dict[str, list[str]] = defaultdict(list)
         for sha in self.ctx.pool.order:
+            if self.ev(sha).depiction():
+                self.missing(f"a picture its captions call a cartoon, CGI or screenshot: its things have no real {self.dim}")
+                continue
             ans = self.answers(self.ev(sha))
             if not ans:
                 self.missing(f"image without a salient, caption-named object whose {self.dim} is known")
