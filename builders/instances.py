@@ -26,6 +26,7 @@ from mmrakit.images.perception import holds_a_group
 from mmrakit.models import EntityGrounding
 
 _TOKEN = re.compile(r"[a-z]+")
+TOY_USE = "toy"  # [uses.toy]: "as a toy for children"
 EVIDENCE_FILE = "builders/data/evidence.toml"
 UNLISTED = "(unlisted)"  # the value of a material word outside the option vocabulary ("straw umbrellas")
 
@@ -60,6 +61,7 @@ class Vocab:
     often_unboxed: dict[str, frozenset[str]] = field(default_factory=dict)  # knife -> kinds of the scenes it hides in
     recognisable: dict = field(default_factory=dict)  # [recognisable]: body fragments and surface labels
     depiction: tuple[tuple[str, ...], ...] = ()  # [depiction] words: "cartoon", ("computer", "generated")
+    toy_words: frozenset[str] = frozenset()  # [toys] words: "a toy train" is no train for its uses
     depiction_min_captions: int = 2
 
     def option(self, dim: str, value: str) -> str:
@@ -148,7 +150,8 @@ def vocab() -> Vocab:
                  plural_nouns=frozenset(raw.get("plural_nouns", {}).get("words", ())), class_words=class_words,
                  often_unboxed=often_unboxed, recognisable=_recognisable(raw.get("recognisable", {}), kinds),
                  depiction=tuple(tuple(_TOKEN.findall(w.lower())) for w in depiction.get("words", ())),
-                 depiction_min_captions=depiction_min)
+                 depiction_min_captions=depiction_min,
+                 toy_words=frozenset(w.lower() for w in raw.get("toys", {}).get("words", ())))
 
 
 def _recognisable(r: dict, kinds: dict) -> dict:
@@ -538,7 +541,7 @@ class ImageEvidence:
         if stated:
             return None
         k = self.v.kinds[ent.kind]
-        return Attribute(k.default, "default") if k.default else None
+        return Attribute(k.default, "default") if k.default and not self.named_as_toy(ent.kind) else None
 
     def colour(self, ent: Entity, min_captions: int = 1) -> Attribute | None:
         """The entity's colour when captions state exactly one for it, in at least ``min_captions``
@@ -641,6 +644,8 @@ class ImageEvidence:
         use's ``contents`` for that kind, right before it ("beer bottles") or after "of" ("a bottle of
         vodka"). A category fact is not applied to an instance nothing says it fits."""
         u = self.v.uses.get(use, {})
+        if self.named_as_toy(kind):
+            return False
         if kind not in u.get("held_by", ()):
             return True
         contents = set(u.get("contents", ()))
@@ -651,6 +656,19 @@ class ImageEvidence:
                 before = toks[max(0, m.start - 2):m.start]
                 after = toks[m.end + 1:m.end + 4] if m.end < len(toks) and toks[m.end] == "of" else []
                 if contents & {*before, *after}:
+                    return True
+        return False
+
+    def named_as_toy(self, kind: str) -> bool:
+        """A caption calls this kind a toy ("a toy train", "a stuffed dog": ``[toys]``, the word within the
+        two before the mention): it serves none of its kind's uses and has no default material here.
+        Kinds whose use is to be a toy (a teddy bear) never are."""
+        k = self.v.kinds.get(kind)
+        if k is None or TOY_USE in k.uses:
+            return False
+        for toks, ms in zip(self.tokens, self.mentions):
+            for m in ms:
+                if kind in m.kinds and self.v.toy_words & set(toks[max(0, m.start - 2):m.start]):
                     return True
         return False
 

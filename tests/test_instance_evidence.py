@@ -185,3 +185,21 @@ def test_a_picture_enough_captions_call_a_cartoon_or_cgi_is_a_depiction() -> Non
     assert not once.depiction()
     photo = _ev(["A drawing room with a table.", "A man drawing at a table."], table)
     assert not photo.depiction()
+
+
+def test_a_toy_of_a_kind_has_none_of_its_uses_and_no_default_material() -> None:
+    # COCO boxes a toy train "train": it takes no one anywhere and is seldom metal
+    toy = _ev(["A toy train on a wooden track.", "A small toy steam train on the floor."], [_obj("train", w=0.6, h=0.4)])
+    assert toy.named_as_toy("train")
+    assert not toy.use_holds("train", "transport") and "transport" not in toy.typical_uses()
+    assert toy.material(_entity(toy, "train")) is None
+    # ... but a material a caption states for it still counts
+    wooden = _ev(["A wooden toy train on the floor.", "A wooden toy train."], [_obj("train", w=0.6, h=0.4)])
+    assert wooden.material(_entity(wooden, "train")).value == "wood"
+    # a real train keeps both; a toy word before another noun says nothing of the train
+    real = _ev(["A train at a station.", "A child with a toy watches a train."], [_obj("train", w=0.6, h=0.4)])
+    assert not real.named_as_toy("train")
+    assert "transport" in real.typical_uses() and real.material(_entity(real, "train")).value == "metal"
+    # a kind whose use is to be a toy is untouched by the word
+    bear = _ev(["A stuffed teddy bear on a bed.", "A plush teddy bear."], [_obj("teddy bear", w=0.4, h=0.5)])
+    assert not bear.named_as_toy("teddy bear") and "toy" in bear.typical_uses()

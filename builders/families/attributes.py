@@ -146,7 +146,8 @@ class UsageSimilarity(InventoryBuilder):
                     if u in skip:
                         continue
                     if not ev.use_holds(ent.kind, u):
-                        self.missing(f"a {ent.kind} whose captions name nothing it holds for '{vocab().option('use', u)}'")
+                        self.missing(f"a toy {ent.kind}: none of its kind's uses" if ev.named_as_toy(ent.kind) else
+                                     f"a {ent.kind} whose captions name nothing it holds for '{vocab().option('use', u)}'")
                         continue
                     out[u].append((ent, "kind", None))
         return dict(out)
