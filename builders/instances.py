@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib import resources
 
 from mmrakit.errors import ConfigError
-from mmrakit.images.perception import holds_a_group
+from mmrakit.images.perception import holds_a_group, is_depiction
 from mmrakit.models import EntityGrounding
 
 _TOKEN = re.compile(r"[a-z]+")
@@ -60,9 +60,7 @@ class Vocab:
     class_words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "utensils" -> fork, knife, spoon
     often_unboxed: dict[str, frozenset[str]] = field(default_factory=dict)  # knife -> kinds of the scenes it hides in
     recognisable: dict = field(default_factory=dict)  # [recognisable]: body fragments and surface labels
-    depiction: tuple[tuple[str, ...], ...] = ()  # [depiction] words: "cartoon", ("computer", "generated")
     toy_words: frozenset[str] = frozenset()  # [toys] words: "a toy train" is no train for its uses
-    depiction_min_captions: int = 2
 
     def option(self, dim: str, value: str) -> str:
         if dim == "use":
@@ -131,13 +129,6 @@ def vocab() -> Vocab:
             raise ConfigError(f"{EVIDENCE_FILE}: [uses.{uid}] held_by names unknown kinds {bad}", hint="add them under [kinds] first")
         if u.get("held_by") and not u.get("contents"):
             raise ConfigError(f"{EVIDENCE_FILE}: [uses.{uid}] held_by needs contents (the words that name what they hold)")
-    depiction = raw.get("depiction", {})
-    bad = sorted(set(depiction) - {"min_captions", "words"})
-    if bad:
-        raise ConfigError(f"{EVIDENCE_FILE}: [depiction] unknown keys {bad}", hint="min_captions, words")
-    depiction_min = int(depiction.get("min_captions", 2))
-    if depiction_min < 1:
-        raise ConfigError(f"{EVIDENCE_FILE}: [depiction] min_captions must be at least 1, not {depiction_min}")
     use_by_concept: dict[str, set[str]] = {}
     for uid, u in uses.items():
         for c in u["concepts"]:
@@ -149,8 +140,6 @@ def vocab() -> Vocab:
                  salience={k: float(v) for k, v in raw["salience"].items()}, naming=naming,
                  plural_nouns=frozenset(raw.get("plural_nouns", {}).get("words", ())), class_words=class_words,
                  often_unboxed=often_unboxed, recognisable=_recognisable(raw.get("recognisable", {}), kinds),
-                 depiction=tuple(tuple(_TOKEN.findall(w.lower())) for w in depiction.get("words", ())),
-                 depiction_min_captions=depiction_min,
                  toy_words=frozenset(w.lower() for w in raw.get("toys", {}).get("words", ())))
 
 
@@ -272,11 +261,10 @@ class ImageEvidence:
         self._entities: list[Entity] | None = None
 
     def depiction(self) -> bool:
-        """Whether enough captions call the picture a cartoon, a CGI scene, a screenshot... (``[depiction]``):
-        then its things serve no real use and are made of nothing a caption can tell."""
-        def says(toks: list[str]) -> bool:
-            return any(tuple(toks[i:i + len(p)]) == p for p in self.v.depiction for i in range(len(toks) - len(p) + 1))
-        return sum(1 for toks in self.tokens if says(toks)) >= self.v.depiction_min_captions
+        """Whether enough captions call the picture a cartoon, a CGI scene, a Lego set... (the perception
+        vocabulary's ``depiction_cues``): then its things serve no real use and are made of nothing a caption
+        can tell."""
+        return is_depiction(self.im.captions)
 
     # --- salience -------------------------------------------------------------------------------
 

@@ -102,9 +102,16 @@ def _attr(name: str, value: str, confidence: float, detail: str) -> Attribute:
                      detail=detail)
 
 
+def is_depiction(captions: Sequence[str]) -> bool:
+    """Enough captions call the picture a toy set, a model, a drawing or a rendering (``depiction_cues``):
+    no real place to compare, and its things serve no real use."""
+    v = vocab()
+    return _count([c for c in captions if c and c.strip()], v["depiction_cues"])[0] >= int(v["depiction_min_captions"])
+
+
 def _scene(caps: list[str], objects: list[Obj]) -> list[Attribute]:
     v = vocab()
-    if _count(caps, v["depiction_cues"])[0] >= 2:  # a toy set, model or drawing: no real place to compare
+    if is_depiction(caps):  # a toy set, model or drawing: no real place to compare
         return []
     cats = {o.category for o in objects}
     out = []

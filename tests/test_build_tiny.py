@@ -328,7 +328,7 @@ def test_a_build_by_other_builder_code_or_data_is_out_of_date(tiny_ws, monkeypat
 
 def test_a_picture_its_captions_call_cgi_answers_no_use_or_material(tmp_path):
     """A rendered laptop on a rendered wooden table is for nothing and made of nothing real: two captions
-    call the picture CGI (evidence.toml [depiction]), so UsageSimilarity and SimilarMaterial take no answer
+    call the picture CGI (perception.toml depiction_cues), so UsageSimilarity and SimilarMaterial take no answer
     from it, and the build report says why. The real desk photo is the only other laptop and wooden table."""
     import hashlib
 

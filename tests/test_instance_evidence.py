@@ -180,7 +180,7 @@ def test_a_picture_enough_captions_call_a_cartoon_or_cgi_is_a_depiction() -> Non
     cgi = _ev(["A cartoon image of a fast food meal.", "A CGI room filled with a table covered in hamburgers.",
                "A computer-generated table with food."], table)
     assert cgi.depiction()
-    # one caption is not enough (evidence.toml [depiction] min_captions), nor a word inside another phrase
+    # one caption is not enough (perception.toml depiction_min_captions), nor a word inside another phrase
     once = _ev(["A cartoon drawn on a napkin on a table.", "A table with food."], table)
     assert not once.depiction()
     photo = _ev(["A drawing room with a table.", "A man drawing at a table."], table)
