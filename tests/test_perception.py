@@ -65,6 +65,16 @@ def test_longer_scene_phrase_wins() -> None:
     assert "baseball_field" in scenes and "field" not in scenes
 
 
+def test_snow_alone_is_no_ski_slope() -> None:
+    # a snowy pasture keeps its own place; a slope the captions name, or skis with people skiing, is a slope
+    pasture = ["Sheep standing in a snowy field.", "A flock of sheep in the snow.", "Sheep behind a fence in snow.",
+               "Snow covers the pasture.", "Animals outside in winter."]
+    scenes = vals(attributes(pasture, []), "scene", 0.0)
+    assert "snow_slope" not in scenes and "field" in scenes
+    slope = ["A man on a ski slope.", "A skier going down the slope.", "People skiing.", "Snow on a mountain.", "Skis."]
+    assert "snow_slope" in vals(attributes(slope, []), "scene")
+
+
 def test_scene_from_decisive_objects_only_where_captions_agree() -> None:
     """A toilet the captions talk about makes a bathroom; a caption naming another place, an outdoor
     cue, one appliance alone, or a toy set does not."""
