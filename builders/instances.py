@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -626,26 +627,19 @@ class ImageEvidence:
         return out
 
     def use_holds(self, kind: str, use: str) -> bool:
-        """Whether the kind's typical ``use`` is true of this image's instances. Always, except for a kind
-        that serves the use only through what it holds (``[uses.X] held_by``: a bottle is for drinking
-        from when it holds a drink, not sauce in a fridge door): then a caption must name one of the
-        use's ``contents`` for that kind, right before it ("beer bottles") or after "of" ("a bottle of
-        vodka"). A category fact is not applied to an instance nothing says it fits."""
-        u = self.v.uses.get(use, {})
+        """Whether the kind's typical ``use`` is true of this image's instances. Not for a thing a caption
+        calls a toy of its kind (:meth:`named_as_toy`), nor for a kind that serves the use only through
+        what it holds (``[uses.X] held_by``: a bottle is for drinking from when it holds a drink, not sauce
+        in a fridge door) unless a caption names one of the use's ``contents`` for that kind, right before
+        it ("beer bottles") or after "of" ("a bottle of vodka"). A category fact is not applied to an
+        instance nothing says it fits."""
         if self.named_as_toy(kind):
             return False
+        u = self.v.uses.get(use, {})
         if kind not in u.get("held_by", ()):
             return True
         contents = set(u.get("contents", ()))
-        for toks, ms in zip(self.tokens, self.mentions):
-            for m in ms:
-                if kind not in m.kinds:
-                    continue
-                before = toks[max(0, m.start - 2):m.start]
-                after = toks[m.end + 1:m.end + 4] if m.end < len(toks) and toks[m.end] == "of" else []
-                if contents & {*before, *after}:
-                    return True
-        return False
+        return any(contents & {*before, *after} for before, after in self._around_mentions(kind))
 
     def named_as_toy(self, kind: str) -> bool:
         """A caption calls this kind a toy ("a toy train", "a stuffed dog": ``[toys]``, the word within the
@@ -654,11 +648,16 @@ class ImageEvidence:
         k = self.v.kinds.get(kind)
         if k is None or TOY_USE in k.uses:
             return False
+        return any(self.v.toy_words & set(before) for before, _ in self._around_mentions(kind))
+
+    def _around_mentions(self, kind: str) -> Iterator[tuple[list[str], list[str]]]:
+        """For each caption mention of ``kind``: the two words before it, and the three after an "of"
+        right after it ("a bottle of cold beer")."""
         for toks, ms in zip(self.tokens, self.mentions):
             for m in ms:
-                if kind in m.kinds and self.v.toy_words & set(toks[max(0, m.start - 2):m.start]):
-                    return True
-        return False
+                if kind in m.kinds:
+                    of = m.end < len(toks) and toks[m.end] == "of"
+                    yield toks[max(0, m.start - 2):m.start], (toks[m.end + 1:m.end + 4] if of else [])
 
     def stated_anywhere(self, dim: str) -> set[str]:
         adj = self.v.dimensions[dim]["adjectives"]
