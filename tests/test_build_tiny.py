@@ -64,14 +64,29 @@ TINY = {
 }
 
 
+# the colour a caption states for a boxed thing ("a red car") is painted into its box, so the pixel colour check
+# (images/colour.py) reads what the caption says; everything else is noise
+PAINT = {"red": (200, 30, 30), "blue": (30, 60, 200), "white": (235, 235, 235), "black": (20, 20, 20),
+         "green": (40, 160, 40), "yellow": (230, 210, 30), "brown": (110, 65, 30), "gray": (128, 128, 128)}
+
+
 def make_tiny_pool(folder: Path, pool: dict | None = None) -> Path:
-    """Write noise JPEGs (distinct perceptual hashes) and an images.jsonl describing them (TINY by default)."""
+    """Write noise JPEGs (distinct perceptual hashes) and an images.jsonl describing them (TINY by default);
+    a box whose thing a caption gives a colour ("a red car") is filled with that colour."""
+    from PIL import ImageDraw
+
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
     for i, (name, (captions, objects)) in enumerate((pool or TINY).items()):
         rng = random.Random(i)
         img = Image.new("RGB", (320, 240))  # large enough that named boxes pass the salience check (32 px)
         img.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(320 * 240)])
+        draw = ImageDraw.Draw(img)
+        text = " ".join(captions).lower()
+        for category, (x, y, w, h) in objects:
+            colour = next((c for c in PAINT if f"{c} {category}" in text), None)
+            if colour is not None:
+                draw.rectangle([x * 320, y * 240, (x + w) * 320, (y + h) * 240], fill=PAINT[colour])
         img.save(folder / f"{name}.jpg", quality=90)
         lines.append(json.dumps({"path": f"{name}.jpg", "id": name, "captions": captions,
                                  "objects": [{"category": c, "box": b} for c, b in objects]}))

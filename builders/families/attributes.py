@@ -18,6 +18,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from PIL import Image
+
+from mmrakit.images.colour import ColourReading, accepts, chromatic, read_box, shade_difference
+
 from ..base import Builder, Fact, register
 from ..instances import Entity, ImageEvidence, vocab
 from ._common import interleave, pairs_round_robin, scarce_first
@@ -228,6 +232,10 @@ class AppearanceSimilarity(_EvidenceBuilder):
     task = "AppearanceSimilarity"
     family = "attributes"
 
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._readings: dict = {}
+
     def mine(self) -> Iterator[Fact]:
         coloured: dict[str, list[tuple[Entity, str, str]]] = {}
         by_colour: dict[str, list[str]] = defaultdict(list)
@@ -235,8 +243,10 @@ class AppearanceSimilarity(_EvidenceBuilder):
             ev = self.ev(sha)
             items = []
             for ent in ev.entities():
+                if ent.boxed and not (ev.recognisable(ent.grounding) and ev.confirmed(ent.grounding, the=True)):
+                    continue  # "the {kind}": the captions call this box by that name (a toy sheep is no teddy bear)
                 attr = ev.colour(ent, int(self.rule.param("min_colour_captions", 1)))
-                if attr is not None:
+                if attr is not None and self._shows(sha, ent, attr.value):
                     items.append((ent, attr.value, attr.caption))
             if not items:
                 self.missing("image without a salient entity whose one colour a caption states")
@@ -304,6 +314,89 @@ class AppearanceSimilarity(_EvidenceBuilder):
                     break
         return out
 
+    # --- the pixels of the named boxes ----------------------------------------------------------
+
+    def _reading(self, sha: str, ent: Entity) -> ColourReading | str | None:
+        """The colour reading of the thing's box; None when the box holds too few pixels; a string saying why
+        nothing can be read (no image file at hand, as in synthetic pools; a thing only captions name, with no
+        box): that side's colour then rests on the captions, and the evidence says so."""
+        box = ent.grounding.box
+        key = (sha, ent.kind, None if box is None else (box.x, box.y, box.w, box.h))
+        if key not in self._readings:
+            path = self.ctx.pool[sha].path
+            if not self.rule.param("pixel_check", True):
+                self._readings[key] = "pixel check off"
+            elif path is None:
+                self._readings[key] = "image file not at hand"
+            elif box is None:
+                self._readings[key] = "no box: named by captions only"
+            else:
+                with Image.open(path) as im:
+                    self._readings[key] = read_box(im, box)
+        return self._readings[key]
+
+    def _shows(self, sha: str, ent: Entity, col: str) -> bool:
+        """The thing's pixels show the caption-stated colour. A chromatic colour: its hue covers at least
+        ``pixel_min_hue_share`` of the thing and leads every other hue (windows, tyres and shadows are grey and
+        do not count against it). A grey-scale colour: the greys it accepts cover at least
+        ``pixel_min_grey_share`` and no hue reaches ``pixel_grey_rival`` times that (a "white" racket whose
+        frame is red, a "white" oven of dark steel are not asked about)."""
+        reading = self._reading(sha, ent)
+        if isinstance(reading, str):
+            return True
+        if reading is None:
+            self.missing("a box with too few pixels to read the stated colour from")
+            return False
+        names = accepts(col)
+        shown = reading.share_of(names)
+        hues = max((v for k, v in reading.shares.items() if chromatic(k) and k not in names), default=0.0)
+        if chromatic(col):
+            ok = shown >= float(self.rule.param("pixel_min_hue_share")) and shown >= hues
+        else:
+            ok = shown >= float(self.rule.param("pixel_min_grey_share")) and \
+                hues < float(self.rule.param("pixel_grey_rival")) * shown
+        if not ok:
+            self.missing("the thing's pixels do not show the caption-stated colour")
+        return ok
+
+    def _pixel_check(self, a: str, b: str, ea: Entity, eb: Entity, col_a: str, col_b: str,
+                     answer: str) -> dict | None:
+        """Yes, a chromatic colour: the two things' shades of it are close (CIEDE2000 at most ``pixel_max_shade``:
+        a bright red bicycle is not the colour of a maroon car). No: each thing shows its own colour at least
+        ``pixel_no_margin`` times as much as the other's (a white bus with red panels is no fair "No" against a
+        red car), and two greys only as white against black. A side without a reading is left to its captions."""
+        if answer == "No" and not chromatic(col_a) and not chromatic(col_b) and {col_a, col_b} != {"white", "black"}:
+            self.missing("two greys told apart only by the light (white / gray, gray / black)")
+            return None
+        ra, rb = self._reading(a, ea), self._reading(b, eb)
+        out: dict = {"method": "CIELAB names of the thing's pixels (images/colour.py)",
+                     "image1": ra if isinstance(ra, str) else ra.summary(),
+                     "image2": rb if isinstance(rb, str) else rb.summary()}
+        if answer == "Yes":
+            if not chromatic(col_a):
+                out["shade_difference"] = "not compared: across two photos a grey's lightness is the light's"
+            elif isinstance(ra, str) or isinstance(rb, str):
+                out["shade_difference"] = "not compared: one thing has no reading"
+            else:
+                diff = shade_difference(ra.shade_of(accepts(col_a)), rb.shade_of(accepts(col_b)))
+                out["shade_difference"] = round(diff, 1)
+                if diff > float(self.rule.param("pixel_max_shade")):
+                    self.missing("the two things' shades of the stated colour differ (CIEDE2000)")
+                    return None
+            return out
+        margin = float(self.rule.param("pixel_no_margin"))
+        for key, r, own, other in (("image1", ra, col_a, col_b), ("image2", rb, col_b, col_a)):
+            if isinstance(r, str):
+                continue
+            mine = accepts(own)
+            # a red bus's windows read gray: against a grey colour a chromatic thing counts that grey's own name only
+            theirs = [other] if chromatic(own) and not chromatic(other) else [n for n in accepts(other) if n not in mine]
+            out[f"{key}_own_other"] = [round(r.share_of(mine), 3), round(r.share_of(theirs), 3)]
+            if r.share_of(mine) < margin * r.share_of(theirs):
+                self.missing("a box shows the other image's colour about as much as its own")
+                return None
+        return out
+
     def _clip_check(self, a: str, b: str, ent_a: Entity, ent_b: Entity, col_a: str, col_b: str) -> dict | None:
         """With CLIP image vectors: score "a photo of a {colour} {entity}" for every colour on each image
         and veto (None) when a stated colour ranks in the bottom half there. Without them, say so."""
@@ -323,11 +416,14 @@ class AppearanceSimilarity(_EvidenceBuilder):
 
     def _fact(self, a: str, b: str, ea: tuple, eb: tuple, answer: str) -> Fact | None:
         (ent_a, col_a, cap_a), (ent_b, col_b, cap_b) = ea, eb
+        pixels = self._pixel_check(a, b, ent_a, ent_b, col_a, col_b, answer)
+        if pixels is None:
+            return None
         check = self._clip_check(a, b, ent_a, ent_b, col_a, col_b)
         if check is None:
             return None
         ev = self.pair_evidence(a, b, colour1=col_a, colour2=col_b, evidence_kind="instance",
-                                caption1=cap_a, caption2=cap_b, clip_check=check)
+                                caption1=cap_a, caption2=cap_b, clip_check=check, pixel_check=pixels)
         ev.entities1, ev.entities2 = [ent_a.grounding], [ent_b.grounding]
         return Fact(image1=a, image2=b, qa_type="True or false QA", form="tf", answer=answer,
                     slots={"a": ent_a.kind, "b": ent_b.kind}, evidence=ev,
