@@ -41,6 +41,19 @@ def test_a_stove_boxed_as_oven_is_not_named_oven() -> None:
     assert _ev(im2).confirmed(im2.objects()[0], the=True)
 
 
+def test_a_stuffed_sheep_boxed_as_teddy_bear_is_not_the_teddy_bear() -> None:
+    """COCO boxes every stuffed toy "teddy bear"; captions calling it a sheep make the name wrong, unless the
+    sheep word names a sheep box of its own."""
+    im = _image(["A large stuffed sheep laying on top of a white bed.", "A big white doll on a bed."], ("teddy bear", BIG))
+    assert _ev(im).naming("teddy bear").other == "sheep"
+    assert not _ev(im).confirmed(im.objects()[0], the=True)
+    bear = _image(["A teddy bear sitting on a bed.", "A brown teddy bear."], ("teddy bear", BIG))
+    assert _ev(bear).confirmed(bear.objects()[0], the=True)
+    both = _image(["A teddy bear next to a dog.", "A dog and a teddy bear on a rug."], ("teddy bear", BIG), ("dog", SMALL))
+    teddy = next(e for e in both.objects() if e.text == "teddy bear")
+    assert _ev(both).confirmed(teddy, the=True)
+
+
 def test_an_other_word_naming_its_own_box_does_not_count_against() -> None:
     """"a chair next to a couch": the word chair names the chair box, the couch is still a couch."""
     im = _image(["A chair next to a couch.", "A living room couch."], ("couch", BIG), ("chair", SMALL))

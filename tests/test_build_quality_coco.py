@@ -145,7 +145,10 @@ def _largest(raw_im, kind):
 def test_the_object_subtasks_yield_items(coco_train):
     _, _, results, _ = coco_train
     got = {t: len(_kept(results, t)) for t in OBJECT_TASKS}
-    assert all(n >= 2 for n in got.values()), got
+    # AppearanceSimilarity needs a caption colour for a box its captions name by its kind, shown by its pixels:
+    # with 3 captions of 80 photos that leaves one balanced item (a toy sheep boxed "teddy bear" and a range
+    # the captions call a stove no longer count)
+    assert got["AppearanceSimilarity"] >= 1 and all(n >= 2 for t, n in got.items() if t != "AppearanceSimilarity"), got
     assert sum(got.values()) >= 40, got
 
 
