@@ -129,3 +129,26 @@ def test_every_colour_question_says_which_image_holds_which_thing():
     assert len(phrasings) >= 3
     for p in phrasings:
         assert "{a}" in p and "{b}" in p and "first" in p and "second" in p, p
+
+
+def test_the_reading_follows_the_exif_orientation_the_boxes_use(tmp_path):
+    """Boxes are drawn on the EXIF-oriented photo (the pool's view): a camera JPEG stored sideways with an
+    orientation tag is read the way the boxes see it, not as stored."""
+    ws = Workspace.init(tmp_path / "ws")
+    ingest(ws, PACK, format="pack")
+    pool = {  # things in a corner: turned a quarter, their boxes would fall on noise
+        "red1": (["A red car parked on the street", "A red car by the curb"], [("car", [0.05, 0.05, 0.4, 0.4])]),
+        "red2": (["A red bus on a city street", "A red bus waiting at a stop"], [("bus", [0.05, 0.05, 0.45, 0.42])]),
+        "blue1": (["A blue truck on the street", "A blue truck parked"], [("truck", [0.04, 0.06, 0.42, 0.4])]),
+    }
+    folder = tmp_path / "pool"
+    jsonl = make_tiny_pool(folder, pool)
+    for name in pool:  # store each photo turned a quarter, with the tag that turns it back
+        upright = Image.open(folder / f"{name}.jpg").convert("RGB")
+        exif = Image.Exif()
+        exif[0x0112] = 6  # "rotate 90 CW to view"
+        upright.transpose(Image.Transpose.ROTATE_90).save(folder / f"{name}.jpg", quality=90, exif=exif)
+    import_images(ws, str(jsonl), "jsonl")
+    res = build_candidates(open_context(ws, 0), ["AppearanceSimilarity"], {"AppearanceSimilarity": 4})["AppearanceSimilarity"]
+    assert res.missing.get("the thing's pixels do not show the caption-stated colour", 0) == 0, res.missing
+    assert any(c.answer == "Yes" for c in res.kept)  # the two red things, read upright

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from PIL import Image
-
 from mmrakit.images.colour import ColourReading, accepts, chromatic, read_box, shade_difference
+from mmrakit.images.validate import open_rgb
 
 from ..base import Builder, Fact, register
 from ..instances import Entity, ImageEvidence, vocab
@@ -331,8 +330,7 @@ class AppearanceSimilarity(_EvidenceBuilder):
             elif box is None:
                 self._readings[key] = "no box: named by captions only"
             else:
-                with Image.open(path) as im:
-                    self._readings[key] = read_box(im, box)
+                self._readings[key] = read_box(open_rgb(path), box)  # the pool's own view: EXIF-oriented RGB
         return self._readings[key]
 
     def _shows(self, sha: str, ent: Entity, col: str) -> bool:
