@@ -152,3 +152,16 @@ def test_the_reading_follows_the_exif_orientation_the_boxes_use(tmp_path):
     res = build_candidates(open_context(ws, 0), ["AppearanceSimilarity"], {"AppearanceSimilarity": 4})["AppearanceSimilarity"]
     assert res.missing.get("the thing's pixels do not show the caption-stated colour", 0) == 0, res.missing
     assert any(c.answer == "Yes" for c in res.kept)  # the two red things, read upright
+
+
+def test_the_pixel_names_are_the_colours_the_builders_ask_about():
+    """One colour vocabulary: every colour a caption may state has its pixel names, and naming yields no
+    colour the builders do not know."""
+    from mmrakit.builders.instances import vocab
+    from mmrakit.images.colour import rules
+
+    asked = set(vocab().dimensions["colour"]["values"])
+    assert set(rules()["accepts"]) == asked
+    named = {r["name"] for r in rules()["chromatic"]} | {"white", "gray", "black"}
+    assert named == asked
+    assert all(set(v) <= asked for v in rules()["accepts"].values())

@@ -9,8 +9,9 @@ contradicts it (a book is paper). A distractor must be impossible in at least on
 given ALL their evidence (:mod:`..instances`), so it cannot be shared; options are phrased as answers.
 
 AppearanceSimilarity (Yes/No) names one entity per image whose colour the captions state (one colour,
-for this instance) and asks whether they are the same colour: both images are needed, and no shape or
-size words (always true of something) are used.
+for this instance) and whose pixels show it (:mod:`mmrakit.images.colour`; a "Yes" also needs close shades),
+and asks whether they are the same colour: both images are needed, and no shape or size words (always true
+of something) are used.
 """
 
 from __future__ import annotations
