@@ -1,10 +1,10 @@
 """The colours of one boxed thing, read from its pixels.
 
 Captions state a colour for an instance ("a red car"); the pixels say whether the thing in the box shows it, and in
-what shade. The thing's pixels (GrabCut's foreground in the box, with OpenCV) are converted from sRGB to CIELAB with
-colour-science, lightness is read against the photo's own white, each pixel is named with a basic colour term from its lightness, chroma and hue (bounds kept as
-data in ``data/colours.toml``), and the reading keeps the share of each name and the mean CIELAB shade of its
-pixels. Two things both called "red" can then be compared: a bright red bicycle and a maroon car differ by a
+what shade. The thing's pixels (GrabCut's foreground in the box, with OpenCV) are converted from sRGB to CIELAB
+with colour-science, and each is named with a basic colour term from its lightness (for the greys, against the
+photo's own white), chroma and hue (bounds kept as data in ``data/colours.toml``); the reading keeps the share
+of each name and the mean CIELAB shade of its pixels. Two things both called "red" can then be compared: a bright red bicycle and a maroon car differ by a
 large CIEDE2000 distance (:func:`shade_difference`).
 """
 
@@ -20,6 +20,9 @@ import numpy as np
 from PIL import Image
 
 from mmrakit.models import Box
+
+
+GREYS = ("white", "gray", "black")  # the grey-scale names; every other name is a hue
 
 
 @lru_cache(maxsize=1)
@@ -68,8 +71,8 @@ def accepts(stated: str) -> list[str]:
     return list(rules()["accepts"].get(stated, [stated]))
 
 
-def chromatic(stated: str) -> bool:
-    return stated not in {"white", "gray", "black"}
+def chromatic(name: str) -> bool:
+    return name not in GREYS
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -91,9 +94,10 @@ def name_lab(lab: np.ndarray, gain: float = 1.0) -> np.ndarray:
     hi, lo, dark = float(ach["max_chroma"]), float(ach["min_chroma"]), float(ach["dark_l"])
     grey = chroma < np.where(L < dark, lo + (hi - lo) * np.clip(L, 0, None) / dark, hi)
     seen_l = np.minimum(100.0, L * gain)
-    names[grey & (seen_l < float(ach["black_below"]))] = "black"
-    names[grey & (seen_l > float(ach["white_above"]))] = "white"
-    names[grey & (names == "")] = "gray"
+    white, gray, black = GREYS
+    names[grey & (seen_l < float(ach["black_below"]))] = black
+    names[grey & (seen_l > float(ach["white_above"]))] = white
+    names[grey & (names == "")] = gray
     for rule in r["chromatic"]:
         lo, hi = (float(x) for x in rule["hue"])
         in_hue = (hue >= lo) & (hue < hi) if lo < hi else (hue >= lo) | (hue < hi)
